@@ -1,0 +1,47 @@
+# Taiwa: `make run` serves the app with demo data; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+
+.PHONY: run test test-deps install translations messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed translations
+
+# Compiled catalogs (.mo) are built here, never committed.
+translations: | $(BIN)/python
+	$(BIN)/pybabel compile --use-fuzzy -d server/locale -D messages >/dev/null
+
+# Developers: re-extract messages after changing strings, then translate server/locale/ja.
+messages: $(VENV)/.installed
+	$(BIN)/python -m server.catalogs
+
+run: $(VENV)/.installed translations
+	$(BIN)/taiwa serve --demo --host $(HOST) --port $(PORT)
+
+# Debian chromium for the browser tests, axe-core from npm (package-lock.json).
+test-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --loglevel=error
+
+test: $(VENV)/.installed-test translations test-deps
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) node_modules server/locale/*/LC_MESSAGES/*.mo

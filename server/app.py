@@ -1,0 +1,84 @@
+"""create_app(): Litestar pages and API, wrapped by the Socket.IO server, on one SQLite file."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import socketio
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from realtime.socket import create_socket_server
+from server import admin, api, organize, pages
+from server.database import Database
+from server.errors import EXCEPTION_HANDLERS
+from server.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from server.settings import ROOT, Settings
+from server.templating import configure
+
+CSRF_COOKIE = "taiwa_csrf"
+
+
+def stored_secret(settings: Settings) -> str:
+    """TAIWA_SECRET, or a random secret kept in the database so it survives restarts."""
+    if settings.secret:
+        return settings.secret
+    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(settings.db_path) as conn:
+        conn.execute("create table if not exists meta (key text primary key, value text not null)")
+        conn.execute("insert or ignore into meta (key, value) values ('secret', ?)", (secrets.token_urlsafe(32),))
+        return conn.execute("select value from meta where key = 'secret'").fetchone()[0]
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
+    settings = settings or Settings.from_env()
+    db = Database(settings.db_path)
+    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.open()
+        app.state.db = db
+        try:
+            yield
+        finally:
+            await db.close()
+
+    litestar_app = Litestar(
+        route_handlers=[
+            *pages.ROUTES, *organize.ROUTES, *admin.ROUTES, *api.ROUTES,
+            create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
+        ],
+        lifespan=[lifespan],
+        middleware=[SecurityHeadersMiddleware, RequestContextMiddleware],
+        template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine,
+                                       engine_callback=lambda engine: configure(engine.engine)),
+        csrf_config=CSRFConfig(secret=stored_secret(settings), cookie_name=CSRF_COOKIE,
+                               cookie_secure=settings.secure_cookies, cookie_httponly=True,
+                               exclude=["/api/", "/socket.io/"]),
+        openapi_config=OpenAPIConfig(
+            title="Taiwa API", version="1.0.0", path="/schema", render_plugins=[JsonRenderPlugin()],
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer", description="taiwa create-token"),
+            }),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=LoggingConfig(log_exceptions="never", configure_root_logger=False),
+        debug=False,
+    )
+    litestar_app.state.settings = settings
+    litestar_app.state.db = db
+    litestar_app.state.sio = sio
+    return socketio.ASGIApp(sio, other_asgi_app=litestar_app, socketio_path="socket.io")

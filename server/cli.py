@@ -1,0 +1,156 @@
+"""The `taiwa` command: serve, create-user, create-token, backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+
+from server import accounts
+from server.accounts import ROLES
+from server.database import Database
+from server.settings import Settings
+from sessions import store
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(db_path=Path(args.db) if getattr(args, "db", None) else None)
+
+
+async def _open(settings: Settings) -> Database:
+    db = Database(settings.db_path)
+    await db.open()
+    return db
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = _settings(args)
+    if args.port != 8000 and "TAIWA_BASE_URL" not in __import__("os").environ:
+        settings = Settings(**{**settings.__dict__, "base_url": f"http://{args.host}:{args.port}"})
+
+    async def prepare() -> None:
+        db = await _open(settings)
+        try:
+            if args.demo:
+                from sessions.demo import seed_demo
+
+                created = await seed_demo(db)
+                print(f"taiwa: demo data {'seeded: ' + str(created) + ' sessions' if created else 'already present'}")
+        finally:
+            await db.close()
+
+    asyncio.run(prepare())
+    print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path})")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    return 0
+
+
+def create_user(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = await _open(settings)
+        try:
+            if await accounts.get_account_by_email(db, args.email):
+                print(f"taiwa: an account with {args.email} already exists", file=sys.stderr)
+                return 1
+            async with db.transaction() as conn:
+                org = await store.get_org_by_slug(db, args.org)
+                org_id = org.id if org else await store.create_org(conn, slug=args.org, name=args.org_name or args.org)
+                await accounts.create_account(conn, org_id=org_id, email=args.email, password=args.password,
+                                              role=args.role, display_name=args.name or "")
+            print(f"taiwa: created {args.role} {args.email} in organization {args.org}")
+            return 0
+        finally:
+            await db.close()
+
+    if len(args.password) < 10:
+        print("taiwa: use a password of at least 10 characters", file=sys.stderr)
+        return 2
+    return asyncio.run(run())
+
+
+def create_token(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def run() -> int:
+        db = await _open(settings)
+        try:
+            account = await accounts.get_account_by_email(db, args.email)
+            if account is None or not account.active:
+                print(f"taiwa: no active account with {args.email}", file=sys.stderr)
+                return 1
+            async with db.transaction() as conn:
+                token = await accounts.create_api_token(conn, account.id, args.label or "")
+            print(token)
+            return 0
+        finally:
+            await db.close()
+
+    return asyncio.run(run())
+
+
+def backup(args: argparse.Namespace) -> int:
+    """A consistent copy made with SQLite's online backup, safe while the app is writing."""
+    settings = _settings(args)
+    target = Path(args.path)
+    if target.exists():
+        print(f"taiwa: {target} exists; choose a new file", file=sys.stderr)
+        return 1
+    source = sqlite3.connect(settings.db_path)
+    try:
+        destination = sqlite3.connect(target)
+        with destination:
+            source.backup(destination)
+        check = destination.execute("pragma integrity_check").fetchone()[0]
+        destination.close()
+    finally:
+        source.close()
+    print(f"taiwa: backup written to {target} (integrity: {check})")
+    return 0 if check == "ok" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="taiwa", description="Taiwa (対話): public dialogue sessions and workshops")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="serve the app (creates and migrates the database)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", help="SQLite file (default: TAIWA_DB or data/taiwa.sqlite3)")
+    p.add_argument("--demo", action="store_true", help="seed realistic demo sessions if there are none")
+    p.set_defaults(run=serve)
+
+    p = commands.add_parser("create-user", help="create an account (and its organization if new)")
+    p.add_argument("--email", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--org", required=True, help="organization slug, e.g. kanazawa-city")
+    p.add_argument("--org-name", help="name of the organization when it is created")
+    p.add_argument("--name", help="display name")
+    p.add_argument("--db")
+    p.set_defaults(run=create_user)
+
+    p = commands.add_parser("create-token", help="print a new API bearer token for an account")
+    p.add_argument("--email", required=True)
+    p.add_argument("--label")
+    p.add_argument("--db")
+    p.set_defaults(run=create_token)
+
+    p = commands.add_parser("backup", help="write a consistent copy of the database")
+    p.add_argument("path")
+    p.add_argument("--db")
+    p.set_defaults(run=backup)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""One place that turns every error into an answer in the reader's language, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException, ValidationException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from server.i18n import gettext as _, translate
+from sessions.validation import FieldError, InvalidInput
+
+log = logging.getLogger("taiwa")
+
+
+class Conflict(HTTPException):
+    """A request that clashes with the current state (e.g. an email already in use)."""
+
+    status_code = 409
+
+
+class TooManyRequests(HTTPException):
+    status_code = 429
+
+
+def field_messages(errors: list[FieldError]) -> dict[str, str]:
+    """{field: translated message}; the first message per field wins."""
+    messages: dict[str, str] = {}
+    for error in errors:
+        messages.setdefault(error.field, translate(error.message, error.params))
+    return messages
+
+
+def _is_api(request: Request) -> bool:
+    return bool(request.scope.get("state", {}).get("is_api"))
+
+
+def _titles() -> dict[int, tuple[str, str]]:
+    return {
+        400: (_("The request could not be understood"), _("Please check what you entered and try again.")),
+        401: (_("Please sign in"), _("This page is for organizers who are signed in.")),
+        403: (_("You cannot do this"), _("Your account does not have permission for this page or action.")),
+        404: (_("Page not found"), _("The page may have been moved, or the session may not be public yet.")),
+        405: (_("This action is not available here"), _("Please go back and try again.")),
+        409: (_("This conflicts with existing data"), _("Please check what you entered and try again.")),
+        413: (_("The upload is too large"), _("Please send a smaller file.")),
+        422: (_("Some values are not valid"), _("Please check what you entered and try again.")),
+        429: (_("Too many attempts"), _("Please wait a few minutes and try again.")),
+        500: (_("Something went wrong on our side"), _("Your data was not changed. Please try again in a moment.")),
+    }
+
+
+def _error_code(status: int) -> str:
+    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited"}.get(status, "server_error")
+
+
+def _answer(request: Request, status: int, message: str | None = None,
+            fields: dict[str, str] | None = None) -> Response[Any]:
+    title, hint = _titles().get(status, _titles()[500] if status >= 500 else _titles()[400])
+    if _is_api(request):
+        body: dict[str, Any] = {"code": _error_code(status), "message": message or title}
+        if fields:
+            body["fields"] = fields
+        return Response({"error": body}, status_code=status, media_type=MediaType.JSON)
+    return Template(template_name="pages/error.html", status_code=status,
+                    context={"status": status, "title": title, "hint": message or hint, "fields": fields or {}})
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if status == 401 and not _is_api(request):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Redirect(path="/organize/login", query_params={"next": target}, status_code=303)
+    if isinstance(exc, ValidationException) and _is_api(request):
+        fields = {}
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            key = item.get("key") if isinstance(item, dict) else None
+            if key:
+                fields[key] = _("This value is not valid.") + f" ({item.get('message', '')})"
+        return _answer(request, 422 if fields else 400, _("Some values are not valid."), fields)
+    if status == 403 and "CSRF" in str(exc.detail):
+        return _answer(request, 403, _("This form has expired. Please reload the page and submit it again."))
+    message = None
+    if isinstance(exc, (NotFoundException, NotAuthorizedException, PermissionDeniedException)):
+        message = None
+    elif status in (409, 429) and exc.detail and exc.detail != "Conflict":
+        message = exc.detail
+    return _answer(request, status if status >= 400 else 400, message)
+
+
+def handle_invalid_input(request: Request, exc: InvalidInput) -> Response[Any]:
+    return _answer(request, 422, _("Some values are not valid."), field_messages(exc.errors))
+
+
+def handle_internal_error(request: Request, exc: Exception) -> Response[Any]:
+    # logged without the request body: it may hold personal data
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: handle_http_exception,
+    InvalidInput: handle_invalid_input,
+    HTTP_500_INTERNAL_SERVER_ERROR: handle_internal_error,
+    Exception: handle_internal_error,
+}

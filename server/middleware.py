@@ -1,0 +1,121 @@
+"""ASGI middleware: who is asking and in which language, and the security headers on every answer."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from http.cookies import SimpleCookie
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from server import accounts, i18n
+
+LOGIN_COOKIE = "taiwa_login"
+LANG_COOKIE = "taiwa_lang"
+ERA_COOKIE = "taiwa_era"
+
+# the signed-in account of the current request (None for residents), for templates
+current_account: ContextVar[accounts.Account | None] = ContextVar("current_account", default=None)
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # a malformed Cookie header is treated as no cookies
+                return {}
+            return {key: morsel.value for key, morsel in jar.items()}
+    return {}
+
+
+def _header(scope: Scope, wanted: bytes) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == wanted:
+            return value.decode("latin-1")
+    return None
+
+
+def _query_param(scope: Scope, wanted: str) -> str | None:
+    from urllib.parse import parse_qs
+
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(wanted)
+    return values[0] if values else None
+
+
+class RequestContextMiddleware:
+    """Sets the request's locale and era preference, and loads the signed-in account.
+
+    Pages authenticate by the login cookie; /api/ only by a bearer token, so that a browser's
+    cookie never authorises a cross-site API call (the API is exempt from CSRF).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        is_api = path.startswith("/api/") or path == "/api"
+        cookies = _cookies(scope)
+        locale = i18n.pick_locale(cookies.get(LANG_COOKIE), _query_param(scope, "lang"),
+                                  _header(scope, b"accept-language"), api=is_api)
+        era = (_query_param(scope, "era") or cookies.get(ERA_COOKIE)) == "wareki"
+        db = scope["app"].state.db
+        account = None
+        if is_api:
+            authorization = _header(scope, b"authorization") or ""
+            if authorization.lower().startswith("bearer "):
+                account = await accounts.account_for_api_token(db, authorization[7:].strip())
+        elif cookies.get(LOGIN_COOKIE):
+            account = await accounts.account_for_login(db, cookies[LOGIN_COOKIE])
+        state: dict[str, Any] = scope.setdefault("state", {})
+        state.update(locale=locale, era=era, account=account, is_api=is_api)
+        locale_token = i18n.current_locale.set(locale)
+        era_token = i18n.current_era.set(era)
+        account_token = current_account.set(account)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            i18n.current_locale.reset(locale_token)
+            i18n.current_era.reset(era_token)
+            current_account.reset(account_token)
+
+
+class SecurityHeadersMiddleware:
+    """CSP without inline code, no sniffing, no framing; no-store on anything personal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        personal = (path.startswith(("/organize", "/r/", "/api/")) or LOGIN_COOKIE in _cookies(scope))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers.add("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                headers.add("X-Content-Type-Options", "nosniff")
+                headers.add("Referrer-Policy", "strict-origin-when-cross-origin")
+                headers.add("X-Frame-Options", "DENY")
+                headers.add("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                if personal and not path.startswith("/static/") and "cache-control" not in headers:
+                    headers.add("Cache-Control", "no-store")
+                elif path.startswith("/static/") and "cache-control" not in headers:
+                    headers.add("Cache-Control", "public, max-age=3600")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

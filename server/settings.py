@@ -1,0 +1,43 @@
+"""Settings read once from the environment (TAIWA_*)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about where it runs."""
+
+    db_path: Path = field(default_factory=lambda: ROOT / "data" / "taiwa.sqlite3")
+    secret: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    redis_url: str | None = None
+    rate_limits: bool = True
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read TAIWA_* variables; keyword overrides win (the CLI passes --db this way)."""
+        env = os.environ
+        values: dict[str, object] = {
+            "db_path": Path(env["TAIWA_DB"]) if env.get("TAIWA_DB") else ROOT / "data" / "taiwa.sqlite3",
+            "secret": env.get("TAIWA_SECRET") or None,
+            "base_url": (env.get("TAIWA_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            "smtp_url": env.get("TAIWA_SMTP_URL") or None,
+            "redis_url": env.get("TAIWA_REDIS_URL") or None,
+            "rate_limits": env.get("TAIWA_RATE_LIMITS", "on").lower() not in {"off", "0", "false"},
+            "debug": env.get("TAIWA_DEBUG", "").lower() in {"1", "true", "on"},
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag when the public address is https."""
+        return self.base_url.startswith("https://")

@@ -1,0 +1,78 @@
+"""The Jinja2 environment: gettext, Japanese dates and the labels of the domain's vocabularies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment
+from markupsafe import Markup, escape
+
+from server import i18n
+from server.middleware import current_account
+from sessions import catalog
+from sessions.models import Organization, Session, Venue
+
+
+def localized(obj: Session | Venue | Organization, field: str) -> str:
+    """The English variant of a field when reading in English and one was written."""
+    if i18n.current_locale.get() == "en":
+        english = getattr(obj, f"{field}_en", "")
+        if english:
+            return english
+    return getattr(obj, field)
+
+
+def label(vocabulary: str, code: str) -> str:
+    """The translated display name of a code from one of the catalog's vocabularies."""
+    names: dict[str, str] = getattr(catalog, vocabulary.upper())
+    return i18n.gettext(names[code]) if code in names else code
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain text as escaped paragraphs, keeping line breaks."""
+    blocks = [block.strip() for block in str(text).replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return Markup("").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(escape(line) for line in block.split("\n")))
+        for block in blocks
+    )
+
+
+def query(params: dict[str, Any], **changes: Any) -> str:
+    """A query string from current parameters with some changed (None or '' removes a key)."""
+    merged = {**params, **changes}
+    return urlencode({key: value for key, value in merged.items() if value not in (None, "", False)})
+
+
+def age_text(months: int) -> str:
+    """An age in years and months, as a parent reads it: 1歳6か月 / 1 year 6 months."""
+    years, rest = divmod(months, 12)
+    if i18n.current_locale.get() == "ja":
+        if years and rest:
+            return f"{years}歳{rest}か月"
+        return f"{years}歳" if years else f"{rest}か月"
+    parts = []
+    if years:
+        parts.append(f"{years} year" + ("s" if years != 1 else ""))
+    if rest or not years:
+        parts.append(f"{rest} month" + ("s" if rest != 1 else ""))
+    return " ".join(parts)
+
+
+def configure(env: Environment) -> None:
+    """Called by Litestar's JinjaTemplateEngine once the environment exists."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    env.globals.update(
+        catalog=catalog, label=label, localized=localized, query=query, age_text=age_text,
+        when=lambda s: i18n.format_when(s.starts_at, s.ends_at, s.timezone),
+        moment=i18n.format_moment, day=i18n.format_date_only,
+        locale=lambda: i18n.current_locale.get(), era=lambda: i18n.current_era.get(),
+        viewer=lambda: current_account.get(), language_name=i18n.language_name,
+        LOCALES=i18n.LOCALES,
+    )
+    env.filters.update(paragraphs=paragraphs)
+    env.tests.update(date=lambda value: isinstance(value, date), datetime=lambda value: isinstance(value, datetime))

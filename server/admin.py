@@ -35,6 +35,8 @@ def org_errors(values: dict[str, Any], *, new: bool) -> dict[str, str]:
         errors["name"] = _("Enter the organization's name.")
     if values.get("contact_email") and "@" not in values["contact_email"]:
         errors["contact_email"] = _("Enter an email address such as name@example.jp.")
+    if values.get("website") and not values["website"].startswith(("https://", "http://")):
+        errors["website"] = _("Enter a web address starting with https://.")
     for key in ("name", "name_en", "contact_email", "contact_phone", "website"):
         if len(values.get(key, "")) > 200:
             errors[key] = _("Keep this under 200 characters.")

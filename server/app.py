@@ -62,7 +62,6 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         lifespan=[lifespan],
-        middleware=[SecurityHeadersMiddleware, RequestContextMiddleware],
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=lambda engine: configure(engine.engine)),
         csrf_config=CSRFConfig(secret=stored_secret(settings), cookie_name=CSRF_COOKIE,
@@ -81,4 +80,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     litestar_app.state.settings = settings
     litestar_app.state.db = db
     litestar_app.state.sio = sio
-    return socketio.ASGIApp(sio, other_asgi_app=litestar_app, socketio_path="socket.io")
+    web = SecurityHeadersMiddleware(RequestContextMiddleware(litestar_app, db))
+    app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
+    app.litestar = litestar_app  # type: ignore[attr-defined]  # tests reach the state through it
+    return app

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import (
-    HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException, ValidationException,
-)
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -86,10 +85,9 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Any]
         return _answer(request, 422 if fields else 400, _("Some values are not valid."), fields)
     if status == 403 and "CSRF" in str(exc.detail):
         return _answer(request, 403, _("This form has expired. Please reload the page and submit it again."))
+    # Our own handlers raise with a translated detail; Litestar's built-in details are English only.
     message = None
-    if isinstance(exc, (NotFoundException, NotAuthorizedException, PermissionDeniedException)):
-        message = None
-    elif status in (409, 429) and exc.detail and exc.detail != "Conflict":
+    if status in (401, 403, 404, 409, 429) and exc.detail and exc.detail != HTTPStatus(status).phrase:
         message = exc.detail
     return _answer(request, status if status >= 400 else 400, message)
 

@@ -53,12 +53,16 @@ def _query_param(scope: Scope, wanted: str) -> str | None:
 class RequestContextMiddleware:
     """Sets the request's locale and era preference, and loads the signed-in account.
 
+    It wraps the whole Litestar app (not only matched routes), so a 404 for an unknown address
+    is also answered in the reader's language.
+
     Pages authenticate by the login cookie; /api/ only by a bearer token, so that a browser's
     cookie never authorises a cross-site API call (the API is exempt from CSRF).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, db: Any) -> None:
         self.app = app
+        self.db = db
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -70,7 +74,7 @@ class RequestContextMiddleware:
         locale = i18n.pick_locale(cookies.get(LANG_COOKIE), _query_param(scope, "lang"),
                                   _header(scope, b"accept-language"), api=is_api)
         era = (_query_param(scope, "era") or cookies.get(ERA_COOKIE)) == "wareki"
-        db = scope["app"].state.db
+        db = self.db
         account = None
         if is_api:
             authorization = _header(scope, b"authorization") or ""
@@ -92,7 +96,7 @@ class RequestContextMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """CSP without inline code, no sniffing, no framing; no-store on anything personal."""
+    """CSP without inline code, no sniffing, no framing; no-store on anything personal (every answer)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

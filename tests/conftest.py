@@ -43,7 +43,7 @@ async def client(app: Any) -> AsyncIterator[AsyncTestClient]:
 @pytest.fixture
 def db(app: Any, client: AsyncTestClient) -> Any:
     """The app's open database (the client fixture has run its lifespan)."""
-    return app.other_asgi_app.state.db
+    return app.litestar.state.db
 
 
 async def make_account(db: Any, email: str, role: str = "organizer", org: str = "kanazawa") -> accounts.Account:

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server import accounts
+from server import accounts, mail
 from server.accounts import ROLES, Account
 from server.forms import form_values
 from server.i18n import gettext as _
@@ -177,5 +177,14 @@ async def update_account(request: Request, account_id: FromPath[int]) -> Templat
     return Redirect(path="/organize/admin", status_code=303)
 
 
-ROUTES = [admin_home, new_org_form, create_org, edit_org_form, update_org, new_account_form, create_account,
+@get("/organize/admin/outbox", include_in_schema=False)
+async def outbox_page(request: Request) -> Template:
+    """Mail waiting, sent and failing: with no SMTP server configured, this is where mail can be read."""
+    admin_only(request)
+    settings = request.app.state.settings
+    return Template("pages/admin/outbox.html", context={
+        "messages": await mail.outbox(request.app.state.db), "smtp": bool(settings.smtp_url)})
+
+
+ROUTES = [outbox_page, admin_home, new_org_form, create_org, edit_org_form, update_org, new_account_form, create_account,
           edit_account_form, update_account]

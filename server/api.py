@@ -7,17 +7,28 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from server.accounts import Account
 from server.i18n import gettext as _
 from server.pages import filters_from_query
-from sessions import scheduling, store
+from sessions import registration, scheduling, store
 from sessions.models import Session, SessionInput, SessionUpdate, Venue, VenueInput
 from sessions.validation import FieldError, InvalidInput, zone
 
 SECURITY = [{"bearer": []}]
+
+
+def requires_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+    """Guard: organizer endpoints answer 401 before they read the body."""
+    if connection.scope["state"].get("account") is None:
+        raise NotAuthorizedException(detail=_("Send an API token: Authorization: Bearer <token>."))
+
+
+ORGANIZER = {"security": SECURITY, "guards": [requires_token]}
 
 
 class ChildcareOut(msgspec.Struct):
@@ -37,7 +48,7 @@ class AccommodationOut(msgspec.Struct):
     note: str = ""
 
 
-class SessionOut(msgspec.Struct, omit_defaults=True):
+class SessionOut(msgspec.Struct):
     id: int
     title: str
     description: str
@@ -201,7 +212,7 @@ async def list_sessions(
     return SessionPage(items=[_out(request, s) for s in sessions], next=next_cursor)
 
 
-@post("/api/sessions", summary="Create a session or a series", tags=["sessions"], security=SECURITY)
+@post("/api/sessions", summary="Create a session or a series", tags=["sessions"], **ORGANIZER)
 async def create_session(request: Request, data: JSONBody[SessionInput]) -> SessionOut:
     """Create a session; with `recurrence` every occurrence of the series is created (the first is returned)."""
     account = _organizer(request)
@@ -216,16 +227,17 @@ async def get_session(request: Request, session_id: FromPath[int]) -> SessionOut
     return _out(request, await _visible(request, session_id))
 
 
-@patch("/api/sessions/{session_id:int}", summary="Change a session", tags=["sessions"], security=SECURITY)
+@patch("/api/sessions/{session_id:int}", summary="Change a session", tags=["sessions"], **ORGANIZER)
 async def patch_session(request: Request, session_id: FromPath[int], data: JSONBody[SessionUpdate]) -> SessionOut:
     """Change some fields; `status` publishes, cancels or completes; one occurrence of a series changes alone."""
     session = await _managed(request, session_id)
     await scheduling.patch_session(request.app.state.db, session, data)
+    await registration.refill_after_change(request.app.state.db, session_id, notify=request.app.state.notify)
     return _out(request, await store.get_session(request.app.state.db, session_id))  # type: ignore[arg-type]
 
 
 @post("/api/sessions/{session_id:int}/duplicate", summary="Duplicate a session as a draft", tags=["sessions"],
-      security=SECURITY)
+      **ORGANIZER)
 async def duplicate_session(request: Request, session_id: FromPath[int]) -> SessionOut:
     session = await _managed(request, session_id)
     new_id = await scheduling.duplicate_session(request.app.state.db, session)
@@ -251,13 +263,13 @@ async def list_orgs(request: Request) -> list[OrganizationOut]:
             for org in await store.list_orgs(request.app.state.db)]
 
 
-@get("/api/venues", summary="Your organization's venues", tags=["venues"], security=SECURITY)
+@get("/api/venues", summary="Your organization's venues", tags=["venues"], **ORGANIZER)
 async def list_venues(request: Request) -> list[VenueOut]:
     account = _organizer(request)
     return [venue_out(v) for v in await store.list_venues(request.app.state.db, account.org_id)]
 
 
-@post("/api/venues", summary="Create a venue", tags=["venues"], security=SECURITY)
+@post("/api/venues", summary="Create a venue", tags=["venues"], **ORGANIZER)
 async def create_venue(request: Request, data: JSONBody[VenueInput]) -> VenueOut:
     account = _organizer(request)
     if not account.can_manage(account.org_id):
@@ -276,12 +288,12 @@ async def _managed_venue(request: Request, venue_id: int) -> Venue:
     return venue
 
 
-@get("/api/venues/{venue_id:int}", summary="Get a venue", tags=["venues"], security=SECURITY)
+@get("/api/venues/{venue_id:int}", summary="Get a venue", tags=["venues"], **ORGANIZER)
 async def get_venue(request: Request, venue_id: FromPath[int]) -> VenueOut:
     return venue_out(await _managed_venue(request, venue_id))
 
 
-@patch("/api/venues/{venue_id:int}", summary="Replace a venue's details", tags=["venues"], security=SECURITY)
+@patch("/api/venues/{venue_id:int}", summary="Replace a venue's details", tags=["venues"], **ORGANIZER)
 async def update_venue(request: Request, venue_id: FromPath[int], data: JSONBody[VenueInput]) -> VenueOut:
     venue = await _managed_venue(request, venue_id)
     await scheduling.change_venue(request.app.state.db, venue.id, data)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import contextlib
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,12 +21,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from realtime.socket import create_socket_server
-from server import admin, api, organize, pages
+from server import (
+    admin, api, background, mail, organize, pages, registration_api, registration_pages, roster,
+)
 from server.database import Database
 from server.errors import EXCEPTION_HANDLERS
 from server.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from server.settings import ROOT, Settings
 from server.templating import configure
+from server.throttle import SlidingWindow
 
 CSRF_COOKIE = "taiwa_csrf"
 
@@ -46,25 +50,33 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or Settings.from_env()
     db = Database(settings.db_path)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
+    secret = stored_secret(settings)
+    notify = mail.notifier(settings, secret)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.open()
         app.state.db = db
+        worker = asyncio.create_task(background.run(db, settings, notify)) if settings.background else None
         try:
             yield
         finally:
+            if worker:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await db.close()
 
     litestar_app = Litestar(
         route_handlers=[
-            *pages.ROUTES, *organize.ROUTES, *admin.ROUTES, *api.ROUTES,
+            *pages.ROUTES, *registration_pages.ROUTES, *organize.ROUTES, *roster.ROUTES, *admin.ROUTES,
+            *api.ROUTES, *registration_api.ROUTES,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=lambda engine: configure(engine.engine)),
-        csrf_config=CSRFConfig(secret=stored_secret(settings), cookie_name=CSRF_COOKIE,
+        csrf_config=CSRFConfig(secret=secret, cookie_name=CSRF_COOKIE,
                                cookie_secure=settings.secure_cookies, cookie_httponly=True,
                                exclude=["/api/", "/socket.io/"]),
         openapi_config=OpenAPIConfig(
@@ -77,9 +89,12 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         logging_config=LoggingConfig(log_exceptions="never", configure_root_logger=False),
         debug=False,
     )
-    litestar_app.state.settings = settings
-    litestar_app.state.db = db
-    litestar_app.state.sio = sio
+    litestar_app.state.update(
+        settings=settings, db=db, sio=sio, secret=secret, notify=notify,
+        derive_token=lambda salt: mail.registrant_token(secret, salt),
+        login_throttles=organize.login_throttles(),
+        registration_window=SlidingWindow(limit=settings.registrations_per_client, seconds=600),
+    )
     web = SecurityHeadersMiddleware(RequestContextMiddleware(litestar_app, db))
     app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
     app.litestar = litestar_app  # type: ignore[attr-defined]  # tests reach the state through it

@@ -1,4 +1,4 @@
-"""The `taiwa` command: serve, create-user, create-token, backup."""
+"""The `taiwa` command: serve, create-user, create-token, backup, purge-sensitive."""
 
 from __future__ import annotations
 
@@ -116,6 +116,25 @@ def backup(args: argparse.Namespace) -> int:
     return 0 if check == "ok" else 1
 
 
+def purge_sensitive(args: argparse.Namespace) -> int:
+    """Apply the retention rule now (the app also does it in the background)."""
+    from server.background import purge_sensitive as purge
+
+    settings = _settings(args)
+    days = args.days if args.days is not None else settings.retention_days
+
+    async def run() -> tuple[int, int]:
+        db = await _open(settings)
+        try:
+            return await purge(db, days)
+        finally:
+            await db.close()
+
+    sessions, removed = asyncio.run(run())
+    print(f"taiwa: removed {removed} sensitive details from {sessions} sessions that ended over {days} days ago")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="taiwa", description="Taiwa (対話): public dialogue sessions and workshops")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -147,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path")
     p.add_argument("--db")
     p.set_defaults(run=backup)
+
+    p = commands.add_parser("purge-sensitive",
+                            help="delete children's details and support requests after the retention period")
+    p.add_argument("--days", type=int, help="retention in days (default: TAIWA_RETENTION_DAYS or 30)")
+    p.add_argument("--db")
+    p.set_defaults(run=purge_sensitive)
 
     args = parser.parse_args(argv)
     return int(args.run(args))

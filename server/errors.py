@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from server.i18n import gettext as _, translate
+from server.i18n import format_date_only, gettext as _, translate
 from sessions.validation import FieldError, InvalidInput
 
 log = logging.getLogger("taiwa")
@@ -31,7 +32,9 @@ def field_messages(errors: list[FieldError]) -> dict[str, str]:
     """{field: translated message}; the first message per field wins."""
     messages: dict[str, str] = {}
     for error in errors:
-        messages.setdefault(error.field, translate(error.message, error.params))
+        params = {key: format_date_only(value) if isinstance(value, datetime) else value
+                  for key, value in error.params.items()}
+        messages.setdefault(error.field, translate(error.message, params))
     return messages
 
 

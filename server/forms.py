@@ -6,8 +6,9 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS, LANGUAGES, N_, VENUE_FEATURES
+from sessions.catalog import ACCOMMODATIONS, AFTER_DEADLINE, FORMATS, KINDS, LANGUAGES, N_, VENUE_FEATURES
 from sessions.models import AccommodationOffer, ChildcareOffer, Recurrence, Session, SessionInput, Venue, VenueInput
+from sessions.registration_models import AccommodationRequestInput, ChildInput, RegistrationInput
 from sessions.validation import FieldError, InvalidInput, end_of_day, zone
 
 FormValues = dict[str, Any]
@@ -15,6 +16,7 @@ FormValues = dict[str, Any]
 CHILD_AGE_CHOICES = [0, 3, 6, 9, 12, 18, *range(24, 12 * 13, 12)]
 REPEAT_CHOICES = ("none", "weekly", "monthly_weekday", "monthly_monthday")
 _LIST_SPLIT = re.compile(r"[,、，\n]+")
+MAX_CHILD_FIELDS = 3
 
 
 def form_values(form: Any) -> FormValues:
@@ -119,6 +121,7 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
             max_age_months=read.integer("childcare_max_age_months", 72) or 0,
             deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
             note=read.text("childcare_note"),
+            after_deadline=read.choice("childcare_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
         )
     offers = []
     for code in ACCOMMODATIONS:
@@ -134,6 +137,7 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
             deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
             capacity=read.integer(f"acc_{code}_capacity", None), language=read.text(f"acc_{code}_language"),
             note=read.text(f"acc_{code}_note"),
+            after_deadline=read.choice(f"acc_{code}_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
         ))
 
     recurrence = None
@@ -207,11 +211,13 @@ def session_form_values(session: Session | None, *, defaults: FormValues | None 
         values.update(childcare_offered="1", childcare_places=str(care.places),
                       childcare_min_age_months=str(care.min_age_months),
                       childcare_max_age_months=str(care.max_age_months),
-                      childcare_deadline=local_day(care.deadline), childcare_note=care.note)
+                      childcare_deadline=local_day(care.deadline), childcare_note=care.note,
+                      childcare_after_deadline=care.after_deadline)
     for offer in session.accommodations:
         values.update({f"acc_{offer.code}": offer.mode, f"acc_{offer.code}_deadline": local_day(offer.deadline),
                        f"acc_{offer.code}_capacity": "" if offer.capacity is None else str(offer.capacity),
-                       f"acc_{offer.code}_language": offer.language, f"acc_{offer.code}_note": offer.note})
+                       f"acc_{offer.code}_language": offer.language, f"acc_{offer.code}_note": offer.note,
+                       f"acc_{offer.code}_after_deadline": offer.after_deadline})
     return values
 
 
@@ -241,3 +247,25 @@ def move_form_default(session: Session) -> FormValues:
     values = session_form_values(session)
     return {key: values[key] for key in ("date", "start_time", "end_time")}
 
+
+
+def registration_input_from_form(values: FormValues, session: Session, locale: str) -> tuple[RegistrationInput, list[FieldError]]:
+    """A RegistrationInput from the resident's form, and the fields that could not be read."""
+    read = _Reader(values)
+    children = []
+    for index in range(1, MAX_CHILD_FIELDS + 1):
+        years, months = read.text(f"child_{index}_years"), read.text(f"child_{index}_months")
+        if not years and not months:
+            continue
+        age = (read.integer(f"child_{index}_years") or 0) * 12 + (read.integer(f"child_{index}_months") or 0)
+        children.append(ChildInput(age_months=age, notes=read.text(f"child_{index}_notes")))
+    requests = [AccommodationRequestInput(code=offer.code, note=read.text(f"acc_{offer.code}_note"))
+                for offer in session.accommodations if read.text(f"acc_{offer.code}")]
+    mode = read.text("mode")
+    data = RegistrationInput(
+        name=read.text("name"), name_kana=read.text("name_kana"), email=read.text("email"),
+        phone=read.text("phone"), mode=mode if mode in ("in_person", "online") else None,  # type: ignore[arg-type]
+        children=children, accommodations=requests, note=read.text("note"),
+        consent_sensitive=bool(read.text("consent_sensitive")), locale=locale,  # type: ignore[arg-type]
+    )
+    return data, read.errors

@@ -21,13 +21,16 @@ from server.forms import (
 from server.i18n import gettext as _
 from server.middleware import LOGIN_COOKIE, _cookies
 from server.pages import _local_path
-from server.throttle import FailureWindow
-from sessions import scheduling, store
+from server.throttle import SlidingWindow
+from sessions import registration, scheduling, store
 from sessions.models import Session, SessionFilters, SessionInput
 from sessions.validation import InvalidInput
 
-LOGIN_FAILURES_PER_ACCOUNT = FailureWindow(limit=5, seconds=15 * 60)
-LOGIN_FAILURES_PER_CLIENT = FailureWindow(limit=20, seconds=15 * 60)
+
+
+def login_throttles() -> dict[str, SlidingWindow]:
+    """Failed sign-ins counted per account and per client (kept on the app's state)."""
+    return {"account": SlidingWindow(limit=5, seconds=15 * 60), "client": SlidingWindow(limit=20, seconds=15 * 60)}
 
 
 def signed_in(request: Request) -> Account:
@@ -78,17 +81,18 @@ async def login(request: Request) -> Template | Redirect:
     target = _local_path(values.get("next"))
     if target == "/":
         target = "/organize"
-    if LOGIN_FAILURES_PER_ACCOUNT.blocked(email) or LOGIN_FAILURES_PER_CLIENT.blocked(client):
+    throttles = request.app.state.login_throttles
+    if throttles["account"].blocked(email) or throttles["client"].blocked(client):
         raise TooManyRequests(detail=_("Too many failed sign-in attempts. Please wait 15 minutes and try again."))
     db = request.app.state.db
     account = await accounts.check_password(db, email, values.get("password", ""))
     if account is None:
-        LOGIN_FAILURES_PER_ACCOUNT.fail(email)
-        LOGIN_FAILURES_PER_CLIENT.fail(client)
+        throttles["account"].record(email)
+        throttles["client"].record(client)
         return Template("pages/organize/login.html", context={
             "next": target, "values": {"email": values.get("email", "")},
             "error": _("The email address or password is not correct.")})
-    LOGIN_FAILURES_PER_ACCOUNT.clear(email)
+    throttles["account"].clear(email)
     old = _cookies(request.scope).get(LOGIN_COOKIE)
     async with db.transaction() as conn:
         if old:
@@ -207,6 +211,7 @@ async def update_session(request: Request, session_id: FromPath[int]) -> Templat
         elif session.status == "published":
             status = "published"
         await scheduling.change_session(request.app.state.db, session, data, status=status)
+        await registration.refill_after_change(request.app.state.db, session_id, notify=request.app.state.notify)
     except InvalidInput as invalid:
         return Template("pages/organize/session_form.html", context=await _form_context(
             request, session.org.id, values, field_messages(invalid.errors), session))

@@ -16,6 +16,7 @@ from server.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
 from sessions.models import Session, SessionFilters
+from sessions.registration import registration_open
 
 PAGE_SIZE = 20
 ONE_YEAR = 365 * 24 * 3600
@@ -116,8 +117,9 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
     if session.series_id:
         series = [s for s in await store.series_occurrences(request.app.state.db, session.series_id)
                   if s.status != "draft" and s.ends_at >= store.now_utc()][:6]
+    closed = registration_open(session, store.now_utc())
     return Template("pages/session_detail.html", context={"session": session, "series": series,
-                                                          "now": store.now_utc()})
+                                                          "now": store.now_utc(), "registration_closed": closed})
 
 
 @get("/orgs/{slug:str}", include_in_schema=False)

@@ -20,6 +20,12 @@ class Settings:
     redis_url: str | None = None
     rate_limits: bool = True
     debug: bool = False
+    retention_days: int = 30
+    # a registration form sent back sooner than this was not filled in by a person
+    form_min_seconds: float = 2.0
+    registrations_per_client: int = 20
+    # the mail, reminder and purge loop (tests that drive these steps themselves turn it off)
+    background: bool = True
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -33,6 +39,9 @@ class Settings:
             "redis_url": env.get("TAIWA_REDIS_URL") or None,
             "rate_limits": env.get("TAIWA_RATE_LIMITS", "on").lower() not in {"off", "0", "false"},
             "debug": env.get("TAIWA_DEBUG", "").lower() in {"1", "true", "on"},
+            "retention_days": int(env.get("TAIWA_RETENTION_DAYS") or 30),
+            "form_min_seconds": float(env.get("TAIWA_FORM_MIN_SECONDS") or 2.0),
+            "registrations_per_client": int(env.get("TAIWA_REGISTRATIONS_PER_CLIENT") or 20),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

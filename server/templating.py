@@ -13,6 +13,7 @@ from server import i18n
 from server.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue
+from sessions.store import from_db
 
 
 def localized(obj: Session | Venue | Organization, field: str) -> str:
@@ -72,7 +73,7 @@ def configure(env: Environment) -> None:
         moment=i18n.format_moment, day=i18n.format_date_only,
         locale=lambda: i18n.current_locale.get(), era=lambda: i18n.current_era.get(),
         viewer=lambda: current_account.get(), language_name=i18n.language_name,
-        LOCALES=i18n.LOCALES,
+        LOCALES=i18n.LOCALES, from_db=from_db,
     )
     env.filters.update(paragraphs=paragraphs)
     env.tests.update(date=lambda value: isinstance(value, date), datetime=lambda value: isinstance(value, datetime))

@@ -1,4 +1,4 @@
-"""Counting failed attempts in a sliding window (login throttling, per account and per client)."""
+"""Counting events in a sliding window: failed logins, registrations per client."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 from collections import defaultdict, deque
 
 
-class FailureWindow:
-    """Remembers failures per key; a key with `limit` failures within `seconds` is blocked."""
+class SlidingWindow:
+    """Remembers events per key; a key with `limit` events within `seconds` is blocked."""
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
@@ -24,7 +24,7 @@ class FailureWindow:
     def blocked(self, key: str) -> bool:
         return len(self._recent(key)) >= self.limit
 
-    def fail(self, key: str) -> None:
+    def record(self, key: str) -> None:
         self._recent(key).append(time.monotonic())
 
     def clear(self, key: str) -> None:

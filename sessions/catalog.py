@@ -76,6 +76,25 @@ REGISTRATION_MODES: dict[str, str] = {
     "online": N_("Online"),
 }
 
+REGISTRATION_STATUSES: dict[str, str] = {
+    "confirmed": N_("Confirmed"),
+    "waitlisted": N_("Waitlisted"),
+    "cancelled": N_("Registration cancelled"),
+    "attended": N_("Attended"),
+}
+
+REQUEST_STATUSES: dict[str, str] = {
+    "requested": N_("Requested"),
+    "confirmed": N_("Arranged"),
+    "unavailable": N_("Could not be arranged"),
+    "cancelled": N_("Request withdrawn"),
+}
+
+AFTER_DEADLINE: dict[str, str] = {
+    "closed": N_("Closed after the deadline"),
+    "best_effort": N_("Accepted after the deadline, but may not be arranged"),
+}
+
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 # Japanese cities ask for accommodation and childcare requests about a week ahead.
 DEFAULT_REQUEST_DAYS_BEFORE = 7

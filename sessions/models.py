@@ -37,6 +37,8 @@ class ChildcareOffer(Struct, kw_only=True):
     max_age_months: int = 72
     deadline: datetime | None = None
     note: str = ""
+    # after the deadline: refuse requests ("closed") or accept them without a promise ("best_effort")
+    after_deadline: Literal["closed", "best_effort"] = "closed"
 
 
 class AccommodationOffer(Struct, kw_only=True):
@@ -48,6 +50,7 @@ class AccommodationOffer(Struct, kw_only=True):
     capacity: int | None = None
     language: str = ""
     note: str = ""
+    after_deadline: Literal["closed", "best_effort"] = "closed"
 
 
 class Recurrence(Struct, kw_only=True):

@@ -14,7 +14,9 @@ import msgspec
 from sessions import store
 from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, VenueInput
-from sessions.validation import FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors
+from sessions.validation import (
+    _ZONES, FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors,
+)
 
 
 class Database(store.Reader, Protocol):
@@ -78,7 +80,12 @@ async def patch_session(db: Database, session: Session, changes: SessionUpdate) 
             values[name] = value
     if status == "completed" and session.status != "completed" and session.ends_at > store.now_utc():
         raise InvalidInput([FieldError("status", N_("A session can be marked completed only after it ends."))])
-    data = msgspec.structs.replace(session.as_input(), **values)
+    current = session.as_input()
+    new_zone = values.get("timezone", session.timezone)
+    if "starts_at" in values and new_zone in _ZONES:
+        # deadlines and the registration window move with the session unless they are sent too
+        current = current.moved_to(as_utc(values["starts_at"], new_zone))
+    data = msgspec.structs.replace(current, **values)
     await change_session(db, session, data, status=status, cancel_reason=reason)
 
 

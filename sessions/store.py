@@ -174,7 +174,7 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         childcare = ChildcareOffer(
             places=row["childcare_places"], min_age_months=row["childcare_min_age_months"] or 0,
             max_age_months=row["childcare_max_age_months"] or 0, deadline=from_db(row["childcare_deadline"]),
-            note=row["childcare_note"],
+            note=row["childcare_note"], after_deadline=row["childcare_after_deadline"],
         )
     return Session(
         id=row["id"], series_id=row["series_id"], recurrence_at=from_db(row["recurrence_at"]),
@@ -207,7 +207,7 @@ async def _offers_for(db: Reader, session_ids: list[int]) -> dict[int, list[Acco
         for row in rows:
             offers[row["session_id"]].append(AccommodationOffer(
                 code=row["code"], mode=row["mode"], deadline=from_db(row["deadline"]), capacity=row["capacity"],
-                language=row["language"], note=row["note"],
+                language=row["language"], note=row["note"], after_deadline=row["after_deadline"],
             ))
     return offers
 
@@ -376,7 +376,7 @@ _SESSION_COLUMNS = (
     "ends_at", "timezone", "capacity_in_person", "capacity_online", "registration_opens_at",
     "registration_closes_at", "status", "languages", "themes", "facilitators", "contact_name", "contact_email",
     "contact_phone", "childcare_places", "childcare_min_age_months", "childcare_max_age_months",
-    "childcare_deadline", "childcare_note",
+    "childcare_deadline", "childcare_note", "childcare_after_deadline",
 )
 
 
@@ -390,6 +390,7 @@ def _session_values(data: SessionInput, status: str) -> tuple[Any, ...]:
         json.dumps(data.facilitators, ensure_ascii=False), data.contact_name, data.contact_email,
         data.contact_phone, care.places if care else None, care.min_age_months if care else None,
         care.max_age_months if care else None, to_db(care.deadline) if care else None, care.note if care else "",
+        care.after_deadline if care else "closed",
     )
 
 
@@ -397,9 +398,10 @@ async def _write_offers(conn: Any, session_id: int, offers: list[AccommodationOf
     await conn.execute("delete from session_accommodations where session_id = ?", (session_id,))
     for offer in offers:
         await conn.execute(
-            "insert into session_accommodations (session_id, code, mode, deadline, capacity, language, note) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
-            (session_id, offer.code, offer.mode, to_db(offer.deadline), offer.capacity, offer.language, offer.note),
+            "insert into session_accommodations (session_id, code, mode, deadline, capacity, language, note, "
+            "after_deadline) values (?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, offer.code, offer.mode, to_db(offer.deadline), offer.capacity, offer.language, offer.note,
+             offer.after_deadline),
         )
 
 

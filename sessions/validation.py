@@ -74,6 +74,7 @@ def normalise_session(data: SessionInput) -> SessionInput:
             places=childcare.places, min_age_months=childcare.min_age_months,
             max_age_months=childcare.max_age_months, note=childcare.note.strip(),
             deadline=as_utc(childcare.deadline, tz_name) if childcare.deadline else default_deadline,
+            after_deadline=childcare.after_deadline,
         )
     offers = []
     for offer in data.accommodations:
@@ -83,7 +84,8 @@ def normalise_session(data: SessionInput) -> SessionInput:
         else:
             deadline = None
         offers.append(type(offer)(code=offer.code, mode=offer.mode, deadline=deadline, capacity=offer.capacity,
-                                  language=offer.language.strip(), note=offer.note.strip()))
+                                  language=offer.language.strip(), note=offer.note.strip(),
+                                  after_deadline=offer.after_deadline))
 
     def clean_list(values: list[str]) -> list[str]:
         seen: list[str] = []

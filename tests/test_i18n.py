@@ -46,7 +46,7 @@ def test_translations_keep_their_placeholders(locale):
             continue
         source_text = message.id if isinstance(message.id, str) else message.id[1]
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        for translated in strings:
+        for translated in filter(None, strings):  # empty ones are reported by the test above
             assert set(PLACEHOLDER.findall(translated)) == set(PLACEHOLDER.findall(source_text)), message.id
 
 

@@ -1,0 +1,141 @@
+"""Mail to registrants: written to the outbox in the same transaction as the change it reports,
+then delivered by a background task over SMTP, retried with backoff until it goes through.
+
+With no TAIWA_SMTP_URL the outbox simply keeps the messages, and admins read them at
+/organize/admin/outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader
+
+from server import i18n
+from server.settings import ROOT, Settings
+from server.templating import configure, localized
+from sessions import registration_store as rstore
+from sessions import store
+from sessions.calendar import session_calendar
+from sessions.catalog import N_
+from sessions.registration import Notify, _InTransaction
+
+log = logging.getLogger("taiwa.mail")
+SUBJECTS = {
+    "confirmed": N_("Your registration is confirmed: {title}"),
+    "waitlisted": N_("You are on the waitlist: {title}"),
+    "promoted": N_("A place became free – your registration is now confirmed: {title}"),
+    "childcare_promoted": N_("Childcare is now confirmed: {title}"),
+    "cancelled": N_("Your registration has been cancelled: {title}"),
+    "accommodation_changed": N_("Update on your support request: {title}"),
+    "reminder": N_("Reminder: {title} is tomorrow"),
+}
+MAX_BACKOFF = timedelta(hours=1)
+
+_environment = Environment(loader=FileSystemLoader(ROOT / "templates" / "emails"), autoescape=False,
+                           keep_trailing_newline=True)
+configure(_environment)
+
+
+def registrant_token(secret: str, salt: str) -> str:
+    """The registrant's /r/ token: HMAC of a stored salt with the server secret (≥128 bits)."""
+    digest = hmac.new(secret.encode(), f"registration:{salt}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def notifier(settings: Settings, secret: str) -> Notify:
+    """The notify callback the registration domain calls inside its transactions."""
+
+    async def notify(conn: Any, kind: str, registration_id: int) -> None:
+        await queue(conn, kind, registration_id, settings=settings, secret=secret)
+
+    return notify
+
+
+async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, secret: str) -> None:
+    """Render a message in the registrant's language and add it to the outbox (same transaction)."""
+    reader = _InTransaction(conn)
+    registration = await rstore.get_registration(reader, registration_id)
+    if registration is None or not registration.email:
+        return  # reached by phone; the organizer's roster shows the status
+    session = await store.get_session(reader, registration.session_id)
+    assert session is not None
+    token = registrant_token(secret, await rstore.token_salt(reader, registration_id))
+    locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
+    try:
+        title = localized(session, "title")
+        subject = i18n.translate(SUBJECTS[kind], {"title": title})
+        body = _environment.get_template("registration.txt").render(
+            kind=kind, registration=registration, session=session, base_url=settings.base_url,
+            page_url=f"{settings.base_url}/r/{token}")
+        ics = None
+        if kind in ("confirmed", "promoted"):
+            place = localized(session.venue, "name") if session.venue else i18n.gettext("Online")
+            ics = session_calendar(session, base_url=settings.base_url, online_url=registration.mode == "online",
+                                   stamp=store.now_utc(), location=place,
+                                   description=f"{settings.base_url}/sessions/{session.id}").decode()
+    finally:
+        i18n.current_locale.reset(locale_token)
+    await conn.execute(
+        "insert into outbox (kind, registration_id, to_address, subject, body, ics) values (?, ?, ?, ?, ?, ?)",
+        (kind, registration_id, registration.email, subject, body, ics))
+
+
+def _message(row: Any, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row["to_address"]
+    message["Subject"] = row["subject"]
+    message.set_content(row["body"])
+    if row["ics"]:
+        message.add_attachment(row["ics"].encode(), maintype="text", subtype="calendar",
+                               filename="session.ics", params={"method": "PUBLISH", "charset": "utf-8"})
+    return message
+
+
+async def deliver_due(db: Any, smtp_url: str, sender: str, *, batch: int = 50) -> int:
+    """Send what is due; failures are retried later with exponential backoff. Returns how many went."""
+    parts = urlsplit(smtp_url)
+    now = store.now_utc()
+    rows = await db.fetch_all(
+        "select * from outbox where sent_at is null and next_attempt_at <= ? order by id limit ?",
+        (store.to_db(now), batch))
+    sent = 0
+    for row in rows:
+        try:
+            await aiosmtplib.send(_message(row, sender), hostname=parts.hostname or "localhost",
+                                  port=parts.port or 25, username=parts.username, password=parts.password,
+                                  start_tls=parts.scheme == "smtp+starttls", use_tls=parts.scheme == "smtps",
+                                  timeout=15)
+        except (aiosmtplib.SMTPException, OSError) as error:
+            delay = min(timedelta(seconds=30 * 2 ** row["attempts"]), MAX_BACKOFF)
+            async with db.transaction() as conn:
+                await conn.execute(
+                    "update outbox set attempts = attempts + 1, next_attempt_at = ?, last_error = ? where id = ?",
+                    (store.to_db(now + delay), type(error).__name__ + ": " + str(error)[:200], row["id"]))
+            log.warning("mail %s not delivered (attempt %s): %s", row["id"], row["attempts"] + 1, type(error).__name__)
+            continue
+        async with db.transaction() as conn:
+            await conn.execute("update outbox set sent_at = ?, attempts = attempts + 1, last_error = '' where id = ?",
+                               (store.to_db(store.now_utc()), row["id"]))
+        sent += 1
+    return sent
+
+
+async def outbox(db: Any, limit: int = 200) -> list[Any]:
+    """The newest messages, for the admins' outbox page."""
+    return await db.fetch_all("select * from outbox order by id desc limit ?", (limit,))
+
+
+def sender_address(settings: Settings) -> str:
+    host = urlsplit(settings.base_url).hostname or "localhost"
+    return f"Taiwa <no-reply@{host if '.' in host else host + '.localdomain'}>"
+

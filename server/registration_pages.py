@@ -1,0 +1,158 @@
+"""Residents register, and manage their registration from their own page /r/{token}."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from server import antibot
+from server.errors import TooManyRequests, field_messages
+from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
+from server.i18n import gettext as _, translate
+from server.pages import visible_session
+from sessions import registration, store
+from sessions import registration_store as rstore
+from sessions.models import Session
+from sessions.registration_models import Registration
+from sessions.validation import InvalidInput
+
+# the online link appears on the registrant's page from this long before the start
+ONLINE_LINK_BEFORE = timedelta(hours=24)
+
+
+def client_key(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_rate(request: Request) -> None:
+    """Registrations per client are limited (TAIWA_RATE_LIMITS=off turns it off for load tests)."""
+    settings = request.app.state.settings
+    if not settings.rate_limits:
+        return
+    window = request.app.state.registration_window
+    if window.blocked(client_key(request)):
+        raise TooManyRequests(detail=_("Too many registrations from this connection. Please wait a few minutes."))
+    window.record(client_key(request))
+
+
+def _form_context(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
+                  closed: str | None) -> dict[str, Any]:
+    return {"session": session, "values": values, "errors": errors, "closed": closed,
+            "child_fields": range(1, MAX_CHILD_FIELDS + 1),
+            "stamp": antibot.issue_stamp(request.app.state.secret), "now": store.now_utc()}
+
+
+@get("/sessions/{session_id:int}/register", include_in_schema=False)
+async def registration_form(request: Request, session_id: FromPath[int]) -> Template:
+    session = await visible_session(request, session_id)
+    closed = registration.registration_open(session, store.now_utc())
+    default_mode = "online" if session.format == "online" else "in_person"
+    return Template("pages/register.html", context=_form_context(
+        request, session, {"mode": default_mode}, {}, translate(closed) if closed else None))
+
+
+@post("/sessions/{session_id:int}/register", include_in_schema=False)
+async def register(request: Request, session_id: FromPath[int]) -> Template | Redirect:
+    session = await visible_session(request, session_id)
+    values = form_values(await request.form())
+    settings = request.app.state.settings
+    if antibot.looks_automated(values, request.app.state.secret, settings.form_min_seconds):
+        context = _form_context(request, session, values, {}, None)
+        context["errors"] = {"form": _("We could not accept this form. Please check your entries and send it again.")}
+        return Template("pages/register.html", context=context, status_code=400)
+    check_rate(request)
+    locale = request.scope["state"].get("locale", "ja")
+    data, unreadable = registration_input_from_form(values, session, locale)
+    try:
+        if unreadable:
+            raise InvalidInput(unreadable)
+        result = await registration.register(request.app.state.db, session.id, data, notify=request.app.state.notify,
+                                             derive_token=request.app.state.derive_token)
+    except InvalidInput as invalid:
+        return Template("pages/register.html", context=_form_context(
+            request, session, values, field_messages(invalid.errors), None))
+    except registration.RegistrationClosed as closed:
+        return Template("pages/register.html", context=_form_context(
+            request, session, values, {}, translate(closed.message)), status_code=409)
+    return Redirect(path=f"/r/{result.token}", query_params={"new": "1"}, status_code=303)
+
+
+async def own_registration(request: Request, token: str) -> tuple[Registration, Session]:
+    """The registration behind a token; an unknown token is 404 (and says nothing more)."""
+    if len(token) > 100:
+        raise NotFoundException()
+    found = await rstore.registration_by_token_hash(request.app.state.db, registration.token_hash(token))
+    if found is None:
+        raise NotFoundException()
+    session = await store.get_session(request.app.state.db, found.session_id)
+    assert session is not None
+    return found, session
+
+
+def _page_context(found: Registration, session: Session, token: str, **extra: Any) -> dict[str, Any]:
+    now = store.now_utc()
+    show_link = (found.mode == "online" and found.status in ("confirmed", "attended") and session.online_url
+                 and session.starts_at - ONLINE_LINK_BEFORE <= now <= session.ends_at)
+    return {"registration": found, "session": session, "token": token, "show_online_link": show_link,
+            "link_from": session.starts_at - ONLINE_LINK_BEFORE, "errors": {}, **extra}
+
+
+@get("/r/{token:str}", include_in_schema=False)
+async def registrant_page(request: Request, token: FromPath[str]) -> Template:
+    found, session = await own_registration(request, token)
+    return Template("pages/registrant.html", context=_page_context(
+        found, session, token, just_registered=request.query_params.get("new") == "1"))
+
+
+@get("/r/{token:str}/cancel", include_in_schema=False)
+async def cancel_confirmation(request: Request, token: FromPath[str]) -> Template:
+    found, session = await own_registration(request, token)
+    return Template("pages/registrant_cancel.html", context=_page_context(found, session, token))
+
+
+@post("/r/{token:str}/cancel", include_in_schema=False)
+async def cancel(request: Request, token: FromPath[str]) -> Redirect:
+    found, _session = await own_registration(request, token)
+    await registration.cancel_registration(request.app.state.db, found, notify=request.app.state.notify)
+    return Redirect(path=f"/r/{token}", status_code=303)
+
+
+@post("/r/{token:str}/change", include_in_schema=False)
+async def change_request(request: Request, token: FromPath[str]) -> Template | Redirect:
+    found, session = await own_registration(request, token)
+    message = form_values(await request.form()).get("message", "").strip()
+    if not message or len(message) > 1000:
+        errors = {"message": _("Write your request (up to 1000 characters).")}
+        return Template("pages/registrant.html", context=_page_context(found, session, token, errors=errors))
+    async with request.app.state.db.transaction() as conn:
+        await rstore.add_change_request(conn, found.id, message)
+    return Redirect(path=f"/r/{token}", query_params={"sent": "1"}, status_code=303)
+
+
+@get("/r/{token:str}/erase", include_in_schema=False)
+async def erase_confirmation(request: Request, token: FromPath[str]) -> Template:
+    found, session = await own_registration(request, token)
+    return Template("pages/registrant_erase.html", context=_page_context(found, session, token))
+
+
+@post("/r/{token:str}/erase", include_in_schema=False)
+async def erase(request: Request, token: FromPath[str]) -> Template:
+    """Cancel if needed, then delete the registrant's personal and sensitive details."""
+    found, session = await own_registration(request, token)
+    db = request.app.state.db
+    await registration.cancel_registration(db, found, notify=request.app.state.notify)
+    async with db.transaction() as conn:
+        await rstore.erase_registrant(conn, found.id)
+        await conn.execute("delete from outbox where registration_id = ? and sent_at is null and kind != 'cancelled'",
+                           (found.id,))
+    return Template("pages/registrant_erased.html", context={"session": session})
+
+
+ROUTES = [registration_form, register, registrant_page, cancel_confirmation, cancel, change_request,
+          erase_confirmation, erase]
+

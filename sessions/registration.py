@@ -1,0 +1,251 @@
+"""Registering for a session: seats, childcare and accommodations decided and written in one transaction.
+
+Capacity is never exceeded: every decision reads the counts inside the BEGIN IMMEDIATE
+transaction that writes the result. Promotion from the waitlist is first come, first served,
+and a promoted registrant keeps their children and accommodation requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sessions import registration_store as rstore
+from sessions import store
+from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_
+from sessions.models import Session
+from sessions.registration_models import Registration, RegistrationInput, RegistrationResult
+from sessions.scheduling import Database
+from sessions.validation import FieldError, InvalidInput
+
+# notify(conn, kind, registration_id) queues a message inside the same transaction
+Notify = Callable[[Any, str, int], Awaitable[None]]
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_CHILDREN = 5
+
+
+class RegistrationClosed(Exception):
+    """The session does not take registrations now; the message says why (a message id)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def token_hash(token: str) -> str:
+    """Registrant tokens are kept only as SHA-256 digests."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def registration_open(session: Session, now: datetime) -> str | None:
+    """None when registration is open, else the reason (a message id) it is closed."""
+    if session.status != "published":
+        return N_("This session does not take registrations.")
+    if session.ends_at <= now:
+        return N_("This session has ended.")
+    if session.registration_opens_at and now < session.registration_opens_at:
+        return N_("Registration has not opened yet.")
+    if session.registration_closes_at and now >= session.registration_closes_at:
+        return N_("Registration has closed.")
+    return None
+
+
+def _deadline_passed(deadline: datetime | None, now: datetime) -> bool:
+    return deadline is not None and now > deadline
+
+
+def check_input(session: Session, data: RegistrationInput, now: datetime) -> list[FieldError]:
+    """Every problem with a registration before anything is written."""
+    errors: list[FieldError] = []
+    add = lambda name, message, **params: errors.append(FieldError(name, message, params))  # noqa: E731
+    if not data.name.strip():
+        add("name", N_("Enter your name."))
+    elif len(data.name) > 100 or len(data.name_kana) > 100:
+        add("name", N_("Keep this under {max} characters."), max=100)
+    if not data.email.strip() and not data.phone.strip():
+        add("email", N_("Enter an email address or a phone number so the organizer can reach you."))
+    if data.email.strip() and not EMAIL.match(data.email.strip()):
+        add("email", N_("Enter an email address such as name@example.jp."))
+    if data.phone and not re.fullmatch(r"[0-9０-９+\-‐－() ]{6,20}", data.phone.strip()):
+        add("phone", N_("Enter a phone number such as 076-000-0000."))
+    mode = data.mode or ("online" if session.format == "online" else "in_person")
+    if mode == "in_person" and not session.offers_in_person or mode == "online" and not session.offers_online:
+        add("mode", N_("This session cannot be joined this way."))
+    sensitive = bool(data.children or data.accommodations or data.note.strip())
+    if sensitive and not data.consent_sensitive:
+        add("consent_sensitive", N_("To request childcare or support, agree to how we use this information. "
+                                    "Without your agreement we cannot store it."))
+    if len(data.note) > 1000:
+        add("note", N_("Keep this under {max} characters."), max=1000)
+    if data.children:
+        care = session.childcare
+        if care is None:
+            add("children", N_("This session does not offer childcare."))
+        elif mode != "in_person":
+            add("children", N_("Childcare is only for people taking part in person."))
+        elif _deadline_passed(care.deadline, now) and care.after_deadline == "closed":
+            add("children", N_("Childcare requests closed on {date}."), date=care.deadline)
+        elif len(data.children) > MAX_CHILDREN:
+            add("children", N_("Register at most {max} children."), max=MAX_CHILDREN)
+        else:
+            for index, child in enumerate(data.children):
+                if not 0 <= child.age_months <= MAX_CHILD_AGE_MONTHS or not (
+                        care.min_age_months <= child.age_months <= care.max_age_months):
+                    add(f"children.{index}.age_months", N_("Childcare here is for children aged {min} to {max} months."),
+                        min=care.min_age_months, max=care.max_age_months)
+                if len(child.notes) > 500:
+                    add(f"children.{index}.notes", N_("Keep this under {max} characters."), max=500)
+    seen: set[str] = set()
+    for request in data.accommodations:
+        offer = session.accommodation(request.code)
+        key = f"accommodations.{request.code}"
+        if request.code in seen:
+            add(key, N_("Each accommodation can be requested once."))
+        seen.add(request.code)
+        if offer is None:
+            add(key, N_("This session does not offer this support."))
+        elif offer.mode == "on_request" and _deadline_passed(offer.deadline, now) and \
+                offer.after_deadline == "closed":
+            add(key, N_("Requests for this support closed on {date}."), date=offer.deadline)
+        if len(request.note) > 500:
+            add(key, N_("Keep this under {max} characters."), max=500)
+    return errors
+
+
+async def register(db: Database, session_id: int, data: RegistrationInput, *, notify: Notify,
+                   derive_token: Callable[[str], str], staff: bool = False,
+                   now: datetime | None = None) -> RegistrationResult:
+    """Register for a session: confirmed while seats last, else waitlisted; children and requests likewise.
+
+    derive_token(salt) makes the registrant's secret token (the web shell keys it with its secret).
+    """
+    now = now or store.now_utc()
+    async with db.transaction() as conn:
+        session = await store.get_session(_InTransaction(conn), session_id)
+        if session is None:
+            raise RegistrationClosed(N_("There is no such session."))
+        closed = registration_open(session, now)
+        if closed and not (staff and session.status == "published"):
+            raise RegistrationClosed(closed)
+        errors = check_input(session, data, now)
+        if errors:
+            raise InvalidInput(errors)
+        mode = data.mode or ("online" if session.format == "online" else "in_person")
+        taken = await rstore.counts(conn, session_id)
+        capacity = session.capacity_in_person if mode == "in_person" else session.capacity_online
+        status = "confirmed" if taken[mode] < capacity else "waitlisted"
+        for request in data.accommodations:
+            offer = session.accommodation(request.code)
+            if offer and offer.capacity is not None and await rstore.active_requests(conn, session_id, request.code) >= offer.capacity:
+                raise InvalidInput([FieldError(f"accommodations.{request.code}",
+                                               N_("This support is fully booked. Please contact the organizer."))])
+        salt = secrets.token_urlsafe(24)
+        token = derive_token(salt)
+        consent = data.consent_sensitive
+        registration_id = await rstore.insert_registration(
+            conn, session_id, token_hash=token_hash(token), token_salt=salt, name=data.name.strip(),
+            name_kana=data.name_kana.strip(), email=data.email.strip(), phone=data.phone.strip(), mode=mode,
+            status=status, consent=consent, staff=staff, locale=data.locale or "ja",
+            note=data.note.strip() if consent else "")
+        care = session.childcare
+        free_places = (care.places - taken["childcare"]) if care else 0
+        for child in data.children if consent else []:
+            late = care is not None and _deadline_passed(care.deadline, now)
+            child_status = "confirmed" if status == "confirmed" and free_places > 0 else "waitlisted"
+            free_places -= child_status == "confirmed"
+            await rstore.insert_child(conn, registration_id, session_id, child.age_months, child.notes.strip(),
+                                      child_status, late)
+        for request in data.accommodations if consent else []:
+            offer = session.accommodation(request.code)
+            assert offer is not None
+            late = offer.mode == "on_request" and _deadline_passed(offer.deadline, now)
+            await rstore.insert_request(conn, registration_id, session_id, request.code, request.note.strip(),
+                                        "confirmed" if offer.mode == "always" else "requested", late)
+        await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id)
+        registration = await rstore.get_registration(_InTransaction(conn), registration_id)
+    assert registration is not None
+    return RegistrationResult(token=token, registration=registration)
+
+
+async def fill_from_waitlist(conn: Any, session: Session, notify: Notify) -> list[int]:
+    """Promote waitlisted registrants (FIFO) into free seats, then waiting children into free places."""
+    taken = await rstore.counts(conn, session.id)
+    promoted: list[int] = []
+    for mode, capacity in (("in_person", session.capacity_in_person), ("online", session.capacity_online)):
+        free = capacity - taken[mode]
+        if free > 0:
+            for registration_id in await rstore.first_waitlisted(conn, session.id, mode, free):
+                await rstore.set_registration_status(conn, registration_id, "confirmed")
+                promoted.append(registration_id)
+    childcare_promoted: list[int] = []
+    if session.childcare:
+        free = session.childcare.places - taken["childcare"]
+        if free > 0:
+            for child_id, registration_id in await rstore.first_waitlisted_children(conn, session.id, free):
+                await rstore.confirm_child(conn, child_id)
+                if registration_id not in promoted and registration_id not in childcare_promoted:
+                    childcare_promoted.append(registration_id)
+    for registration_id in promoted:
+        await notify(conn, "promoted", registration_id)
+    for registration_id in childcare_promoted:
+        await notify(conn, "childcare_promoted", registration_id)
+    return promoted
+
+
+async def cancel_registration(db: Database, registration: Registration, *, notify: Notify) -> list[int]:
+    """Cancel a registration and hand its seat (and childcare places) to the first in line."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute("select status from registrations where id = ?", (registration.id,))
+        row = await cursor.fetchone()
+        if row is None or row[0] == "cancelled":
+            return []
+        await rstore.set_registration_status(conn, registration.id, "cancelled")
+        await notify(conn, "cancelled", registration.id)
+        session = await store.get_session(_InTransaction(conn), registration.session_id)
+        assert session is not None
+        return await fill_from_waitlist(conn, session, notify)
+
+
+async def refill_after_change(db: Database, session_id: int, *, notify: Notify) -> list[int]:
+    """After capacity or childcare places were raised: promote whoever now fits."""
+    async with db.transaction() as conn:
+        session = await store.get_session(_InTransaction(conn), session_id)
+        if session is None or session.status != "published":
+            return []
+        return await fill_from_waitlist(conn, session, notify)
+
+
+async def set_request_status(db: Database, request_id: int, status: str, message: str, *, notify: Notify) -> None:
+    """The organizer's answer to an accommodation request, told to the registrant."""
+    if status not in ("requested", "confirmed", "unavailable"):
+        raise InvalidInput([FieldError("status", N_("Choose one of the options."))])
+    if len(message) > 1000:
+        raise InvalidInput([FieldError("message", N_("Keep this under {max} characters."), {"max": 1000})])
+    async with db.transaction() as conn:
+        cursor = await conn.execute("select registration_id, status, message from accommodation_requests where id = ?",
+                                    (request_id,))
+        row = await cursor.fetchone()
+        if row is None or row[1] == "cancelled":
+            return
+        await rstore.set_request_status(conn, request_id, status, message.strip())
+        if (row[1], row[2]) != (status, message.strip()):
+            await notify(conn, "accommodation_changed", row[0])
+
+
+class _InTransaction:
+    """Lets the store's read functions run on the writer connection, inside its transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    async def fetch_all(self, sql: str, params: Any = ()) -> list[Any]:
+        cursor = await self.conn.execute(sql, params)
+        return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Any = ()) -> Any:
+        cursor = await self.conn.execute(sql, params)
+        return await cursor.fetchone()

@@ -1,0 +1,281 @@
+"""SQL of registrations: registrants, their children and accommodation requests, check-in, purge."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from sessions.store import Reader, from_db, now_utc, to_db
+from sessions.registration_models import AccommodationRequest, Child, Registration
+
+
+def _registration(row: sqlite3.Row, children: list[Child], requests: list[AccommodationRequest],
+                  position: int | None) -> Registration:
+    return Registration(
+        id=row["id"], session_id=row["session_id"], name=row["name"], name_kana=row["name_kana"],
+        email=row["email"], phone=row["phone"], mode=row["mode"], status=row["status"],
+        consent_sensitive=bool(row["consent_sensitive"]), staff_entered=bool(row["staff_entered"]),
+        locale=row["locale"], note=row["note"], created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
+        checked_in_at=from_db(row["checked_in_at"]), cancelled_at=from_db(row["cancelled_at"]),
+        purged_at=from_db(row["purged_at"]), children=children, requests=requests, position=position,
+    )
+
+
+async def _details(db: Reader, ids: list[int]) -> tuple[dict[int, list[Child]], dict[int, list[AccommodationRequest]]]:
+    children: dict[int, list[Child]] = {i: [] for i in ids}
+    requests: dict[int, list[AccommodationRequest]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row in await db.fetch_all(
+                f"select * from registration_children where registration_id in ({marks}) order by id", chunk):
+            children[row["registration_id"]].append(Child(id=row["id"], age_months=row["age_months"],
+                                                          notes=row["notes"], status=row["status"],
+                                                          late=bool(row["late"])))
+        for row in await db.fetch_all(
+                f"select * from accommodation_requests where registration_id in ({marks}) order by id", chunk):
+            requests[row["registration_id"]].append(AccommodationRequest(
+                id=row["id"], code=row["code"], note=row["note"], status=row["status"], message=row["message"],
+                late=bool(row["late"]), updated_at=from_db(row["updated_at"])))  # type: ignore[arg-type]
+    return children, requests
+
+
+_POSITION = """(select count(*) from registrations w where w.session_id = r.session_id and w.mode = r.mode
+    and w.status = 'waitlisted' and w.id <= r.id)"""
+
+
+async def registration_by_token_hash(db: Reader, token_hash: str) -> Registration | None:
+    row = await db.fetch_one(f"select r.*, {_POSITION} as position from registrations r where r.token_hash = ?",
+                             (token_hash,))
+    return await _one(db, row)
+
+
+async def token_salt(db: Reader, registration_id: int) -> str:
+    row = await db.fetch_one("select token_salt from registrations where id = ?", (registration_id,))
+    return row[0] if row else ""
+
+
+async def get_registration(db: Reader, registration_id: int) -> Registration | None:
+    row = await db.fetch_one(f"select r.*, {_POSITION} as position from registrations r where r.id = ?",
+                             (registration_id,))
+    return await _one(db, row)
+
+
+async def _one(db: Reader, row: sqlite3.Row | None) -> Registration | None:
+    if row is None:
+        return None
+    children, requests = await _details(db, [row["id"]])
+    position = row["position"] if row["status"] == "waitlisted" else None
+    return _registration(row, children[row["id"]], requests[row["id"]], position)
+
+
+async def session_registrations(db: Reader, session_id: int) -> list[Registration]:
+    """Every registration of a session in arrival order, with children, requests and waitlist positions."""
+    rows = await db.fetch_all(
+        f"select r.*, {_POSITION} as position from registrations r where r.session_id = ? order by r.id",
+        (session_id,))
+    children, requests = await _details(db, [row["id"] for row in rows])
+    return [_registration(row, children[row["id"]], requests[row["id"]],
+                          row["position"] if row["status"] == "waitlisted" else None) for row in rows]
+
+
+async def pending_requests(db: Reader, org_id: int | None) -> list[sqlite3.Row]:
+    """Open childcare and accommodation requests of upcoming sessions, soonest deadline first."""
+    where = "s.ends_at >= ? and s.status = 'published'" + (" and s.org_id = ?" if org_id is not None else "")
+    params: list[Any] = [to_db(now_utc())] + ([org_id] if org_id is not None else [])
+    return await db.fetch_all(
+        "select * from (select 'accommodation' as item, a.code as code, count(*) as count, o.deadline as deadline, "
+        "s.id as session_id, s.title as title, s.title_en as title_en, s.starts_at as starts_at, s.timezone "
+        "from accommodation_requests a join registrations r on r.id = a.registration_id "
+        "join sessions s on s.id = a.session_id "
+        "left join session_accommodations o on o.session_id = a.session_id and o.code = a.code "
+        f"where a.status = 'requested' and r.status in ('confirmed', 'waitlisted') and {where} "
+        "group by s.id, a.code "
+        "union all "
+        "select 'childcare', '', count(*), s.childcare_deadline, s.id, s.title, s.title_en, s.starts_at, s.timezone "
+        "from registration_children c join sessions s on s.id = c.session_id "
+        f"where c.status in ('confirmed', 'waitlisted') and {where} group by s.id) "
+        "order by deadline is null, deadline, starts_at",
+        params + params,
+    )
+
+
+async def counts(conn: Any, session_id: int) -> dict[str, int]:
+    """Confirmed seats by mode and confirmed childcare places, read inside the writer's transaction."""
+    cursor = await conn.execute(
+        "select mode, count(*) from registrations where session_id = ? and status in ('confirmed', 'attended') "
+        "group by mode", (session_id,))
+    result = {"in_person": 0, "online": 0}
+    result.update({row[0]: row[1] for row in await cursor.fetchall()})
+    cursor = await conn.execute(
+        "select count(*) from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
+    result["childcare"] = (await cursor.fetchone())[0]
+    return result
+
+
+async def active_requests(conn: Any, session_id: int, code: str) -> int:
+    cursor = await conn.execute(
+        "select count(*) from accommodation_requests a join registrations r on r.id = a.registration_id "
+        "where a.session_id = ? and a.code = ? and a.status in ('requested', 'confirmed') "
+        "and r.status in ('confirmed', 'waitlisted', 'attended')", (session_id, code))
+    return (await cursor.fetchone())[0]
+
+
+async def insert_registration(conn: Any, session_id: int, *, token_hash: str, token_salt: str, name: str, name_kana: str,
+                              email: str, phone: str, mode: str, status: str, consent: bool, staff: bool,
+                              locale: str, note: str) -> int:
+    cursor = await conn.execute(
+        "insert into registrations (session_id, token_hash, token_salt, name, name_kana, email, phone, mode, status, "
+        "consent_sensitive, staff_entered, locale, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (session_id, token_hash, token_salt, name, name_kana, email, phone, mode, status, int(consent), int(staff), locale,
+         note))
+    return int(cursor.lastrowid)
+
+
+async def insert_child(conn: Any, registration_id: int, session_id: int, age_months: int, notes: str,
+                       status: str, late: bool) -> None:
+    await conn.execute(
+        "insert into registration_children (registration_id, session_id, age_months, notes, status, late) "
+        "values (?, ?, ?, ?, ?, ?)", (registration_id, session_id, age_months, notes, status, int(late)))
+
+
+async def insert_request(conn: Any, registration_id: int, session_id: int, code: str, note: str, status: str,
+                         late: bool, message: str = "") -> None:
+    await conn.execute(
+        "insert into accommodation_requests (registration_id, session_id, code, note, status, late, message) "
+        "values (?, ?, ?, ?, ?, ?, ?)", (registration_id, session_id, code, note, status, int(late), message))
+
+
+async def set_registration_status(conn: Any, registration_id: int, status: str) -> None:
+    cancelled = to_db(now_utc()) if status == "cancelled" else None
+    await conn.execute(
+        "update registrations set status = ?, cancelled_at = coalesce(?, cancelled_at), "
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?", (status, cancelled, registration_id))
+    if status == "cancelled":
+        await conn.execute("update registration_children set status = 'cancelled' where registration_id = ?",
+                           (registration_id,))
+        await conn.execute("update accommodation_requests set status = 'cancelled', "
+                           "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where registration_id = ?",
+                           (registration_id,))
+
+
+async def first_waitlisted(conn: Any, session_id: int, mode: str, limit: int) -> list[int]:
+    """The ids of the first `limit` waitlisted registrations of a pool, in arrival order."""
+    cursor = await conn.execute(
+        "select id from registrations where session_id = ? and mode = ? and status = 'waitlisted' "
+        "order by id limit ?", (session_id, mode, limit))
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def first_waitlisted_children(conn: Any, session_id: int, limit: int) -> list[tuple[int, int]]:
+    """(child id, registration id) of waiting children whose parent holds a seat, in arrival order."""
+    cursor = await conn.execute(
+        "select c.id, c.registration_id from registration_children c join registrations r on r.id = c.registration_id "
+        "where c.session_id = ? and c.status = 'waitlisted' and r.status in ('confirmed', 'attended') "
+        "order by c.id limit ?", (session_id, limit))
+    return [(row[0], row[1]) for row in await cursor.fetchall()]
+
+
+async def confirm_child(conn: Any, child_id: int) -> None:
+    await conn.execute("update registration_children set status = 'confirmed' where id = ?", (child_id,))
+
+
+async def set_request_status(conn: Any, request_id: int, status: str, message: str) -> None:
+    await conn.execute(
+        "update accommodation_requests set status = ?, message = ?, "
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?", (status, message, request_id))
+
+
+async def request_with_session(db: Reader, request_id: int) -> sqlite3.Row | None:
+    return await db.fetch_one(
+        "select a.*, s.org_id as org_id from accommodation_requests a join sessions s on s.id = a.session_id "
+        "where a.id = ?", (request_id,))
+
+
+async def set_checked_in(conn: Any, registration_id: int, at: datetime | None) -> None:
+    await conn.execute("update registrations set checked_in_at = ? where id = ?", (to_db(at), registration_id))
+
+
+async def add_change_request(conn: Any, registration_id: int, message: str) -> None:
+    await conn.execute("insert into change_requests (registration_id, message) values (?, ?)",
+                       (registration_id, message))
+
+
+async def change_requests(db: Reader, session_id: int) -> list[sqlite3.Row]:
+    return await db.fetch_all(
+        "select c.*, r.name from change_requests c join registrations r on r.id = c.registration_id "
+        "where r.session_id = ? order by c.id", (session_id,))
+
+
+async def erase_registrant(conn: Any, registration_id: int) -> None:
+    """A registrant's own deletion: personal and sensitive details go, the (cancelled) seat count stays."""
+    await conn.execute(
+        "update registrations set name = '', name_kana = '', email = '', phone = '', note = '', "
+        "purged_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?", (registration_id,))
+    await conn.execute("update registration_children set notes = '' where registration_id = ?", (registration_id,))
+    await conn.execute("update accommodation_requests set note = '' where registration_id = ?", (registration_id,))
+    await conn.execute("delete from change_requests where registration_id = ?", (registration_id,))
+
+
+AGE_BANDS = ((0, 23, "0-1"), (24, 47, "2-3"), (48, 83, "4-6"), (84, 10_000, "7+"))
+
+
+def age_band(age_months: int) -> str:
+    return next(name for low, high, name in AGE_BANDS if low <= age_months <= high)
+
+
+async def purge_session(conn: Any, session_id: int) -> int:
+    """Replace a session's sensitive details by anonymous totals; returns how many details were removed."""
+    cursor = await conn.execute(
+        "select age_months from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
+    totals: dict[str, int] = {}
+    for (age,) in await cursor.fetchall():
+        key = f"childcare:{age_band(age)}"
+        totals[key] = totals.get(key, 0) + 1
+    cursor = await conn.execute(
+        "select code, count(*) from accommodation_requests where session_id = ? and status in ('requested', 'confirmed') "
+        "group by code", (session_id,))
+    for code, count in await cursor.fetchall():
+        totals[f"accommodation:{code}"] = count
+    for item, count in totals.items():
+        await conn.execute("insert into sensitive_totals (session_id, item, count) values (?, ?, ?) "
+                           "on conflict (session_id, item) do update set count = excluded.count",
+                           (session_id, item, count))
+    removed = 0
+    for table in ("registration_children", "accommodation_requests"):
+        cursor = await conn.execute(f"delete from {table} where session_id = ?", (session_id,))
+        removed += cursor.rowcount
+    cursor = await conn.execute("update registrations set note = '', purged_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                                "where session_id = ? and purged_at is null", (session_id,))
+    await conn.execute("delete from change_requests where registration_id in "
+                       "(select id from registrations where session_id = ?)", (session_id,))
+    return removed
+
+
+async def sessions_to_purge(db: Reader, ended_before: datetime) -> list[int]:
+    rows = await db.fetch_all(
+        "select distinct s.id from sessions s where s.ends_at < ? and (exists (select 1 from registration_children c "
+        "where c.session_id = s.id) or exists (select 1 from accommodation_requests a where a.session_id = s.id) "
+        "or exists (select 1 from registrations r where r.session_id = s.id and r.note != ''))",
+        (to_db(ended_before),))
+    return [row[0] for row in rows]
+
+
+async def totals(db: Reader, session_id: int) -> dict[str, int]:
+    rows = await db.fetch_all("select item, count from sensitive_totals where session_id = ?", (session_id,))
+    return {row["item"]: row["count"] for row in rows}
+
+
+async def due_reminders(db: Reader, start_from: datetime, start_to: datetime) -> list[int]:
+    """Confirmed registrations with an email, for sessions starting in the window, not yet reminded."""
+    rows = await db.fetch_all(
+        "select r.id from registrations r join sessions s on s.id = r.session_id where s.status = 'published' "
+        "and s.starts_at >= ? and s.starts_at < ? and r.status = 'confirmed' and r.email != '' "
+        "and r.reminded_at is null", (to_db(start_from), to_db(start_to)))
+    return [row[0] for row in rows]
+
+
+async def mark_reminded(conn: Any, registration_id: int) -> None:
+    await conn.execute("update registrations set reminded_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?",
+                       (registration_id,))

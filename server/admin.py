@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from server import accounts, mail
 from server.accounts import ROLES, Account
+from server.errors import form_with_errors
 from server.forms import form_values
 from server.i18n import gettext as _
 from server.organize import signed_in
@@ -80,7 +81,7 @@ async def create_org(request: Request) -> Template | Redirect:
     if not errors and await store.get_org_by_slug(db, values["slug"]):
         errors["slug"] = _("This identifier is already in use.")
     if errors:
-        return Template("pages/admin/org_form.html", context={"values": values, "errors": errors, "org": None})
+        return form_with_errors(request, "pages/admin/org_form.html", {"values": values, "errors": errors, "org": None})
     async with db.transaction() as conn:
         await store.create_org(conn, **{key: values.get(key, "").strip() for key in (
             "slug", "name", "name_en", "contact_email", "contact_phone", "website")})
@@ -108,7 +109,7 @@ async def update_org(request: Request, org_id: FromPath[int]) -> Template | Redi
     values = form_values(await request.form())
     errors = org_errors(values, new=False)
     if errors:
-        return Template("pages/admin/org_form.html", context={"values": {**values, "slug": org.slug},
+        return form_with_errors(request, "pages/admin/org_form.html", {"values": {**values, "slug": org.slug},
                                                               "errors": errors, "org": org})
     async with db.transaction() as conn:
         await store.update_org(conn, org_id, **{key: values.get(key, "").strip() for key in (
@@ -136,7 +137,7 @@ async def create_account(request: Request) -> Template | Redirect:
     if "email" not in errors and await accounts.get_account_by_email(db, values.get("email", "")):
         errors["email"] = _("An account with this email address already exists.")
     if errors:
-        return Template("pages/admin/account_form.html", context={
+        return form_with_errors(request, "pages/admin/account_form.html", {
             "values": {**values, "password": ""}, "errors": errors, "target": None, "orgs": await store.list_orgs(db)})
     async with db.transaction() as conn:
         await accounts.create_account(conn, org_id=org.id, email=values["email"], password=values["password"],  # type: ignore[union-attr]
@@ -168,7 +169,7 @@ async def update_account(request: Request, account_id: FromPath[int]) -> Templat
     if target.id == me.id and (not active or values.get("role") != "admin"):
         errors["role"] = _("You cannot remove your own administrator rights.")
     if errors:
-        return Template("pages/admin/account_form.html", context={
+        return form_with_errors(request, "pages/admin/account_form.html", {
             "values": {**values, "password": ""}, "errors": errors, "target": target, "orgs": []})
     async with db.transaction() as conn:
         await accounts.update_account(conn, account_id, role=values["role"], active=active,

@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 
 from realtime.socket import create_socket_server
 from server import (
-    admin, api, background, mail, organize, pages, registration_api, registration_pages, roster,
+    admin, api, background, feeds, importing, mail, organize, pages, registration_api, registration_pages, roster,
 )
 from server.database import Database
 from server.errors import EXCEPTION_HANDLERS
@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     litestar_app = Litestar(
         route_handlers=[
             *pages.ROUTES, *registration_pages.ROUTES, *organize.ROUTES, *roster.ROUTES, *admin.ROUTES,
-            *api.ROUTES, *registration_api.ROUTES,
+            *api.ROUTES, *registration_api.ROUTES, *feeds.ROUTES, *importing.ROUTES,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         lifespan=[lifespan],

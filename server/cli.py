@@ -11,6 +11,7 @@ from pathlib import Path
 from server import accounts
 from server.accounts import ROLES
 from server.database import Database
+from server.logs import uvicorn_log_config
 from server.settings import Settings
 from sessions import store
 
@@ -47,7 +48,8 @@ def serve(args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())
     print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path})")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=False,
+                log_config=uvicorn_log_config())
     return 0
 
 

@@ -38,6 +38,12 @@ def field_messages(errors: list[FieldError]) -> dict[str, str]:
     return messages
 
 
+def form_with_errors(request: Request, template: str, context: dict[str, Any]) -> Template:
+    """An invalid form shown again with its messages: 422, or 200 for htmx (which swaps only 2xx)."""
+    status = 200 if request.headers.get("hx-request") == "true" else 422
+    return Template(template_name=template, context=context, status_code=status)
+
+
 def _is_api(request: Request) -> bool:
     return bool(request.scope.get("state", {}).get("is_api"))
 

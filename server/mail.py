@@ -24,7 +24,7 @@ from server.settings import ROOT, Settings
 from server.templating import configure, localized
 from sessions import registration_store as rstore
 from sessions import store
-from sessions.calendar import session_calendar
+from sessions import calendar
 from sessions.catalog import N_
 from sessions.registration import Notify, _InTransaction
 
@@ -78,10 +78,11 @@ async def queue(conn: Any, kind: str, registration_id: int, *, settings: Setting
             page_url=f"{settings.base_url}/r/{token}")
         ics = None
         if kind in ("confirmed", "promoted"):
-            place = localized(session.venue, "name") if session.venue else i18n.gettext("Online")
-            ics = session_calendar(session, base_url=settings.base_url, online_url=registration.mode == "online",
-                                   stamp=store.now_utc(), location=place,
-                                   description=f"{settings.base_url}/sessions/{session.id}").decode()
+            from server.feeds import feed_text
+
+            online = session.online_url if registration.mode == "online" else ""
+            ics = calendar.single(session, text=feed_text(), base_url=settings.base_url, name=title,
+                                  private_note=f"{settings.base_url}/r/{token}", online_url=online).decode()
     finally:
         i18n.current_locale.reset(locale_token)
     await conn.execute(

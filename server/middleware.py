@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from http.cookies import SimpleCookie
 from typing import Any
@@ -15,6 +16,7 @@ LOGIN_COOKIE = "taiwa_login"
 LANG_COOKIE = "taiwa_lang"
 ERA_COOKIE = "taiwa_era"
 
+SESSION_ICS = re.compile(r"^/sessions/(\d+)\.ics$")
 # the signed-in account of the current request (None for residents), for templates
 current_account: ContextVar[accounts.Account | None] = ContextVar("current_account", default=None)
 
@@ -69,6 +71,10 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        ics = SESSION_ICS.match(path)
+        if ics:  # /sessions/12.ics is served by the route /sessions/12/calendar.ics
+            path = f"/sessions/{ics.group(1)}/calendar.ics"
+            scope = {**scope, "path": path, "raw_path": path.encode()}
         is_api = path.startswith("/api/") or path == "/api"
         cookies = _cookies(scope)
         locale = i18n.pick_locale(cookies.get(LANG_COOKIE), _query_param(scope, "lang"),

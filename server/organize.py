@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from server import accounts
 from server.accounts import Account
-from server.errors import TooManyRequests, field_messages
+from server.errors import TooManyRequests, field_messages, form_with_errors
 from server.forms import (
     CHILD_AGE_CHOICES, form_values, session_form_values, session_input_from_form, venue_form_values,
     venue_input_from_form,
@@ -174,8 +174,7 @@ async def create_session(request: Request) -> Template | Redirect:
         data = await _session_from_form(request, org_id, values, with_recurrence=True)
         ids = await scheduling.create_sessions(request.app.state.db, org_id, data)
     except InvalidInput as invalid:
-        return Template("pages/organize/session_form.html",
-                        context=await _form_context(request, org_id, values, field_messages(invalid.errors)))
+        return form_with_errors(request, "pages/organize/session_form.html", await _form_context(request, org_id, values, field_messages(invalid.errors)))
     if len(ids) > 1:
         session = await store.get_session(request.app.state.db, ids[0])
         return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)  # type: ignore[union-attr]
@@ -213,7 +212,7 @@ async def update_session(request: Request, session_id: FromPath[int]) -> Templat
         await scheduling.change_session(request.app.state.db, session, data, status=status)
         await registration.refill_after_change(request.app.state.db, session_id, notify=request.app.state.notify)
     except InvalidInput as invalid:
-        return Template("pages/organize/session_form.html", context=await _form_context(
+        return form_with_errors(request, "pages/organize/session_form.html", await _form_context(
             request, session.org.id, values, field_messages(invalid.errors), session))
     return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
 
@@ -224,7 +223,7 @@ async def publish_session(request: Request, session_id: FromPath[int]) -> Templa
     try:
         await scheduling.publish_session(request.app.state.db, session)
     except InvalidInput as invalid:
-        return Template("pages/organize/session.html", context={
+        return form_with_errors(request, "pages/organize/session.html", {
             "session": session, "can_manage": True, "publish_errors": field_messages(invalid.errors)})
     return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
 
@@ -242,8 +241,7 @@ async def cancel_session(request: Request, session_id: FromPath[int]) -> Templat
     try:
         await scheduling.cancel_session(request.app.state.db, session, values.get("reason", ""))
     except InvalidInput as invalid:
-        return Template("pages/organize/session_cancel.html",
-                        context={"session": session, "errors": field_messages(invalid.errors)})
+        return form_with_errors(request, "pages/organize/session_cancel.html", {"session": session, "errors": field_messages(invalid.errors)})
     if session.series_id:
         return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)
     return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
@@ -278,8 +276,8 @@ async def move_session(request: Request, session_id: FromPath[int]) -> Template 
     except InvalidInput as invalid:
         errors = field_messages(invalid.errors)
     if errors:
-        return Template("pages/organize/session_move.html",
-                        context={"session": session, "values": values, "errors": errors})
+        return form_with_errors(request, "pages/organize/session_move.html",
+                                {"session": session, "values": values, "errors": errors})
     if session.series_id:
         return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)
     return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
@@ -317,7 +315,7 @@ async def publish_series(request: Request, series_id: FromPath[int]) -> Template
                 errors = field_messages(invalid.errors)
                 break
     if errors:
-        return Template("pages/organize/series.html", context={
+        return form_with_errors(request, "pages/organize/series.html", {
             "series": series, "occurrences": await store.series_occurrences(db, series_id), "can_manage": True,
             "publish_errors": errors})
     return Redirect(path=f"/organize/series/{series_id}", status_code=303)
@@ -350,8 +348,7 @@ async def create_venue(request: Request) -> Template | Redirect:
     try:
         await scheduling.create_venue(request.app.state.db, org_id, venue_input_from_form(values))
     except InvalidInput as invalid:
-        return Template("pages/organize/venue_form.html",
-                        context={"values": values, "errors": field_messages(invalid.errors), "venue": None})
+        return form_with_errors(request, "pages/organize/venue_form.html", {"values": values, "errors": field_messages(invalid.errors), "venue": None})
     return Redirect(path="/organize/venues", status_code=303)
 
 
@@ -379,8 +376,7 @@ async def update_venue(request: Request, venue_id: FromPath[int]) -> Template | 
     try:
         await scheduling.change_venue(request.app.state.db, venue.id, venue_input_from_form(values))
     except InvalidInput as invalid:
-        return Template("pages/organize/venue_form.html",
-                        context={"values": values, "errors": field_messages(invalid.errors), "venue": venue})
+        return form_with_errors(request, "pages/organize/venue_form.html", {"values": values, "errors": field_messages(invalid.errors), "venue": venue})
     return Redirect(path="/organize/venues", status_code=303)
 
 

@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from server import antibot
-from server.errors import TooManyRequests, field_messages
+from server.errors import TooManyRequests, field_messages, form_with_errors
 from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.i18n import gettext as _, translate
 from server.pages import visible_session
@@ -74,7 +74,7 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
         result = await registration.register(request.app.state.db, session.id, data, notify=request.app.state.notify,
                                              derive_token=request.app.state.derive_token)
     except InvalidInput as invalid:
-        return Template("pages/register.html", context=_form_context(
+        return form_with_errors(request, "pages/register.html", _form_context(
             request, session, values, field_messages(invalid.errors), None))
     except registration.RegistrationClosed as closed:
         return Template("pages/register.html", context=_form_context(
@@ -128,7 +128,7 @@ async def change_request(request: Request, token: FromPath[str]) -> Template | R
     message = form_values(await request.form()).get("message", "").strip()
     if not message or len(message) > 1000:
         errors = {"message": _("Write your request (up to 1000 characters).")}
-        return Template("pages/registrant.html", context=_page_context(found, session, token, errors=errors))
+        return form_with_errors(request, "pages/registrant.html", _page_context(found, session, token, errors=errors))
     async with request.app.state.db.transaction() as conn:
         await rstore.add_change_request(conn, found.id, message)
     return Redirect(path=f"/r/{token}", query_params={"sent": "1"}, status_code=303)

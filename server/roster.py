@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.errors import field_messages
+from server.errors import field_messages, form_with_errors
 from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.i18n import gettext as _, translate
 from server.organize import managed_session, signed_in
@@ -118,7 +118,7 @@ async def staff_entry(request: Request, session_id: FromPath[int]) -> Template |
         errors = {"form": translate(closed.message)}
     else:
         return Redirect(path=f"/organize/sessions/{session_id}/registrations", status_code=303)
-    return Template("pages/organize/staff_entry.html", context={
+    return form_with_errors(request, "pages/organize/staff_entry.html", {
         "session": session, "values": values, "errors": errors, "child_fields": range(1, MAX_CHILD_FIELDS + 1),
         "now": store.now_utc()})
 

@@ -61,6 +61,18 @@ def age_text(months: int) -> str:
     return " ".join(parts)
 
 
+def session_calendar_links(session: Session, base_url: str) -> dict[str, str]:
+    from server.feeds import session_links  # feeds renders with these helpers too
+
+    return session_links(session, base_url)
+
+
+def feed_calendar_links(path: str, params: dict[str, str], base_url: str) -> dict[str, str]:
+    from server.feeds import feed_links
+
+    return feed_links(path, params, base_url)
+
+
 def configure(env: Environment) -> None:
     """Called by Litestar's JinjaTemplateEngine once the environment exists."""
     env.add_extension("jinja2.ext.i18n")
@@ -73,7 +85,8 @@ def configure(env: Environment) -> None:
         moment=i18n.format_moment, day=i18n.format_date_only,
         locale=lambda: i18n.current_locale.get(), era=lambda: i18n.current_era.get(),
         viewer=lambda: current_account.get(), language_name=i18n.language_name,
-        LOCALES=i18n.LOCALES, from_db=from_db,
+        LOCALES=i18n.LOCALES, from_db=from_db, session_calendar_links=session_calendar_links,
+        feed_calendar_links=feed_calendar_links,
     )
     env.filters.update(paragraphs=paragraphs)
     env.tests.update(date=lambda value: isinstance(value, date), datetime=lambda value: isinstance(value, datetime))

@@ -1,52 +1,184 @@
-"""iCalendar (RFC 5545) events for sessions, e.g. attached to a confirmation mail."""
+"""iCalendar (RFC 5545 / RFC 7986) for sessions: single events, series with overrides, whole feeds.
+
+A series is one VEVENT with RRULE; a cancelled (or unpublished) occurrence is an EXDATE, and an
+occurrence that was moved or changed is an override with RECURRENCE-ID. Times carry their zone
+(TZID = the IANA name) with a VTIMEZONE for every zone used. UIDs never change.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event, Timezone
+from icalendar import Calendar, Event, vRecur
+from icalendar.prop import vUri
 
 from sessions.models import Session
 from sessions.validation import zone
 
+Describe = Callable[[Session], str]
+Locate = Callable[[Session], str]
+Categorize = Callable[[Session], list[str]]
+REFRESH = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class FeedText:
+    """What the web shell supplies in the reader's language."""
+
+    describe: Describe
+    locate: Locate
+    categorize: Categorize
+
+
+@dataclass(frozen=True)
+class SeriesRule:
+    id: int
+    rrule: str
+    timezone: str
+    first_starts_at: datetime
+    duration: timedelta
+
+
+def host_of(base_url: str) -> str:
+    return base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "taiwa"
+
 
 def session_uid(session: Session, host: str) -> str:
-    """A UID that never changes for a session or an occurrence of a series."""
+    """The UID of a session, or of one occurrence when it is fetched on its own."""
     return f"session-{session.id}@{host}"
 
 
-def session_calendar(session: Session, *, base_url: str, online_url: bool, stamp: datetime,
-                     description: str = "", location: str = "") -> bytes:
-    """A VCALENDAR with one VEVENT for the session, in its own time zone (with VTIMEZONE)."""
-    host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "taiwa"
-    tz = zone(session.timezone)
+def series_uid(series_id: int, host: str) -> str:
+    return f"series-{series_id}@{host}"
+
+
+def new_calendar(name: str, *, description: str = "") -> Calendar:
     calendar = Calendar()
-    calendar.add("prodid", "-//Taiwa//taiwa//JA")
+    calendar.add("prodid", "-//Taiwa//Taiwa 1.0//JA")
     calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add_component(_vtimezone(session))
-    event = Event()
-    event.add("uid", session_uid(session, host))
-    event.add("dtstamp", stamp)
+    calendar.add("name", name)
+    calendar.add("x-wr-calname", name)
+    if description:
+        calendar.add("description", description)
+        calendar.add("x-wr-caldesc", description)
+    calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", "PT1H")
+    return calendar
+
+
+def _fill(event: Event, session: Session, *, text: FeedText, base_url: str, sequence: int,
+          private_note: str = "") -> None:
+    tz = zone(session.timezone)
+    event.add("dtstamp", session.updated_at)
+    event.add("last-modified", session.updated_at)
+    event.add("created", session.created_at)
     event.add("dtstart", session.starts_at.astimezone(tz))
     event.add("dtend", session.ends_at.astimezone(tz))
-    event.add("last-modified", session.updated_at)
-    event.add("sequence", session.sequence)
+    event.add("sequence", sequence)
     event.add("summary", session.title)
     event.add("status", "CANCELLED" if session.status == "cancelled" else "CONFIRMED")
-    event.add("url", f"{base_url}/sessions/{session.id}")
+    event.add("url", f"{base_url}/sessions/{session.id}", parameters={"VALUE": "URI"})
+    location = text.locate(session)
     if location:
         event.add("location", location)
-    text = description
-    if online_url and session.online_url:
-        text = f"{text}\n\n{session.online_url}".strip()
-    if text:
-        event.add("description", text)
-    calendar.add_component(event)
+    description = text.describe(session)
+    if private_note:
+        description = f"{private_note}\n\n{description}"
+    event.add("description", description)
+    categories = [c for c in text.categorize(session) if c]
+    if categories:
+        event.add("categories", categories)
+    event.add("class", "PUBLIC")
+    event.add("transp", "OPAQUE")
+
+
+def session_event(session: Session, *, text: FeedText, base_url: str, private_note: str = "",
+                  online_url: str = "") -> Event:
+    """One VEVENT for one session (or one occurrence on its own)."""
+    event = Event()
+    event.add("uid", session_uid(session, host_of(base_url)))
+    _fill(event, session, text=text, base_url=base_url, sequence=session.sequence, private_note=private_note)
+    if online_url:
+        event.add("conference", vUri(online_url), parameters={"VALUE": "URI", "FEATURE": "VIDEO,AUDIO"})
+    return event
+
+
+def _differs(occurrence: Session, master: Session) -> bool:
+    """An occurrence needs an override when what a subscriber sees differs from the rule's instance."""
+    expected_end = occurrence.recurrence_at + (master.ends_at - master.starts_at) if occurrence.recurrence_at else None
+    return (occurrence.starts_at != occurrence.recurrence_at or occurrence.ends_at != expected_end
+            or occurrence.title != master.title or occurrence.venue != master.venue
+            or occurrence.format != master.format or occurrence.description != master.description)
+
+
+def series_events(rule: SeriesRule, occurrences: list[Session], *, text: FeedText, base_url: str) -> list[Event]:
+    """The master VEVENT (RRULE + EXDATE) and an override per moved or changed occurrence."""
+    tz = zone(rule.timezone)
+    shown = [o for o in occurrences if o.status in ("published", "completed")]
+    excluded = [o for o in occurrences if o.status not in ("published", "completed")]
+    if not shown:
+        return []
+    # the rule's content comes from the first occurrence still at its original time
+    master = next((o for o in shown if o.starts_at == o.recurrence_at), shown[0])
+    sequence = max(o.sequence for o in occurrences)
+    uid = series_uid(rule.id, host_of(base_url))
+    event = Event()
+    event.add("uid", uid)
+    _fill(event, master, text=text, base_url=base_url, sequence=sequence)
+    latest = max(o.updated_at for o in occurrences)
+    for name in ("dtstart", "dtend", "dtstamp", "last-modified"):
+        del event[name]
+    event.add("dtstart", rule.first_starts_at.astimezone(tz))
+    event.add("dtend", (rule.first_starts_at + (master.ends_at - master.starts_at)).astimezone(tz))
+    event.add("dtstamp", latest)
+    event.add("last-modified", latest)
+    event.add("rrule", vRecur.from_ical(rule.rrule))
+    if excluded:
+        event.add("exdate", [o.recurrence_at.astimezone(tz) for o in excluded if o.recurrence_at])
+    events = [event]
+    for occurrence in shown:
+        if occurrence is master or not _differs(occurrence, master) or occurrence.recurrence_at is None:
+            continue
+        override = Event()
+        override.add("uid", uid)
+        override.add("recurrence-id", occurrence.recurrence_at.astimezone(tz))
+        _fill(override, occurrence, text=text, base_url=base_url, sequence=sequence)
+        events.append(override)
+    return events
+
+
+def add_timezones(calendar: Calendar, sessions: Iterable[Session]) -> None:
+    """A VTIMEZONE for every zone used, covering the years of the events."""
+    starts = [s.starts_at for s in sessions]
+    if not starts:
+        return
+    first, last = min(starts), max(starts)
+    calendar.add_missing_timezones(first_date=(first - timedelta(days=366)).date(),
+                                   last_date=(last + timedelta(days=366)).date())
+
+
+def feed(name: str, singles: list[Session], series: list[tuple[SeriesRule, list[Session]]], *, text: FeedText,
+         base_url: str, description: str = "") -> bytes:
+    """A whole feed: single sessions as VEVENTs, each series as a rule with its exceptions."""
+    calendar = new_calendar(name, description=description)
+    for session in singles:
+        calendar.add_component(session_event(session, text=text, base_url=base_url))
+    for rule, occurrences in series:
+        for event in series_events(rule, occurrences, text=text, base_url=base_url):
+            calendar.add_component(event)
+    add_timezones(calendar, [*singles, *(o for _r, occ in series for o in occ)])
     return calendar.to_ical()
 
 
-def _vtimezone(session: Session) -> Timezone:
-    tz = zone(session.timezone)
-    return Timezone.from_tzinfo(tz, tzid=session.timezone, first_date=session.starts_at.astimezone(tz).date(),
-                                last_date=session.ends_at.astimezone(tz).date())
+def single(session: Session, *, text: FeedText, base_url: str, name: str, private_note: str = "",
+           online_url: str = "") -> bytes:
+    """A calendar file with one session (download, mail attachment)."""
+    calendar = new_calendar(name)
+    calendar.add_component(session_event(session, text=text, base_url=base_url, private_note=private_note,
+                                         online_url=online_url))
+    add_timezones(calendar, [session])
+    return calendar.to_ical()

@@ -53,6 +53,15 @@ async def create_sessions(db: Database, org_id: int, data: SessionInput) -> list
         return await store.create_session(conn, org_id, data)
 
 
+async def create_drafts(db: Database, org_id: int, drafts: list[SessionInput]) -> list[int]:
+    """Create several draft sessions in one transaction: all of them or none."""
+    async with db.transaction() as conn:
+        venue_ids = await _venue_ids(conn, org_id)
+        checked = [_checked(msgspec.structs.replace(data, status="draft", recurrence=None), venue_ids)
+                   for data in drafts]
+        return [await store.insert_session(conn, org_id, data) for data in checked]
+
+
 async def change_session(db: Database, session: Session, data: SessionInput, *, status: str | None = None,
                          cancel_reason: str | None = None) -> None:
     """Replace the values of one session (one occurrence only, when it belongs to a series)."""

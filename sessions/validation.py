@@ -129,9 +129,8 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
     elif data.ends_at - data.starts_at > timedelta(days=14):
         add("ends_at", N_("A session cannot last more than 14 days."))
 
-    if data.format in ("in_person", "hybrid"):
-        if data.venue_id is None:
-            add("venue_id", N_("Choose a venue for an in-person or hybrid session."))
+    if data.format in ("in_person", "hybrid") and data.status == "published" and data.venue_id is None:
+        add("venue_id", N_("Choose a venue for an in-person or hybrid session."))
     if data.venue_id is not None and data.venue_id not in venue_ids:
         add("venue_id", N_("Choose one of your organization's venues."))
     if data.online_url and not is_web_url(data.online_url):

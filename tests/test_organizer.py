@@ -106,7 +106,7 @@ async def test_invalid_session_form_is_shown_again_with_messages_next_to_fields(
     response = await post_form(client, "/organize/sessions/new", None,
                                session_form(venue, end_time="09:00", capacity_in_person="-5",
                                             acc_interpretation="on_request"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     doc = html(response)
     assert doc.find("input", attrs={"name": "title"})["value"] == "子育て世代の対話の場"
     assert doc.find(id="f-end_time")["aria-invalid"] == "true"
@@ -142,7 +142,7 @@ async def test_a_monthly_series_creates_dates_and_one_can_move_without_touching_
 async def test_series_without_an_end_is_refused(client, db):
     _account, venue = await signed_in_organizer(client, db)
     response = await post_form(client, "/organize/sessions/new", None, session_form(venue, repeat="weekly"))
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert html(response).find(id="f-repeat_until")["aria-invalid"] == "true"
 
 
@@ -174,7 +174,7 @@ async def test_publishing_a_draft_requires_what_residents_need(client, db):
     draft = await make_session(db, account.org_id, None, title="オンライン説明会", format="online",
                                capacity_in_person=0, capacity_online=0, status="draft")
     response = await post_form(client, f"/organize/sessions/{draft}", f"/organize/sessions/{draft}/publish", {})
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert html(response).select_one(".error-summary") is not None
     assert (await store.get_session(db, draft)).status == "draft"
 
@@ -215,7 +215,18 @@ async def test_venues_are_created_and_edited(client, db):
     venue = next(v for v in await store.list_venues(db, account.org_id) if v.name == "西公民館")
     assert venue.features == ["step_free", "parking"]
     bad = await post_form(client, f"/organize/venues/{venue.id}/edit", None, {"name": "", "capacity": "abc"})
-    assert bad.status_code == 200 and len(field_errors(bad)) >= 1
+    assert bad.status_code == 422 and len(field_errors(bad)) >= 1
+
+
+async def test_htmx_gets_the_invalid_form_with_200_so_it_is_swapped_in(client, db):
+    _account, venue = await signed_in_organizer(client, db)
+    page = await client.get("/organize/sessions/new")
+    from tests.conftest import csrf_from
+
+    response = await client.post("/organize/sessions/new", headers={"HX-Request": "true"},
+                                 data={"_csrf_token": csrf_from(page), **session_form(venue, title="")})
+    assert response.status_code == 200
+    assert html(response).find(id="f-title")["aria-invalid"] == "true"
 
 
 async def test_admin_creates_an_organization_and_an_account(client, db):

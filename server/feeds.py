@@ -1,0 +1,275 @@
+"""Calendar feeds that calendar apps subscribe to, and the add-to-calendar links on pages.
+
+Every feed answers with ETag and Last-Modified and honours If-None-Match / If-Modified-Since
+with 304, computed from a cheap version query before anything is rendered; rendered feeds are
+cached by that version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+
+from server.i18n import current_locale, format_date_only, gettext as _
+from server.pages import filters_from_query, filter_params
+from server.registration_pages import own_registration
+from server.templating import age_text, label, localized
+from sessions import calendar, store
+from sessions.models import Session, SessionFilters
+from sessions.validation import zone
+
+PAST_DAYS = 90  # ended sessions (and cancelled ones) stay in feeds this long
+PAGE = 500
+CACHE_SIZE = 64
+FEED_FORMAT = "4"  # bump when the feed's shape changes, so cached copies are not reused
+
+_cache: OrderedDict[str, bytes] = OrderedDict()
+
+
+def describe(session: Session) -> str:
+    """The event description in the reader's language: what, childcare, accessibility, link."""
+    lines = [localized(session, "description").strip()] if localized(session, "description").strip() else []
+    lines.append(f"{_('Type')}: {label('kinds', session.kind)} / {label('formats', session.format)}")
+    if session.childcare:
+        care = session.childcare
+        lines.append(_("Childcare") + ": " + _("Ages %(min)s to %(max)s") % {"min": age_text(care.min_age_months),
+                                                     "max": age_text(care.max_age_months)}
+                     + (" / " + _("Request by %(date)s") % {"date": _day(care.deadline, session)} if care.deadline else ""))
+    else:
+        lines.append(_("Childcare") + ": " + _("No childcare is offered at this session."))
+    for offer in session.accommodations:
+        how = _("Always provided") if offer.mode == "always" else _("On request by %(date)s") % {
+            "date": _day(offer.deadline, session)}
+        lines.append(f"{label('accommodations', offer.code)}{f' ({offer.language})' if offer.language else ''}: {how}")
+    lines.append(f"{_('Organizer')}: {localized(session.org, 'name')}")
+    if session.status == "cancelled":
+        lines.insert(0, _("This session has been cancelled.") + (f" {session.cancel_reason}" if session.cancel_reason else ""))
+    return "\n".join(lines)
+
+
+def _day(value: Any, session: Session) -> str:
+    return format_date_only(value, session.timezone)
+
+
+def locate(session: Session) -> str:
+    if session.format == "online" or session.venue is None:
+        return _("Online")
+    place = localized(session.venue, "name")
+    address = localized(session.venue, "address")
+    text = f"{place}, {address}" if address else place
+    return text + (f" / {_('Online')}" if session.format == "hybrid" else "")
+
+
+def categorize(session: Session) -> list[str]:
+    return [label("kinds", session.kind), label("formats", session.format), *session.themes]
+
+
+def feed_text() -> calendar.FeedText:
+    return calendar.FeedText(describe=describe, locate=locate, categorize=categorize)
+
+
+def _not_modified(request: Request, etag: str, last_modified: Any) -> bool:
+    if request.headers.get("if-none-match"):
+        return etag in [tag.strip() for tag in request.headers["if-none-match"].split(",")] or \
+            request.headers["if-none-match"].strip() == "*"
+    since = request.headers.get("if-modified-since")
+    if since and last_modified is not None:
+        try:
+            return last_modified.replace(microsecond=0) <= parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+async def _answer(request: Request, key: str, version: tuple[Any, ...], build: Any, filename: str) -> Response[bytes]:
+    """304 when the client has this version; otherwise the (cached) calendar with validators.
+
+    `build` is an async function that loads and renders; it runs only on a cache miss.
+    """
+    digest = hashlib.sha256(repr((FEED_FORMAT, key, current_locale.get(), version)).encode()).hexdigest()[:32]
+    etag = f'"{digest}"'
+    last_modified = store.from_db(version[0]) if version and isinstance(version[0], str) else None
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if not key.startswith("/r/") else "private, no-store",
+               "Content-Disposition": f'inline; filename="{filename}"'}
+    if last_modified:
+        headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    if _not_modified(request, etag, last_modified):
+        return Response(b"", status_code=304, headers=headers)
+    body = _cache.get(digest)
+    if body is None:
+        body = await build()
+        _cache[digest] = body
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    else:
+        _cache.move_to_end(digest)
+    return Response(body, media_type="text/calendar", headers=headers)
+
+
+async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
+    """Published, cancelled and completed sessions from PAST_DAYS ago on, and whole series they belong to."""
+    since = store.now_utc() - timedelta(days=PAST_DAYS)
+    singles: list[Session] = []
+    series_ids: list[int] = []
+    cursor = None
+    while True:
+        page, cursor = await store.list_sessions(db, filters, upcoming_after=since, limit=PAGE, cursor=cursor,
+                                                 statuses=("published", "cancelled", "completed"))
+        for session in page:
+            if session.series_id is None:
+                singles.append(session)
+            elif session.series_id not in series_ids:
+                series_ids.append(session.series_id)
+        if cursor is None:
+            break
+    series = []
+    for series_id in series_ids:
+        row = await store.get_series(db, series_id)
+        occurrences = await store.series_occurrences(db, series_id)
+        rule = calendar.SeriesRule(id=series_id, rrule=row["rrule"], timezone=row["timezone"],
+                                   first_starts_at=store.from_db(row["first_starts_at"]),  # type: ignore[arg-type]
+                                   duration=timedelta(minutes=row["duration_minutes"]))
+        series.append((rule, occurrences))
+    return singles, series
+
+
+async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
+    """A cheap fingerprint of everything a feed shows (changes whenever any shown session changes)."""
+    since = store.now_utc() - timedelta(days=PAST_DAYS)
+    where, params = store._visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=False,
+                                          org_id=None, statuses=("published", "cancelled", "completed"))
+    row = await db.fetch_one(
+        "select max(s.updated_at), count(*), total(s.sequence), group_concat(distinct s.series_id) "
+        "from sessions s join organizations o on o.id = s.org_id where " + " and ".join(where), params)
+    series = await db.fetch_one(
+        "select max(updated_at), count(*), total(sequence) from sessions where series_id in "
+        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[3],))
+    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], series[1], series[2],
+            store.now_utc().date().isoformat())
+
+
+def _calendar_name(base: str, filters: SessionFilters) -> str:
+    return f"{base} ({_('filtered')})" if filters.active else base
+
+
+@get("/calendar.ics", include_in_schema=False)
+async def all_sessions_feed(request: Request) -> Response[bytes]:
+    """Every public session; accepts the filters of /sessions (q, from, to, kind, format, childcare, ...)."""
+    db = request.app.state.db
+    filters, _errors = filters_from_query(request.query_params)
+    name = _calendar_name(_("Taiwa: dialogue sessions"), filters)
+
+    async def build() -> bytes:
+        singles, series = await _feed_sessions(db, filters)
+        return calendar.feed(name, singles, series, text=feed_text(), base_url=_base(request))
+
+    return await _answer(request, "/calendar.ics?" + urlencode(filter_params(filters)), await _version(db, filters),
+                         build, "taiwa.ics")
+
+
+@get("/orgs/{slug:str}/calendar.ics", include_in_schema=False)
+async def organization_feed(request: Request, slug: FromPath[str]) -> Response[bytes]:
+    db = request.app.state.db
+    org = await store.get_org_by_slug(db, slug)
+    if org is None:
+        raise NotFoundException()
+    filters = SessionFilters(org=slug)
+
+    async def build() -> bytes:
+        singles, series = await _feed_sessions(db, filters)
+        return calendar.feed(localized(org, "name"), singles, series, text=feed_text(), base_url=_base(request))
+
+    return await _answer(request, f"/orgs/{slug}/calendar.ics", await _version(db, filters), build, f"{slug}.ics")
+
+
+@get("/sessions/{session_id:int}/calendar.ics", include_in_schema=False)
+async def session_file(request: Request, session_id: FromPath[int]) -> Response[bytes]:
+    """/sessions/{id}.ics: one session, or one occurrence of a series."""
+    session = await store.get_session(request.app.state.db, session_id)
+    if session is None or session.status == "draft":
+        raise NotFoundException()
+    async def build() -> bytes:
+        return calendar.single(session, text=feed_text(), base_url=_base(request), name=localized(session, "title"))
+
+    return await _answer(request, f"/sessions/{session_id}.ics", (store.to_db(session.updated_at), session.sequence),
+                         build, f"session-{session_id}.ics")
+
+
+@get("/r/{token:str}/calendar.ics", include_in_schema=False)
+async def registrant_feed(request: Request, token: FromPath[str]) -> Response[bytes]:
+    """The registrant's own session with their status and, for online participation, the link."""
+    found, session = await own_registration(request, token)
+    status = label("registration_statuses", found.status)
+    note = f"{_('Your registration')}: {status}"
+    if found.status == "waitlisted" and found.position:
+        note += " " + _("(waitlist number %(position)d)") % {"position": found.position}
+    online = session.online_url if found.mode == "online" and found.status in ("confirmed", "attended") else ""
+    if online:
+        note += f"\n{_('Join online')}: {online}"
+    note += f"\n{_base(request)}/r/{token}"
+    shown = session
+    if found.status == "cancelled" and session.status != "cancelled":
+        shown = msgspec.structs.replace(session, status="cancelled")
+    version = (store.to_db(max(session.updated_at, found.cancelled_at or session.updated_at)), session.sequence,
+               found.status, found.position, bool(online))
+
+    async def build() -> bytes:
+        return calendar.single(shown, text=feed_text(), base_url=_base(request), name=localized(session, "title"),
+                               private_note=note, online_url=online)
+
+    return await _answer(request, f"/r/{found.id}/calendar.ics", version, build, "registration.ics")
+
+
+def _base(request: Request) -> str:
+    return request.app.state.settings.base_url
+
+
+# ---------------------------------------------------------------- links for pages
+
+def webcal(url: str) -> str:
+    """The same address with webcal://, which calendar apps open as a subscription."""
+    return "webcal://" + url.split("://", 1)[-1]
+
+
+def google_calendar_link(session: Session, base_url: str) -> str:
+    fmt = "%Y%m%dT%H%M%SZ"
+    return "https://calendar.google.com/calendar/render?" + urlencode({
+        "action": "TEMPLATE", "text": localized(session, "title"),
+        "dates": f"{session.starts_at.strftime(fmt)}/{session.ends_at.strftime(fmt)}",
+        "details": f"{base_url}/sessions/{session.id}", "location": locate(session), "ctz": session.timezone,
+    })
+
+
+def outlook_link(session: Session, base_url: str) -> str:
+    tz = zone(session.timezone)
+    return "https://outlook.live.com/calendar/0/action/compose?" + urlencode({
+        "path": "/calendar/action/compose", "rru": "addevent", "subject": localized(session, "title"),
+        "startdt": session.starts_at.astimezone(tz).isoformat(), "enddt": session.ends_at.astimezone(tz).isoformat(),
+        "body": f"{base_url}/sessions/{session.id}", "location": locate(session),
+    })
+
+
+def session_links(session: Session, base_url: str) -> dict[str, str]:
+    """Download, subscribe and add-to-calendar links for one session."""
+    ics = f"{base_url}/sessions/{session.id}.ics"
+    return {"ics": ics, "webcal": webcal(ics), "google": google_calendar_link(session, base_url),
+            "outlook": outlook_link(session, base_url)}
+
+
+def feed_links(path: str, params: dict[str, str], base_url: str) -> dict[str, str]:
+    """The https and webcal addresses of a feed with the current filters (and language)."""
+    query = {**params, **({"lang": current_locale.get()} if current_locale.get() != "ja" else {})}
+    url = f"{base_url}{path}" + (f"?{urlencode(query)}" if query else "")
+    return {"https": url, "webcal": webcal(url)}
+
+
+ROUTES = [all_sessions_feed, organization_feed, session_file, registrant_feed]

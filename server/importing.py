@@ -1,0 +1,83 @@
+"""Organizers import an existing event calendar (.ics) as draft sessions: upload, preview, confirm."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.response import Redirect, Template
+
+from server.errors import field_messages, form_with_errors
+from server.i18n import gettext as _, translate
+from server.organize import acting_org, signed_in
+from sessions import scheduling
+from sessions.ics_import import MAX_BYTES, Problem, read_calendar
+from sessions.validation import InvalidInput, normalise_session, session_errors
+
+
+def _preview(raw: bytes) -> dict[str, Any]:
+    """What will be created and what cannot be read (each with its line number)."""
+    preview = read_calendar(raw)
+    events, problems = [], list(preview.problems)
+    for item in preview.events:
+        errors = session_errors(normalise_session(item.data), venue_ids=set())
+        if errors:
+            problems.append(Problem(item.line, errors[0].message, errors[0].params))
+        else:
+            events.append(item)
+    problems.sort(key=lambda problem: problem.line)
+    return {"fatal": translate(preview.fatal) if preview.fatal else None, "events": events,
+            "problems": [(p.line, translate(p.message, p.params)) for p in problems]}
+
+
+@get("/organize/import", include_in_schema=False)
+async def import_form(request: Request) -> Template:
+    account = signed_in(request)
+    await acting_org(request, account)
+    return Template("pages/organize/import.html", context={"stage": "upload", "error": None})
+
+
+@post("/organize/import", include_in_schema=False, request_max_body_size=MAX_BYTES + 64 * 1024)
+async def import_preview(request: Request) -> Template:
+    account = signed_in(request)
+    await acting_org(request, account)
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        return form_with_errors(request, "pages/organize/import.html",
+                                {"stage": "upload", "error": _("Choose an .ics file to import.")})
+    raw = await upload.read(MAX_BYTES + 1)
+    preview = _preview(raw)
+    if preview["fatal"]:
+        return form_with_errors(request, "pages/organize/import.html", {"stage": "upload", "error": preview["fatal"]})
+    return Template("pages/organize/import.html", context={
+        "stage": "preview", "error": None, **preview, "content": base64.b64encode(raw).decode(),
+        "filename": upload.filename})
+
+
+@post("/organize/import/confirm", include_in_schema=False, request_max_body_size=3 * MAX_BYTES)
+async def import_confirm(request: Request) -> Template | Redirect:
+    """Create the readable events as drafts, all in one transaction."""
+    account = signed_in(request)
+    org_id = await acting_org(request, account)
+    form = await request.form()
+    try:
+        raw = base64.b64decode(str(form.get("content", "")), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    preview = _preview(raw)
+    if preview["fatal"] or not preview["events"]:
+        return form_with_errors(request, "pages/organize/import.html", {
+            "stage": "upload", "error": preview["fatal"] or _("There is nothing to import.")})
+    try:
+        ids = await scheduling.create_drafts(request.app.state.db, org_id, [e.data for e in preview["events"]])
+    except InvalidInput as invalid:
+        return form_with_errors(request, "pages/organize/import.html", {
+            "stage": "upload", "error": "; ".join(field_messages(invalid.errors).values())})
+    return Redirect(path="/organize", query_params={"imported": str(len(ids))}, status_code=303)
+
+
+ROUTES = [import_form, import_preview, import_confirm]

@@ -1,0 +1,171 @@
+"""Reading an existing event calendar (.ics) into draft sessions, with every problem's line number.
+
+Nothing is written here: `read_calendar` returns what would be created and what cannot be read,
+for the organizer to preview and confirm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+
+from icalendar import Calendar
+
+from sessions.catalog import N_
+from sessions.models import SessionInput
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_EVENTS = 500
+ENCODINGS = ("utf-8-sig", "cp932")  # UTF-8, or Shift_JIS as older Japanese systems export
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    message: str  # a message id
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportedEvent:
+    line: int
+    data: SessionInput
+    place: str
+
+
+@dataclass
+class ImportPreview:
+    events: list[ImportedEvent] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fatal: str | None = None  # a message id when the file as a whole cannot be read
+
+
+def decode(raw: bytes) -> str | None:
+    for encoding in ENCODINGS:
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Unfold RFC 5545 lines, remembering the physical line each logical line starts on."""
+    lines: list[tuple[int, str]] = []
+    for number, physical in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        if physical[:1] in (" ", "\t") and lines:
+            start, previous = lines[-1]
+            lines[-1] = (start, previous + physical[1:])
+        elif physical.strip():
+            lines.append((number, physical))
+    return lines
+
+
+def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> ImportPreview:
+    """Parse an uploaded file; good events become draft SessionInputs, bad ones Problems."""
+    preview = ImportPreview()
+    if len(raw) > MAX_BYTES:
+        preview.fatal = N_("The file is too large (at most 2 MB).")
+        return preview
+    text = decode(raw)
+    if text is None or not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
+        preview.fatal = N_("This is not an iCalendar (.ics) file.")
+        return preview
+    lines = _logical_lines(text)
+    timezones: list[str] = []
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] | None = None
+    current_start = 0
+    depth_tz: list[str] | None = None
+    for number, line in lines:
+        upper = line.upper()
+        if upper.startswith("BEGIN:VTIMEZONE"):
+            depth_tz = [line]
+        elif depth_tz is not None:
+            depth_tz.append(line)
+            if upper.startswith("END:VTIMEZONE"):
+                timezones.append("\r\n".join(depth_tz))
+                depth_tz = None
+        elif upper.startswith("BEGIN:VEVENT"):
+            current, current_start = [line], number
+        elif current is not None:
+            current.append(line)
+            if upper.startswith("END:VEVENT"):
+                blocks.append((current_start, current))
+                current = None
+    if current is not None:
+        preview.problems.append(Problem(current_start, N_("This event is not closed (END:VEVENT is missing).")))
+    if not blocks and not preview.problems:
+        preview.fatal = N_("The file contains no events.")
+        return preview
+    for start, block in blocks[:MAX_EVENTS]:
+        try:
+            _read_event(start, block, timezones, default_timezone, preview)
+        except Exception:  # noqa: BLE001 - an event we cannot make sense of is reported, never fatal
+            preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
+    if len(blocks) > MAX_EVENTS:
+        preview.problems.append(Problem(blocks[MAX_EVENTS][0], N_("Only the first {max} events are read."),
+                                        {"max": MAX_EVENTS}))
+    return preview
+
+
+def _read_event(start: int, block: list[str], timezones: list[str], default_tz: str, preview: ImportPreview) -> None:
+    source = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//import//", *timezones, *block,
+                          "END:VCALENDAR"]) + "\r\n"
+    try:
+        event = next(iter(Calendar.from_ical(source).walk("VEVENT")))
+        summary = str(event.get("summary", "")).strip()
+        begins = event.decoded("dtstart") if "dtstart" in event else None
+    except Exception:  # noqa: BLE001 - any parse failure of one event is that event's problem
+        preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
+        return
+    if not summary:
+        preview.problems.append(Problem(start, N_("This event has no title (SUMMARY).")))
+        return
+    if begins is None:
+        preview.problems.append(Problem(start, N_("This event has no start (DTSTART).")))
+        return
+    if not isinstance(begins, date):
+        preview.problems.append(Problem(start, N_("The start of this event cannot be read: {title}."),
+                                        {"title": summary}))
+        return
+    if not isinstance(begins, datetime) and isinstance(begins, date):
+        preview.problems.append(Problem(start, N_("All-day events are not imported: {title}."), {"title": summary}))
+        return
+    if "rrule" in event:
+        preview.problems.append(Problem(start, N_("Repeating events are not imported: {title}. Create a series instead."),
+                                        {"title": summary}))
+        return
+    if str(event.get("status", "")).upper() == "CANCELLED":
+        preview.problems.append(Problem(start, N_("Cancelled events are not imported: {title}."), {"title": summary}))
+        return
+    try:
+        ends = event.decoded("dtend") if "dtend" in event else None
+        if ends is None and "duration" in event:
+            ends = begins + event.decoded("duration")
+    except Exception:  # noqa: BLE001
+        ends = None
+    if not isinstance(ends, datetime):
+        ends = begins + timedelta(hours=2)
+    if begins.tzinfo is None:
+        tz_name = default_tz
+    else:
+        tz_name = getattr(begins.tzinfo, "key", None) or default_tz
+        if begins.utcoffset() == timedelta(0) and tz_name not in ("UTC", "Etc/UTC"):
+            tz_name = default_tz
+    place = str(event.get("location", "")).strip()
+    description = str(event.get("description", "")).strip()
+    if place:
+        description = f"{description}\n\n{place}".strip()
+    if ends <= begins:
+        preview.problems.append(Problem(start, N_("This event ends before it starts: {title}."), {"title": summary}))
+        return
+    data = SessionInput(title=summary[:200], description=description[:20_000], kind="dialogue",
+                        format="in_person", starts_at=_aware(begins), ends_at=_aware(ends), timezone=tz_name,
+                        status="draft")
+    preview.events.append(ImportedEvent(line=start, data=data, place=place))
+
+
+def _aware(value: datetime) -> datetime:
+    """Keep the file's zone; a floating time stays naive and is read in the session's zone."""
+    return value.astimezone(timezone.utc) if value.tzinfo else value

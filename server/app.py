@@ -20,9 +20,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from realtime.namespace import BoardNamespace
+from realtime.service import BoardService
 from realtime.socket import create_socket_server
+from server.board_access import authenticator, translate_for
 from server import (
-    admin, api, background, feeds, importing, mail, organize, pages, registration_api, registration_pages, roster,
+    admin, api, background, board_api, boards, feeds, importing, mail, organize, pages, registration_api, registration_pages, roster,
 )
 from server.database import Database
 from server.errors import EXCEPTION_HANDLERS
@@ -52,6 +55,20 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
     secret = stored_secret(settings)
     notify = mail.notifier(settings, secret)
+    board_service = BoardService(db)
+    board_window = SlidingWindow(limit=40, seconds=10)
+
+    def board_limit(key: str) -> bool:
+        """Per-participant limit on board commands (off with TAIWA_RATE_LIMITS=off)."""
+        if not settings.rate_limits:
+            return True
+        if board_window.blocked(key):
+            return False
+        board_window.record(key)
+        return True
+
+    board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
+    sio.register_namespace(board_namespace)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -70,7 +87,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     litestar_app = Litestar(
         route_handlers=[
             *pages.ROUTES, *registration_pages.ROUTES, *organize.ROUTES, *roster.ROUTES, *admin.ROUTES,
-            *api.ROUTES, *registration_api.ROUTES, *feeds.ROUTES, *importing.ROUTES,
+            *api.ROUTES, *registration_api.ROUTES, *feeds.ROUTES, *importing.ROUTES, *boards.ROUTES, *board_api.ROUTES,
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         lifespan=[lifespan],
@@ -94,6 +111,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         derive_token=lambda salt: mail.registrant_token(secret, salt),
         login_throttles=organize.login_throttles(),
         registration_window=SlidingWindow(limit=settings.registrations_per_client, seconds=600),
+        board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
     )
     web = SecurityHeadersMiddleware(RequestContextMiddleware(litestar_app, db))
     app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")

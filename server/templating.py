@@ -84,7 +84,7 @@ def configure(env: Environment) -> None:
         when=lambda s: i18n.format_when(s.starts_at, s.ends_at, s.timezone),
         moment=i18n.format_moment, day=i18n.format_date_only,
         locale=lambda: i18n.current_locale.get(), era=lambda: i18n.current_era.get(),
-        viewer=lambda: current_account.get(), language_name=i18n.language_name,
+        current_account=lambda: current_account.get(), language_name=i18n.language_name,
         LOCALES=i18n.LOCALES, from_db=from_db, session_calendar_links=session_calendar_links,
         feed_calendar_links=feed_calendar_links,
     )

@@ -1,0 +1,149 @@
+"""The /board Socket.IO namespace: join with a token, get a snapshot (or what you missed),
+send commands with op ids, receive every committed change as `event` with its `seq`.
+
+Per-client state lives in the socket session. Nothing sensitive (registrations, accommodation
+needs) is ever sent here: the board only knows display names and notes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+
+from realtime import store
+from realtime.board import N_, Actor
+from realtime.service import BoardService, Outcome
+from realtime.views import room_event, snapshot
+
+REPLAY_LIMIT = 1000  # further behind than this, a client gets a fresh snapshot instead
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Who a connection is, decided by the web shell's authenticate()."""
+
+    board_id: int
+    actor: Actor
+    locale: str
+    place: str = "online"
+
+
+Authenticate = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Joined | None]]
+Translate = Callable[[str, dict[str, Any], str], str]
+Limit = Callable[[str], bool]  # True when the key may act now
+
+
+def participants_room(board_id: int) -> str:
+    return f"board:{board_id}:p"
+
+
+def facilitators_room(board_id: int) -> str:
+    return f"board:{board_id}:f"
+
+
+class BoardNamespace(socketio.AsyncNamespace):
+    def __init__(self, service: BoardService, authenticate: Authenticate, translate: Translate, allow: Limit,
+                 namespace: str = "/board") -> None:
+        super().__init__(namespace)
+        self.service = service
+        self.authenticate = authenticate
+        self.translate = translate
+        self.allow = allow
+        self.presence: dict[int, dict[str, str]] = {}
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            return await self.join(*args)
+        if event == "disconnect":
+            return await self.leave(args[0])
+        sid, payload = args[0], (args[1] if len(args) > 1 else None)
+        return await self.command(sid, event, payload)
+
+    async def join(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        auth = auth if isinstance(auth, dict) else {}
+        joined = await self.authenticate(auth, environ)
+        if joined is None:
+            raise socketio.exceptions.ConnectionRefusedError({"code": "unauthorized",
+                                                               "message": "A valid board token is needed."})
+        await self.save_session(sid, {"joined": joined})
+        board_id = joined.board_id
+        await self.enter_room(sid, participants_room(board_id) if not joined.actor.facilitator
+                              else facilitators_room(board_id))
+        self.presence.setdefault(board_id, {})[sid] = joined.place
+        since = auth.get("since")
+        async with self.service.lock(board_id):
+            state = await self.service.state(board_id)
+            if isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= state.seq \
+                    and state.seq - since <= REPLAY_LIMIT:
+                count = await store.participant_count(self.service.db, board_id)
+                for seq, kind, data in await store.events_since(self.service.db, board_id, since):
+                    await self.emit("event", room_event(state, seq, kind, data, facilitators=joined.actor.facilitator,
+                                                        participants=count), to=sid)
+            else:
+                await self.emit("snapshot", await self._snapshot(joined), to=sid)
+        await self._presence(board_id)
+        return True
+
+    async def leave(self, sid: str) -> None:
+        for board_id, sids in self.presence.items():
+            if sids.pop(sid, None) is not None:
+                await self._presence(board_id)
+                break
+
+    async def _presence(self, board_id: int) -> None:
+        places = list(self.presence.get(board_id, {}).values())
+        counts = {"online": places.count("online"), "room": places.count("room"), "connected": len(places)}
+        await self.emit("presence", counts, room=facilitators_room(board_id))
+
+    async def _snapshot(self, joined: Joined) -> dict[str, Any]:
+        board = await self.service.board(joined.board_id)
+        assert board is not None
+        state = await self.service.state(joined.board_id)
+        places = list(self.presence.get(joined.board_id, {}).values())
+        return snapshot(state, joined.actor, title=board.title,
+                        participants=await store.participant_count(self.service.db, joined.board_id),
+                        server_now=int(time.time() * 1000),
+                        presence={"online": places.count("online"), "room": places.count("room")})
+
+    def _error(self, joined: Joined | None, code: str, message: str, params: dict[str, Any] | None = None) -> dict:
+        locale = joined.locale if joined else "ja"
+        return {"ok": False, "error": {"code": code, "message": self.translate(message, params or {}, locale)}}
+
+    async def command(self, sid: str, event: str, payload: Any) -> dict[str, Any]:
+        """Validate, commit, then ack and broadcast; any bad input is an error ack, never a dropped socket."""
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            session = {}
+        joined: Joined | None = session.get("joined")
+        if joined is None:
+            return self._error(None, "unauthorized", N_("Join the board first."))
+        if event == "board:snapshot":
+            return {"ok": True, "snapshot": await self._snapshot(joined)}
+        if not isinstance(payload, dict):
+            return self._error(joined, "invalid", N_("The event data must be an object."))
+        if not self.allow(f"{joined.board_id}:{joined.actor.id}"):
+            return self._error(joined, "rate_limited", N_("Too many changes at once. Please wait a moment."))
+        data = {key: value for key, value in payload.items() if key != "op"}
+        outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"))
+        if not outcome.result.get("ok"):
+            error = outcome.result["error"]
+            return self._error(joined, error["code"], error["message"], error.get("params"))
+        await self.broadcast(joined.board_id, outcome)
+        return outcome.result
+
+    async def broadcast(self, board_id: int, outcome: Outcome) -> None:
+        """Send committed events to both rooms, each seeing only what it may."""
+        if not outcome.events:
+            return
+        state = await self.service.state(board_id)
+        count = await store.participant_count(self.service.db, board_id)
+        for seq, kind, data in outcome.events:
+            await self.emit("event", room_event(state, seq, kind, data, facilitators=False, participants=count),
+                            room=participants_room(board_id))
+            await self.emit("event", room_event(state, seq, kind, data, facilitators=True, participants=count),
+                            room=facilitators_room(board_id))

@@ -1,0 +1,144 @@
+"""SQL of the live workshop: boards, their append-only event log, applied ops, participants."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from realtime.board import COLORS, BoardState
+
+
+@dataclass(frozen=True)
+class Board:
+    id: int
+    session_id: int
+    org_id: int
+    title: str
+    prompts: list[dict[str, str]]
+    colors: list[str]
+    vote_budget: int
+    max_votes_per_note: int
+    anonymous: bool
+    private_writing: bool
+    join_code: str
+    outcome_published: bool
+    outcome_names: bool
+
+    def initial_state(self) -> BoardState:
+        return BoardState(board_id=self.id, zones=self.prompts, colors=self.colors, vote_budget=self.vote_budget,
+                          max_votes_per_note=self.max_votes_per_note, anonymous=self.anonymous,
+                          private_writing=self.private_writing)
+
+
+def _board(row: sqlite3.Row) -> Board:
+    return Board(id=row["id"], session_id=row["session_id"], org_id=row["org_id"], title=row["title"],
+                 prompts=json.loads(row["prompts"]), colors=json.loads(row["colors"]),
+                 vote_budget=row["vote_budget"], max_votes_per_note=row["max_votes_per_note"],
+                 anonymous=bool(row["anonymous"]), private_writing=bool(row["private_writing"]),
+                 join_code=row["join_code"], outcome_published=bool(row["outcome_published"]),
+                 outcome_names=bool(row["outcome_names"]))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def get_board(db: Any, board_id: int) -> Board | None:
+    row = await db.fetch_one("select * from boards where id = ?", (board_id,))
+    return _board(row) if row else None
+
+
+async def board_by_code(db: Any, code: str) -> Board | None:
+    row = await db.fetch_one("select * from boards where join_code = ?", (code,))
+    return _board(row) if row else None
+
+
+async def session_boards(db: Any, session_id: int) -> list[Board]:
+    return [_board(r) for r in await db.fetch_all("select * from boards where session_id = ? order by id", (session_id,))]
+
+
+async def create_board(conn: Any, *, session_id: int, org_id: int, title: str, prompts: list[str],
+                       colors: list[str] | None, vote_budget: int, max_votes_per_note: int, anonymous: bool,
+                       private_writing: bool) -> int:
+    """Insert a board with a fresh six-digit join code; returns its id."""
+    zones = [{"id": f"z{index + 1}", "title": prompt} for index, prompt in enumerate(prompts)]
+    for _attempt in range(20):
+        code = f"{secrets.randbelow(900_000) + 100_000}"
+        cursor = await conn.execute("select 1 from boards where join_code = ?", (code,))
+        if await cursor.fetchone() is None:
+            break
+    cursor = await conn.execute(
+        "insert into boards (session_id, org_id, title, prompts, colors, vote_budget, max_votes_per_note, anonymous, "
+        "private_writing, join_code) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (session_id, org_id, title, json.dumps(zones, ensure_ascii=False), json.dumps(colors or list(COLORS)),
+         vote_budget, max_votes_per_note, int(anonymous), int(private_writing), code))
+    return int(cursor.lastrowid)
+
+
+async def set_outcome(conn: Any, board_id: int, published: bool, names: bool) -> None:
+    await conn.execute("update boards set outcome_published = ?, outcome_names = ? where id = ?",
+                       (int(published), int(names), board_id))
+
+
+async def events_since(db: Any, board_id: int, since: int, limit: int = 100_000) -> list[tuple[int, str, dict[str, Any]]]:
+    rows = await db.fetch_all(
+        "select seq, type, data from board_events where board_id = ? and seq > ? order by seq limit ?",
+        (board_id, since, limit))
+    return [(row[0], row[1], json.loads(row[2])) for row in rows]
+
+
+async def append_events(conn: Any, board_id: int, first_seq: int, events: list[dict[str, Any]], actor: str) -> None:
+    for offset, event in enumerate(events):
+        await conn.execute("insert into board_events (board_id, seq, type, data, actor) values (?, ?, ?, ?, ?)",
+                           (board_id, first_seq + offset, event["type"],
+                            json.dumps(event["data"], ensure_ascii=False), actor))
+
+
+async def last_seq(conn: Any, board_id: int) -> int:
+    cursor = await conn.execute("select coalesce(max(seq), 0) from board_events where board_id = ?", (board_id,))
+    return (await cursor.fetchone())[0]
+
+
+async def find_op(conn: Any, board_id: int, actor: str, op: str) -> dict[str, Any] | None:
+    cursor = await conn.execute("select result from board_ops where board_id = ? and actor = ? and op = ?",
+                                (board_id, actor, op))
+    row = await cursor.fetchone()
+    return json.loads(row[0]) if row else None
+
+
+async def record_op(conn: Any, board_id: int, actor: str, op: str, result: dict[str, Any]) -> None:
+    await conn.execute("insert into board_ops (board_id, actor, op, result) values (?, ?, ?, ?)",
+                       (board_id, actor, op, json.dumps(result, ensure_ascii=False)))
+
+
+async def add_participant(conn: Any, board_id: int, display_name: str, place: str) -> tuple[str, str]:
+    """A new participant; returns (participant id, token). Only the token's digest is stored."""
+    participant_id = "p" + secrets.token_hex(8)
+    token = "bp_" + secrets.token_urlsafe(24)
+    await conn.execute(
+        "insert into board_participants (id, board_id, token_hash, display_name, place) values (?, ?, ?, ?, ?)",
+        (participant_id, board_id, token_hash(token), display_name, place))
+    return participant_id, token
+
+
+async def participant_by_token(db: Any, token: str) -> sqlite3.Row | None:
+    return await db.fetch_one("select * from board_participants where token_hash = ?", (token_hash(token),))
+
+
+async def participant_count(db: Any, board_id: int) -> int:
+    row = await db.fetch_one("select count(*) from board_participants where board_id = ?", (board_id,))
+    return row[0] if row else 0
+
+
+async def save_template(conn: Any, org_id: int, name: str, config: dict[str, Any]) -> int:
+    cursor = await conn.execute("insert into board_templates (org_id, name, config) values (?, ?, ?)",
+                                (org_id, name, json.dumps(config, ensure_ascii=False)))
+    return int(cursor.lastrowid)
+
+
+async def templates(db: Any, org_id: int) -> list[sqlite3.Row]:
+    return await db.fetch_all("select * from board_templates where org_id = ? order by name", (org_id,))

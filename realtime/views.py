@@ -1,0 +1,103 @@
+"""What each viewer may see of a board: snapshots and the events broadcast to a room.
+
+Participants never see hidden notes, others' notes during private writing, names on an anonymous
+board, or who voted for what; until the facilitator reveals results they see only "N of M have
+voted". Every broadcast event keeps its `seq`, so a client can always tell whether it missed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from realtime.board import Actor, BoardState, Note, results
+
+
+def _private_phase(state: BoardState) -> bool:
+    return state.private_writing and state.phase == "write"
+
+
+def note_view(state: BoardState, note: Note, viewer: Actor | None) -> dict[str, Any]:
+    view = {"id": note.id, "zone": note.zone, "text": note.text, "color": note.color, "group": note.group,
+            "by_facilitator": note.by_facilitator}
+    if not state.anonymous:
+        view["author"] = note.author_name
+    if viewer is not None:
+        view["mine"] = note.author == viewer.id
+    if viewer is not None and viewer.facilitator:
+        view["hidden"] = note.hidden
+    return view
+
+
+def visible_notes(state: BoardState, viewer: Actor) -> list[Note]:
+    notes = list(state.notes.values())
+    if viewer.facilitator:
+        return notes
+    notes = [n for n in notes if not n.hidden]
+    if _private_phase(state):
+        notes = [n for n in notes if n.author == viewer.id]
+    return notes
+
+
+def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int, server_now: int,
+             presence: dict[str, int] | None = None) -> dict[str, Any]:
+    """The full state for one viewer, as sent on join and on request."""
+    shown = visible_notes(state, viewer)
+    hidden_count = {} if viewer.facilitator or not _private_phase(state) else {
+        zone["id"]: sum(1 for n in state.notes.values() if n.zone == zone["id"] and n.author != viewer.id
+                        and not n.hidden) for zone in state.zones}
+    votes: dict[str, Any] = {"budget": state.vote_budget, "max_per_note": state.max_votes_per_note,
+                             "used": state.dots_of(viewer.id), "mine": dict(state.votes.get(viewer.id, {})),
+                             "voters": state.voters(), "participants": participants}
+    snap: dict[str, Any] = {
+        "seq": state.seq, "board": {"id": state.board_id, "title": title, "anonymous": state.anonymous,
+                                    "private_writing": state.private_writing, "colors": state.colors},
+        "zones": state.zones, "phase": state.phase, "locked": state.locked, "timer": state.timer,
+        "revealed": state.revealed, "notes": [note_view(state, n, viewer) for n in shown],
+        "groups": [asdict(g) for g in state.groups.values()], "polls": [], "votes": votes,
+        "others_writing": hidden_count, "server_now": server_now,
+        "me": {"name": viewer.name, "facilitator": viewer.facilitator},
+    }
+    if state.revealed or viewer.facilitator:
+        snap["tallies"] = {n.id: {"online": state.tally(n.id), "proxy": state.proxy.get(n.id, 0)}
+                           for n in state.notes.values()}
+    if state.revealed:
+        snap["results"] = results(state)
+    if viewer.facilitator and presence is not None:
+        snap["presence"] = presence
+    return snap
+
+
+def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, facilitators: bool,
+               participants: int) -> dict[str, Any]:
+    """One logged event as a room sees it (state is already folded up to this event)."""
+    out: dict[str, Any] = dict(data)
+    out.pop("author", None)
+    out.pop("participant", None)
+    if state.anonymous:
+        out.pop("author_name", None)
+        out.pop("name", None)
+    if kind == "note:added":
+        note = state.notes.get(data["id"])
+        if note is not None:
+            out = note_view(state, note, None)
+            if facilitators:
+                out["hidden"] = note.hidden
+        if not facilitators and _private_phase(state):
+            out = {"id": data["id"], "zone": data["zone"], "private": True}
+    elif kind in ("note:edited",) and not facilitators and _private_phase(state):
+        out = {"id": data["id"], "private": True}
+    elif kind in ("vote:cast", "vote:retracted", "proxy:set"):
+        note_id = data["note"]
+        out = {"voters": state.voters(), "participants": participants}
+        if facilitators or state.revealed:
+            out.update(note=note_id, online=state.tally(note_id), proxy=state.proxy.get(note_id, 0))
+        if kind == "proxy:set" and not (facilitators or state.revealed):
+            return {"seq": seq, "type": "noop", "data": {}}
+        return {"seq": seq, "type": "votes:progress", "data": out}
+    elif kind == "note:hidden" and not facilitators:
+        note = state.notes[data["id"]]
+        if data["hidden"]:
+            return {"seq": seq, "type": "note:deleted", "data": {"id": note.id}}
+        return {"seq": seq, "type": "note:added", "data": note_view(state, note, None)}
+    return {"seq": seq, "type": kind, "data": out}

@@ -1,0 +1,257 @@
+/* Taiwa live board client.
+ *
+ * The board is server-rendered HTML (templates/partials/_board_list.html); this script keeps it
+ * live. It joins the /board Socket.IO namespace, sends the page's forms as socket events with an
+ * op id (resent after a reconnect until acknowledged), tracks `seq` so a reconnect asks only for
+ * what was missed, and re-renders by fetching the same HTML fragment and merging it in place so
+ * that focus and half-typed text are kept. Others' changes are announced through one polite live
+ * region, throttled, and can be muted.
+ */
+(function () {
+  "use strict";
+
+  var app = document.getElementById("board-app");
+  if (!app || typeof io === "undefined") { return; }
+
+  var boardId = parseInt(app.dataset.board, 10);
+  var token = app.dataset.token || "";
+  var mode = app.dataset.mode;
+  var texts = JSON.parse(document.getElementById("board-i18n").textContent);
+  var list = document.getElementById("board-list");
+  var seq = parseInt(list.dataset.seq || "0", 10);
+  var pending = {};           // op id -> {type, payload}
+  var skew = 0;               // server clock minus this device's clock, in ms
+  var muted = localStorage.getItem("taiwa-board-muted") === "1";
+  var announceQueue = {};
+  var announceTimer = null;
+  var refreshTimer = null;
+  var refreshing = false;
+
+  function format(text, values) {
+    return text.replace(/\{(\w+)\}/g, function (_m, key) { return values[key] === undefined ? "" : values[key]; });
+  }
+
+  function setText(id, text) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = text; }
+  }
+
+  /* ---------------------------------------------------------------- announcements */
+
+  var muteButton = document.getElementById("mute");
+  function showMute() {
+    if (muteButton) { muteButton.setAttribute("aria-pressed", muted ? "true" : "false"); }
+  }
+  if (muteButton) {
+    showMute();
+    muteButton.addEventListener("click", function () {
+      muted = !muted;
+      localStorage.setItem("taiwa-board-muted", muted ? "1" : "0");
+      showMute();
+    });
+  }
+
+  function announce(key, message) {
+    if (muted) { return; }
+    announceQueue[key] = message;
+    if (announceTimer) { return; }
+    announceTimer = setTimeout(function () {
+      var messages = Object.keys(announceQueue).map(function (k) { return announceQueue[k]; });
+      announceQueue = {};
+      announceTimer = null;
+      setText("announcer", messages.join(" "));
+    }, 2000);
+  }
+
+  var newNotes = {};
+  function zoneTitle(zoneId) {
+    var heading = document.getElementById("zone-" + zoneId + "-title");
+    return heading ? heading.firstChild.textContent.trim() : "";
+  }
+
+  function describe(event) {
+    if (event.type === "note:added") {
+      newNotes[event.data.zone] = (newNotes[event.data.zone] || 0) + 1;
+      announce("notes-" + event.data.zone, format(texts.new_notes, { n: newNotes[event.data.zone], zone: zoneTitle(event.data.zone) }));
+    } else if (event.type === "phase:changed") {
+      announce("phase", format(texts.phase, { phase: texts.phases[event.data.phase] || event.data.phase }));
+    } else if (event.type === "votes:revealed" && event.data.revealed) {
+      announce("revealed", texts.revealed);
+    } else if (event.type !== "votes:progress" && event.type !== "noop") {
+      announce("changes", texts.changes);
+    }
+  }
+
+  /* ---------------------------------------------------------------- rendering */
+
+  function isDirty(el) {
+    return el && (el.tagName === "TEXTAREA" || (el.tagName === "INPUT" && el.type !== "hidden")) &&
+      el.value !== el.defaultValue;
+  }
+
+  function openDetails(root) {
+    var open = {};
+    root.querySelectorAll("details[open][id]").forEach(function (d) { open[d.id] = true; });
+    return open;
+  }
+
+  /* Replace changed parts of the board, keyed by id, keeping focus and unsent text. */
+  function merge(oldNode, newNode, active) {
+    if (oldNode.isEqualNode(newNode)) { return; }
+    if (!oldNode.contains(active) || oldNode === active) {
+      oldNode.replaceWith(newNode);
+      return;
+    }
+    if (isDirty(active) && oldNode.tagName === "FORM") { return; }   // keep what is being typed
+    var oldChildren = Array.prototype.slice.call(oldNode.children);
+    var newChildren = Array.prototype.slice.call(newNode.children);
+    var sameShape = oldChildren.length === newChildren.length && oldChildren.every(function (child, i) {
+      return child.tagName === newChildren[i].tagName && (child.id || "") === (newChildren[i].id || "");
+    });
+    if (!sameShape) {
+      var activeId = active && active.id;
+      oldNode.replaceWith(newNode);
+      var again = activeId && document.getElementById(activeId);
+      if (again) { again.focus(); } else { focusNearest(newNode); }
+      return;
+    }
+    for (var i = 0; i < oldChildren.length; i++) { merge(oldChildren[i], newChildren[i], active); }
+    Array.prototype.slice.call(newNode.attributes).forEach(function (attr) {
+      if (oldNode.getAttribute(attr.name) !== attr.value) { oldNode.setAttribute(attr.name, attr.value); }
+    });
+  }
+
+  function focusNearest(node) {
+    var heading = node.querySelector("h2, h3");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  }
+
+  function refresh() {
+    if (refreshing) { scheduleRefresh(300); return; }
+    refreshing = true;
+    fetch(app.dataset.fragment, { headers: { "HX-Request": "true", "HX-Target": "board-list" }, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var fresh = doc.getElementById("board-list");
+        if (!fresh) { return; }
+        var open = openDetails(list);
+        Object.keys(open).forEach(function (id) {
+          var d = fresh.querySelector("#" + CSS.escape(id));
+          if (d) { d.setAttribute("open", ""); }
+        });
+        merge(list, fresh, document.activeElement);
+        list = document.getElementById("board-list");
+        newNotes = {};
+        tickTimer();
+      })
+      .catch(function () { /* the next event or reconnect refreshes again */ })
+      .then(function () { refreshing = false; });
+  }
+
+  function scheduleRefresh(delay) {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refresh, delay === undefined ? 250 : delay);
+  }
+
+  /* ---------------------------------------------------------------- timer */
+
+  function tickTimer() {
+    var timer = document.querySelector("#board-list .timer");
+    if (!timer) { return; }
+    var left = Math.max(0, Math.round((parseInt(timer.dataset.endsAt, 10) - (Date.now() + skew)) / 1000));
+    var span = timer.querySelector(".timer__left");
+    var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (span && span.textContent !== text) { span.textContent = text; }
+    if (left === 0 && !timer.dataset.done) { timer.dataset.done = "1"; announce("timer", texts.timer_done); }
+  }
+  setInterval(tickTimer, 1000);
+
+  /* ---------------------------------------------------------------- connection */
+
+  var socket = io("/board", {
+    auth: function (callback) { callback({ token: token, board: boardId, since: seq, lang: app.dataset.lang }); },
+    transports: ["websocket", "polling"]
+  });
+
+  function status(text) { setText("connection", text); }
+
+  socket.on("connect", function () {
+    status(texts.connected);
+    Object.keys(pending).forEach(function (op) { send(pending[op].type, pending[op].payload); });
+    scheduleRefresh(0);
+  });
+  socket.on("disconnect", function () { status(texts.offline); });
+  socket.on("connect_error", function () { status(texts.offline); });
+
+  socket.on("snapshot", function (snap) {
+    seq = snap.seq;
+    if (snap.server_now) { skew = snap.server_now - Date.now(); }
+    scheduleRefresh(0);
+  });
+
+  socket.on("event", function (event) {
+    if (event.seq <= seq) { return; }                 // already seen (e.g. replayed)
+    if (event.seq > seq + 1) {                         // a gap: ask for the whole state
+      socket.emit("board:snapshot", {}, function (answer) {
+        if (answer && answer.ok) { seq = answer.snapshot.seq; scheduleRefresh(0); }
+      });
+      return;
+    }
+    seq = event.seq;
+    if (event.type === "timer:started" || event.type === "phase:changed") { scheduleRefresh(0); }
+    describe(event);
+    scheduleRefresh();
+  });
+
+  socket.on("presence", function (counts) {
+    var el = document.getElementById("presence");
+    if (el) { el.textContent = el.textContent.replace(/\d+/, String(counts.connected)); }
+  });
+
+  function newOp() {
+    if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  function send(type, payload) {
+    if (!socket.connected) { setText("board-message", texts.queued); return; }
+    socket.timeout(10000).emit(type, payload, function (err, answer) {
+      if (err) { return; }                             // still pending: resent after reconnect
+      delete pending[payload.op];
+      if (answer && answer.ok) {
+        setText("board-message", texts.saved);
+        scheduleRefresh(0);
+      } else if (answer && answer.error) {
+        setText("board-message", answer.error.message);
+      }
+    });
+  }
+
+  /* Forms marked data-command go over the socket; without this script they post over HTTP. */
+  app.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-command")) { return; }
+    event.preventDefault();
+    var data = new FormData(form);
+    var type = data.get("type");
+    var payload = { op: newOp() };
+    data.forEach(function (value, key) {
+      if (["type", "op", "back", "_csrf_token", "unit"].indexOf(key) >= 0) { return; }
+      if (key === "seconds" || key === "count") {
+        payload[key] = parseInt(value, 10) * (key === "seconds" && data.get("unit") === "minutes" ? 60 : 1);
+      } else if (key === "locked" || key === "revealed" || key === "hidden") {
+        payload[key] = value === "1";
+      } else if (key === "group" && value === "") {
+        payload[key] = null;
+      } else {
+        payload[key] = value;
+      }
+    });
+    pending[payload.op] = { type: type, payload: payload };
+    send(type, payload);
+    var textarea = form.querySelector("textarea[name=text]");
+    if (type === "note:add" && textarea) { textarea.value = ""; textarea.defaultValue = ""; textarea.focus(); }
+  });
+})();

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-deps install translations messages clean
+.PHONY: run test test-deps install translations messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ test-deps:
 
 test: $(VENV)/.installed-test translations test-deps
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not part of `make test`): results in bench/results/*.md
+bench: $(VENV)/.installed-test translations
+	$(BIN)/python -m bench.board_fanout
+	@[ ! -f bench/calendar_feed.py ] || $(BIN)/python -m bench.calendar_feed
 
 clean:
 	rm -rf $(VENV) node_modules server/locale/*/LC_MESSAGES/*.mo

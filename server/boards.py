@@ -31,7 +31,7 @@ from sessions import store
 
 MAX_PROMPTS = 8
 PHASE_NAMES = {"write": N_("Write"), "group": N_("Group"), "vote": N_("Vote"), "discuss": N_("Discuss"),
-               "closed": N_("Closed")}
+               "closed": N_("Finished")}
 COLOR_NAMES = {"yellow": N_("Yellow"), "pink": N_("Pink"), "blue": N_("Blue"), "green": N_("Green"),
                "orange": N_("Orange"), "purple": N_("Purple")}
 
@@ -352,10 +352,11 @@ def export_markdown(board: Board, state: BoardState, *, names: bool, session_tit
     lines = [f"# {board.title}", "", f"{session_title}", ""]
     ranked = results(state)
     if ranked:
-        lines += [f"## {_('Results')}", ""]
+        heading, online_word, room_word = _("Vote results"), _("Online"), _("In the room")
+        lines += [f"## {heading}", ""]
         for place, item in enumerate(ranked[:10], start=1):
-            lines.append(f"{place}. {item['title']} — {item['total']} ({_('online')} {item['online']}, "
-                         f"{_('in the room')} {item['proxy']})")
+            lines.append(f"{place}. {item['title']} — {item['total']} ({online_word} {item['online']}, "
+                         f"{room_word} {item['proxy']})")
         lines.append("")
     for zone in state.zones:
         lines += [f"## {zone['title']}", ""]

@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from realtime import store as board_store
 from server.i18n import LOCALES, gettext as _
 from server.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
@@ -118,7 +119,8 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
         series = [s for s in await store.series_occurrences(request.app.state.db, session.series_id)
                   if s.status != "draft" and s.ends_at >= store.now_utc()][:6]
     closed = registration_open(session, store.now_utc())
-    return Template("pages/session_detail.html", context={"session": session, "series": series,
+    outcomes = [b for b in await board_store.session_boards(request.app.state.db, session.id) if b.outcome_published]
+    return Template("pages/session_detail.html", context={"session": session, "series": series, "outcomes": outcomes,
                                                           "now": store.now_utc(), "registration_closed": closed})
 
 

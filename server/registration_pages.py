@@ -10,6 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from realtime import store as board_store
 from server import antibot
 from server.errors import TooManyRequests, field_messages, form_with_errors
 from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
@@ -99,14 +100,17 @@ def _page_context(found: Registration, session: Session, token: str, **extra: An
     show_link = (found.mode == "online" and found.status in ("confirmed", "attended") and session.online_url
                  and session.starts_at - ONLINE_LINK_BEFORE <= now <= session.ends_at)
     return {"registration": found, "session": session, "token": token, "show_online_link": show_link,
-            "link_from": session.starts_at - ONLINE_LINK_BEFORE, "errors": {}, **extra}
+            "link_from": session.starts_at - ONLINE_LINK_BEFORE, "errors": {}, "boards": [], **extra}
 
 
 @get("/r/{token:str}", include_in_schema=False)
 async def registrant_page(request: Request, token: FromPath[str]) -> Template:
     found, session = await own_registration(request, token)
+    boards = []
+    if found.status in ("confirmed", "attended"):
+        boards = await board_store.session_boards(request.app.state.db, session.id)
     return Template("pages/registrant.html", context=_page_context(
-        found, session, token, just_registered=request.query_params.get("new") == "1"))
+        found, session, token, just_registered=request.query_params.get("new") == "1", boards=boards))
 
 
 @get("/r/{token:str}/cancel", include_in_schema=False)

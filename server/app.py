@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         login_throttles=organize.login_throttles(),
         registration_window=SlidingWindow(limit=settings.registrations_per_client, seconds=600),
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
+        feed_cache=OrderedDict(),
     )
     web = SecurityHeadersMiddleware(RequestContextMiddleware(litestar_app, db))
     app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")

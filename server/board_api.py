@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from realtime import store as board_store
 from server.api import ORGANIZER, _organizer
 from server.board_access import can_facilitate
-from server.boards import board_errors, create_board, export_answer
+from server.boards import EXPORT_FORMATS, board_errors, create_board, export_answer
 from server.i18n import gettext as _
 from sessions import store
 from sessions.validation import FieldError, InvalidInput
@@ -95,10 +95,11 @@ async def add_participant(request: Request, board_id: FromPath[int], data: JSONB
     return ParticipantOut(token=token, participant=participant, board=board_id)
 
 
-@get("/api/boards/{board_id:int}/export.{fmt:str}", summary="Export a board (md, csv or json)", tags=["boards"],
-     **ORGANIZER)
-async def export(request: Request, board_id: FromPath[int], fmt: FromPath[str]) -> Response[Any]:
+@get([f"/api/boards/{{board_id:int}}/export.{fmt}" for fmt in EXPORT_FORMATS],
+     summary="Export a board (md, csv or json)", tags=["boards"], **ORGANIZER)
+async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
     account = _organizer(request)
+    fmt = request.url.path.rsplit(".", 1)[-1]
     board = await board_store.get_board(request.app.state.db, board_id)
     if board is None or not await can_facilitate(request.app.state.db, account, board_id) or fmt not in ("md", "csv", "json"):
         raise NotFoundException(detail=_("There is no such board."))

@@ -3,7 +3,6 @@ plain-HTML list view, the facilitator's controls, the projector, exports and the
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import uuid
@@ -24,6 +23,7 @@ from realtime.views import snapshot
 from server.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
 from server.errors import form_with_errors
 from server.forms import form_values
+from server.spreadsheet import csv_bytes
 from server.i18n import gettext as _, translate
 from server.organize import managed_session, signed_in
 from sessions.catalog import N_
@@ -390,13 +390,9 @@ async def export_answer(request: Request, board: Board, fmt: str, *, names: bool
                         media_type="text/markdown; charset=utf-8", headers=headers)
     rows = export_rows(board, state, names=names)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()) if rows else
-                                ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"])
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
-                        headers=headers)
+        columns = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
+        return Response(csv_bytes(columns, ([row[c] for c in columns] for row in rows)),
+                        media_type="text/csv; charset=utf-8", headers=headers)
     if fmt == "json":
         payload = {"board": {"id": board.id, "title": board.title, "session_id": board.session_id},
                    "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title}
@@ -406,10 +402,14 @@ async def export_answer(request: Request, board: Board, fmt: str, *, names: bool
     raise NotFoundException()
 
 
-@get("/boards/{board_id:int}/export.{fmt:str}", include_in_schema=False)
-async def export(request: Request, board_id: FromPath[int], fmt: FromPath[str]) -> Response[Any]:
+EXPORT_FORMATS = ("md", "csv", "json")
+
+
+@get([f"/boards/{{board_id:int}}/export.{fmt}" for fmt in EXPORT_FORMATS], include_in_schema=False)
+async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
+    """/boards/{id}/export.md, .csv and .json (a path parameter cannot share a segment with text)."""
     board, _actor = await facilitator_board(request, board_id)
-    return await export_answer(request, board, fmt)
+    return await export_answer(request, board, request.url.path.rsplit(".", 1)[-1])
 
 
 @post("/boards/{board_id:int}/outcome", include_in_schema=False)

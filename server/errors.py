@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -12,7 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from server.i18n import format_date_only, gettext as _, translate
+from server.i18n import current_locale, format_date_only, gettext as _, translate
 from sessions.validation import FieldError, InvalidInput
 
 log = logging.getLogger("taiwa")
@@ -80,17 +81,37 @@ def _answer(request: Request, status: int, message: str | None = None,
                     context={"status": status, "title": title, "hint": message or hint, "fields": fields or {}})
 
 
+MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+
+
+def validation_fields(items: list[Any]) -> dict[str, str]:
+    """Litestar/msgspec validation details as {field path: message in the reader's language}.
+
+    A missing field is named by its own path (`name`, `children[0].age_months`), not by the object
+    that lacks it; msgspec's English detail is added only for English readers.
+    """
+    fields: dict[str, str] = {}
+    for item in items:
+        if not isinstance(item, dict) or not item.get("key"):
+            continue
+        key, detail = str(item["key"]), str(item.get("message", ""))
+        prefix = "" if key == "data" else key.removeprefix("data.")
+        missing = MISSING_FIELD.search(detail)
+        if missing:
+            path = f"{prefix}.{missing.group(1)}" if prefix else missing.group(1)
+            fields[path] = _("This field is required.")
+        else:
+            fields[prefix or key] = _("This value is not valid.") + (f" ({detail})" if detail and current_locale.get() == "en" else "")
+    return fields
+
+
 def handle_http_exception(request: Request, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == 401 and not _is_api(request):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(path="/organize/login", query_params={"next": target}, status_code=303)
     if isinstance(exc, ValidationException) and _is_api(request):
-        fields = {}
-        for item in exc.extra if isinstance(exc.extra, list) else []:
-            key = item.get("key") if isinstance(item, dict) else None
-            if key:
-                fields[key] = _("This value is not valid.") + f" ({item.get('message', '')})"
+        fields = validation_fields(exc.extra if isinstance(exc.extra, list) else [])
         return _answer(request, 422 if fields else 400, _("Some values are not valid."), fields)
     if status == 403 and "CSRF" in str(exc.detail):
         return _answer(request, 403, _("This form has expired. Please reload the page and submit it again."))

@@ -7,6 +7,7 @@ cached by that version.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import OrderedDict
 from datetime import timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import HttpMethod, Request, Response, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
@@ -27,12 +28,11 @@ from sessions import calendar, store
 from sessions.models import Session, SessionFilters
 from sessions.validation import zone
 
+FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 PAST_DAYS = 90  # ended sessions (and cancelled ones) stay in feeds this long
 PAGE = 500
 CACHE_SIZE = 64
 FEED_FORMAT = "4"  # bump when the feed's shape changes, so cached copies are not reused
-
-_cache: OrderedDict[str, bytes] = OrderedDict()
 
 
 def describe(session: Session) -> str:
@@ -79,8 +79,9 @@ def feed_text() -> calendar.FeedText:
 
 def _not_modified(request: Request, etag: str, last_modified: Any) -> bool:
     if request.headers.get("if-none-match"):
-        return etag in [tag.strip() for tag in request.headers["if-none-match"].split(",")] or \
-            request.headers["if-none-match"].strip() == "*"
+        # weak comparison (RFC 9110 13.1.2): proxies that compress turn "x" into W/"x"
+        tags = [tag.strip().removeprefix("W/") for tag in request.headers["if-none-match"].split(",")]
+        return etag in tags or "*" in tags
     since = request.headers.get("if-modified-since")
     if since and last_modified is not None:
         try:
@@ -100,18 +101,21 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     last_modified = store.from_db(version[0]) if version and isinstance(version[0], str) else None
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if not key.startswith("/r/") else "private, no-store",
                "Content-Disposition": f'inline; filename="{filename}"'}
+    # Last-Modified has one-second resolution; two changes within one second are told apart by the
+    # ETag (which counts revisions), the validator calendar apps send first.
     if last_modified:
         headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
     if _not_modified(request, etag, last_modified):
         return Response(b"", status_code=304, headers=headers)
-    body = _cache.get(digest)
+    cache: OrderedDict[str, bytes] = request.app.state.feed_cache
+    body = cache.get(digest)
     if body is None:
         body = await build()
-        _cache[digest] = body
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        cache[digest] = body
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
     else:
-        _cache.move_to_end(digest)
+        cache.move_to_end(digest)
     return Response(body, media_type="text/calendar", headers=headers)
 
 
@@ -143,25 +147,35 @@ async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session
 
 
 async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
-    """A cheap fingerprint of everything a feed shows (changes whenever any shown session changes)."""
+    """A cheap fingerprint of everything a feed shows.
+
+    It covers every session matching the filters whatever its status (so one leaving the feed
+    changes it too), their revision counters (every edit), and the series they belong to.
+    """
     since = store.now_utc() - timedelta(days=PAST_DAYS)
-    where, params = store._visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=False,
-                                          org_id=None, statuses=("published", "cancelled", "completed"))
+    where, params = store._visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=True,
+                                          org_id=None, statuses=None)
     row = await db.fetch_one(
-        "select max(s.updated_at), count(*), total(s.sequence), group_concat(distinct s.series_id) "
-        "from sessions s join organizations o on o.id = s.org_id where " + " and ".join(where), params)
+        "select max(s.updated_at), count(*), total(s.revision), total(s.status = 'draft'), "
+        "group_concat(distinct s.series_id) from sessions s join organizations o on o.id = s.org_id"
+        + (" where " + " and ".join(where) if where else ""), params)
     series = await db.fetch_one(
-        "select max(updated_at), count(*), total(sequence) from sessions where series_id in "
-        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[3],))
-    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], series[1], series[2],
-            store.now_utc().date().isoformat())
+        "select max(updated_at), count(*), total(revision) from sessions where series_id in "
+        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[4],))
+    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], row[4], series[1],
+            series[2], store.now_utc().date().isoformat())
+
+
+async def _revision(db: Any, session_id: int) -> int:
+    row = await db.fetch_one("select revision from sessions where id = ?", (session_id,))
+    return row[0] if row else 0
 
 
 def _calendar_name(base: str, filters: SessionFilters) -> str:
     return f"{base} ({_('filtered')})" if filters.active else base
 
 
-@get("/calendar.ics", include_in_schema=False)
+@route("/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def all_sessions_feed(request: Request) -> Response[bytes]:
     """Every public session; accepts the filters of /sessions (q, from, to, kind, format, childcare, ...)."""
     db = request.app.state.db
@@ -170,13 +184,15 @@ async def all_sessions_feed(request: Request) -> Response[bytes]:
 
     async def build() -> bytes:
         singles, series = await _feed_sessions(db, filters)
-        return calendar.feed(name, singles, series, text=feed_text(), base_url=_base(request))
+        # rendering thousands of events must not stall live boards: do it off the event loop
+        return await asyncio.to_thread(calendar.feed, name, singles, series, text=feed_text(),
+                                       base_url=_base(request))
 
     return await _answer(request, "/calendar.ics?" + urlencode(filter_params(filters)), await _version(db, filters),
                          build, "taiwa.ics")
 
 
-@get("/orgs/{slug:str}/calendar.ics", include_in_schema=False)
+@route("/orgs/{slug:str}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def organization_feed(request: Request, slug: FromPath[str]) -> Response[bytes]:
     db = request.app.state.db
     org = await store.get_org_by_slug(db, slug)
@@ -186,12 +202,13 @@ async def organization_feed(request: Request, slug: FromPath[str]) -> Response[b
 
     async def build() -> bytes:
         singles, series = await _feed_sessions(db, filters)
-        return calendar.feed(localized(org, "name"), singles, series, text=feed_text(), base_url=_base(request))
+        return await asyncio.to_thread(calendar.feed, localized(org, "name"), singles, series, text=feed_text(),
+                                       base_url=_base(request))
 
     return await _answer(request, f"/orgs/{slug}/calendar.ics", await _version(db, filters), build, f"{slug}.ics")
 
 
-@get("/sessions/{session_id:int}/calendar.ics", include_in_schema=False)
+@route("/sessions/{session_id:int}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def session_file(request: Request, session_id: FromPath[int]) -> Response[bytes]:
     """/sessions/{id}.ics: one session, or one occurrence of a series."""
     session = await store.get_session(request.app.state.db, session_id)
@@ -200,11 +217,11 @@ async def session_file(request: Request, session_id: FromPath[int]) -> Response[
     async def build() -> bytes:
         return calendar.single(session, text=feed_text(), base_url=_base(request), name=localized(session, "title"))
 
-    return await _answer(request, f"/sessions/{session_id}.ics", (store.to_db(session.updated_at), session.sequence),
-                         build, f"session-{session_id}.ics")
+    version = (store.to_db(session.updated_at), session.sequence, await _revision(request.app.state.db, session_id))
+    return await _answer(request, f"/sessions/{session_id}.ics", version, build, f"session-{session_id}.ics")
 
 
-@get("/r/{token:str}/calendar.ics", include_in_schema=False)
+@route("/r/{token:str}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def registrant_feed(request: Request, token: FromPath[str]) -> Response[bytes]:
     """The registrant's own session with their status and, for online participation, the link."""
     found, session = await own_registration(request, token)
@@ -220,7 +237,7 @@ async def registrant_feed(request: Request, token: FromPath[str]) -> Response[by
     if found.status == "cancelled" and session.status != "cancelled":
         shown = msgspec.structs.replace(session, status="cancelled")
     version = (store.to_db(max(session.updated_at, found.cancelled_at or session.updated_at)), session.sequence,
-               found.status, found.position, bool(online))
+               await _revision(request.app.state.db, session.id), found.status, found.position, bool(online))
 
     async def build() -> bytes:
         return calendar.single(shown, text=feed_text(), base_url=_base(request), name=localized(session, "title"),

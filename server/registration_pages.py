@@ -151,9 +151,7 @@ async def erase(request: Request, token: FromPath[str]) -> Template:
     db = request.app.state.db
     await registration.cancel_registration(db, found, notify=request.app.state.notify)
     async with db.transaction() as conn:
-        await rstore.erase_registrant(conn, found.id)
-        await conn.execute("delete from outbox where registration_id = ? and sent_at is null and kind != 'cancelled'",
-                           (found.id,))
+        await rstore.erase_registrant(conn, found.id)  # mail about them goes too, sent or not
     return Template("pages/registrant_erased.html", context={"session": session})
 
 

@@ -3,8 +3,6 @@ staff entry, request answers, CSV export, and the cross-session "to arrange" lis
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -13,6 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from server.errors import field_messages, form_with_errors
+from server.spreadsheet import csv_bytes
 from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.i18n import gettext as _, translate
 from server.organize import managed_session, signed_in
@@ -144,14 +143,12 @@ async def roster_csv(request: Request, session_id: FromPath[int]) -> Response[by
     """The roster as UTF-8 CSV with a BOM (Excel in Japan opens it); sensitive columns for organizers only."""
     _account, session = await managed_session(request, session_id)
     entries = await rstore.session_registrations(request.app.state.db, session_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
     headers = [_("No."), _("Status"), _("How they take part"), _("Name"), _("Name in kana"), _("Email address"),
                _("Phone"), _("Registered at"), _("Checked in"), _("Entered by staff"), _("Childcare"),
                _("Support requested"), _("Notes")]
-    writer.writerow(headers)
+    rows = []
     for number, entry in enumerate(entries, start=1):
-        writer.writerow([
+        rows.append([
             number, label("registration_statuses", entry.status), label("registration_modes", entry.mode),
             entry.name, entry.name_kana, entry.email, entry.phone,
             entry.created_at.astimezone(zone(session.timezone)).strftime("%Y-%m-%d %H:%M"),
@@ -162,8 +159,7 @@ async def roster_csv(request: Request, session_id: FromPath[int]) -> Response[by
                       for r in entry.requests),
             entry.note,
         ])
-    body = "\ufeff" + buffer.getvalue()
-    return Response(body.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+    return Response(csv_bytes(headers, rows), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="roster-{session_id}.csv"', "Cache-Control": "no-store"})
 
 

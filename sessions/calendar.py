@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event, Timezone, vRecur
 from icalendar.prop import vUri
 
 from sessions.models import Session
@@ -151,26 +152,33 @@ def series_events(rule: SeriesRule, occurrences: list[Session], *, text: FeedTex
     return events
 
 
+@lru_cache(maxsize=64)
+def _vtimezone(name: str, first_year: int, last_year: int) -> Timezone:
+    return Timezone.from_tzinfo(zone(name), tzid=name, first_date=date(first_year, 1, 1),
+                                last_date=date(last_year, 12, 31))
+
+
 def add_timezones(calendar: Calendar, sessions: Iterable[Session]) -> None:
-    """A VTIMEZONE for every zone used, covering the years of the events."""
-    starts = [s.starts_at for s in sessions]
-    if not starts:
-        return
-    first, last = min(starts), max(starts)
-    calendar.add_missing_timezones(first_date=(first - timedelta(days=366)).date(),
-                                   last_date=(last + timedelta(days=366)).date())
+    """A VTIMEZONE (TZID = the IANA name) for every zone used, covering the years of the events."""
+    years: dict[str, tuple[int, int]] = {}
+    for session in sessions:
+        year = session.starts_at.year
+        low, high = years.get(session.timezone, (year, year))
+        years[session.timezone] = (min(low, year), max(high, year))
+    for name, (low, high) in sorted(years.items()):
+        calendar.add_component(_vtimezone(name, low - 1, high + 1))
 
 
 def feed(name: str, singles: list[Session], series: list[tuple[SeriesRule, list[Session]]], *, text: FeedText,
          base_url: str, description: str = "") -> bytes:
     """A whole feed: single sessions as VEVENTs, each series as a rule with its exceptions."""
     calendar = new_calendar(name, description=description)
+    add_timezones(calendar, [*singles, *(o for _r, occ in series for o in occ)])  # VTIMEZONE before events
     for session in singles:
         calendar.add_component(session_event(session, text=text, base_url=base_url))
     for rule, occurrences in series:
         for event in series_events(rule, occurrences, text=text, base_url=base_url):
             calendar.add_component(event)
-    add_timezones(calendar, [*singles, *(o for _r, occ in series for o in occ)])
     return calendar.to_ical()
 
 
@@ -178,7 +186,7 @@ def single(session: Session, *, text: FeedText, base_url: str, name: str, privat
            online_url: str = "") -> bytes:
     """A calendar file with one session (download, mail attachment)."""
     calendar = new_calendar(name)
+    add_timezones(calendar, [session])
     calendar.add_component(session_event(session, text=text, base_url=base_url, private_note=private_note,
                                          online_url=online_url))
-    add_timezones(calendar, [session])
     return calendar.to_ical()

@@ -147,12 +147,10 @@ def _read_event(start: int, block: list[str], timezones: list[str], default_tz: 
         ends = None
     if not isinstance(ends, datetime):
         ends = begins + timedelta(hours=2)
-    if begins.tzinfo is None:
+    # a time in UTC (…Z, as many systems export) is an instant: show it in the local zone
+    tz_name = getattr(begins.tzinfo, "key", None) if begins.tzinfo is not None else None
+    if not tz_name or tz_name in ("UTC", "Etc/UTC", "GMT"):
         tz_name = default_tz
-    else:
-        tz_name = getattr(begins.tzinfo, "key", None) or default_tz
-        if begins.utcoffset() == timedelta(0) and tz_name not in ("UTC", "Etc/UTC"):
-            tz_name = default_tz
     place = str(event.get("location", "")).strip()
     description = str(event.get("description", "")).strip()
     if place:

@@ -207,6 +207,8 @@ async def cancel_registration(db: Database, registration: Registration, *, notif
         await notify(conn, "cancelled", registration.id)
         session = await store.get_session(_InTransaction(conn), registration.session_id)
         assert session is not None
+        if session.status != "published" or session.ends_at <= store.now_utc():
+            return []  # nobody moves up for a session that was called off or is over
         return await fill_from_waitlist(conn, session, notify)
 
 

@@ -216,6 +216,7 @@ async def erase_registrant(conn: Any, registration_id: int) -> None:
     await conn.execute("update registration_children set notes = '' where registration_id = ?", (registration_id,))
     await conn.execute("update accommodation_requests set note = '' where registration_id = ?", (registration_id,))
     await conn.execute("delete from change_requests where registration_id = ?", (registration_id,))
+    await conn.execute("delete from outbox where registration_id = ?", (registration_id,))
 
 
 AGE_BANDS = ((0, 23, "0-1"), (24, 47, "2-3"), (48, 83, "4-6"), (84, 10_000, "7+"))
@@ -249,6 +250,9 @@ async def purge_session(conn: Any, session_id: int) -> int:
     cursor = await conn.execute("update registrations set note = '', purged_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
                                 "where session_id = ? and purged_at is null", (session_id,))
     await conn.execute("delete from change_requests where registration_id in "
+                       "(select id from registrations where session_id = ?)", (session_id,))
+    # stored mail repeats children's ages and support needs: keep only that a mail was sent
+    await conn.execute("update outbox set body = '', ics = null where registration_id in "
                        "(select id from registrations where session_id = ?)", (session_id,))
     return removed
 

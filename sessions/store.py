@@ -85,10 +85,12 @@ async def create_org(conn: Any, *, slug: str, name: str, name_en: str = "", cont
 async def update_org(conn: Any, org_id: int, *, name: str, name_en: str, contact_email: str,
                      contact_phone: str, website: str) -> None:
     await conn.execute(
-        "update organizations set name = ?, name_en = ?, contact_email = ?, contact_phone = ?, website = ? "
-        "where id = ?",
+        "update organizations set name = ?, name_en = ?, contact_email = ?, contact_phone = ?, website = ?, "
+        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?",
         (name, name_en, contact_email, contact_phone, website, org_id),
     )
+    await conn.execute("update sessions set revision = revision + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+                       "'now') where org_id = ?", (org_id,))
     for row in await (await conn.execute("select id from sessions where org_id = ?", (org_id,))).fetchall():
         await reindex_session(conn, row[0])
 
@@ -137,6 +139,9 @@ async def update_venue(conn: Any, venue_id: int, data: VenueInput) -> None:
         "access_notes = ?, access_notes_en = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?",
         (*_venue_values(data), venue_id),
     )
+    # a new name or address is a change of place for calendar subscribers
+    await conn.execute("update sessions set sequence = sequence + 1, revision = revision + 1, "
+                       "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where venue_id = ?", (venue_id,))
     for row in await (await conn.execute("select id from sessions where venue_id = ?", (venue_id,))).fetchall():
         await reindex_session(conn, row[0])
 
@@ -472,7 +477,7 @@ async def update_session(conn: Any, session_id: int, data: SessionInput, *, stat
     visible = any(before[name] != after[name] for name in _VISIBLE_CHANGE)
     assignments = ", ".join(f"{name} = ?" for name in _SESSION_COLUMNS)
     await conn.execute(
-        f"update sessions set {assignments}, sequence = sequence + ?, "
+        f"update sessions set {assignments}, sequence = sequence + ?, revision = revision + 1, "
         "cancel_reason = coalesce(?, cancel_reason), updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?",
         (*values, 1 if visible else 0, cancel_reason, session_id),
     )
@@ -483,7 +488,7 @@ async def update_session(conn: Any, session_id: int, data: SessionInput, *, stat
 async def set_status(conn: Any, session_id: int, status: str, *, reason: str = "") -> None:
     """Publish, cancel or complete a session (a visible change: SEQUENCE goes up)."""
     await conn.execute(
-        "update sessions set status = ?, cancel_reason = ?, sequence = sequence + 1, "
+        "update sessions set status = ?, cancel_reason = ?, sequence = sequence + 1, revision = revision + 1, "
         "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ? and status != ?",
         (status, reason, session_id, status),
     )

@@ -166,6 +166,30 @@ async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
             series[2], store.now_utc().date().isoformat())
 
 
+class _EventCache(OrderedDict):  # type: ignore[type-arg]
+    """Rendered VEVENTs, least recently used dropped first."""
+
+    LIMIT = 20_000
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.LIMIT:
+            self.popitem(last=False)
+
+
+def _event_cache(request: Request) -> _EventCache:
+    state = request.app.state
+    if not hasattr(state, "event_cache"):
+        state.event_cache = _EventCache()
+    return state.event_cache
+
+
 async def _revision(db: Any, session_id: int) -> int:
     row = await db.fetch_one("select revision from sessions where id = ?", (session_id,))
     return row[0] if row else 0
@@ -186,7 +210,8 @@ async def all_sessions_feed(request: Request) -> Response[bytes]:
         singles, series = await _feed_sessions(db, filters)
         # rendering thousands of events must not stall live boards: do it off the event loop
         return await asyncio.to_thread(calendar.feed, name, singles, series, text=feed_text(),
-                                       base_url=_base(request))
+                                       base_url=_base(request), cache=_event_cache(request),
+                                       variant=current_locale.get())
 
     return await _answer(request, "/calendar.ics?" + urlencode(filter_params(filters)), await _version(db, filters),
                          build, "taiwa.ics")
@@ -203,7 +228,8 @@ async def organization_feed(request: Request, slug: FromPath[str]) -> Response[b
     async def build() -> bytes:
         singles, series = await _feed_sessions(db, filters)
         return await asyncio.to_thread(calendar.feed, localized(org, "name"), singles, series, text=feed_text(),
-                                       base_url=_base(request))
+                                       base_url=_base(request), cache=_event_cache(request),
+                                       variant=current_locale.get())
 
     return await _answer(request, f"/orgs/{slug}/calendar.ics", await _version(db, filters), build, f"{slug}.ics")
 

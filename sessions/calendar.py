@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
@@ -170,16 +171,29 @@ def add_timezones(calendar: Calendar, sessions: Iterable[Session]) -> None:
 
 
 def feed(name: str, singles: list[Session], series: list[tuple[SeriesRule, list[Session]]], *, text: FeedText,
-         base_url: str, description: str = "") -> bytes:
-    """A whole feed: single sessions as VEVENTs, each series as a rule with its exceptions."""
+         base_url: str, description: str = "", cache: dict[Any, bytes] | None = None, variant: str = "") -> bytes:
+    """A whole feed: single sessions as VEVENTs, each series as a rule with its exceptions.
+
+    With a `cache`, each session's rendered VEVENT is kept under (id, revision,
+    variant) — `variant` names the language — so after one change only that event is rendered again.
+    """
     calendar = new_calendar(name, description=description)
     add_timezones(calendar, [*singles, *(o for _r, occ in series for o in occ)])  # VTIMEZONE before events
+    head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
+    parts = [head]
     for session in singles:
-        calendar.add_component(session_event(session, text=text, base_url=base_url))
+        key = ("session", session.id, session.revision, session.sequence, session.updated_at, variant, base_url)
+        rendered = cache.get(key) if cache is not None else None
+        if rendered is None:
+            rendered = session_event(session, text=text, base_url=base_url).to_ical()
+            if cache is not None:
+                cache[key] = rendered
+        parts.append(rendered)
     for rule, occurrences in series:
         for event in series_events(rule, occurrences, text=text, base_url=base_url):
-            calendar.add_component(event)
-    return calendar.to_ical()
+            parts.append(event.to_ical())
+    parts.append(b"END:VCALENDAR" + end)
+    return b"".join(parts)
 
 
 def single(session: Session, *, text: FeedText, base_url: str, name: str, private_note: str = "",

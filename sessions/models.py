@@ -199,6 +199,7 @@ class Session(Struct, kw_only=True):
     updated_at: datetime
     confirmed_in_person: int = 0
     confirmed_online: int = 0
+    revision: int = 0  # bumped on every change (calendar caches key on it)
 
     @property
     def places_left_in_person(self) -> int:

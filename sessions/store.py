@@ -198,6 +198,7 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         accommodations=offers, cancel_reason=row["cancel_reason"], sequence=row["sequence"],
         created_at=from_db(row["created_at"]), updated_at=from_db(row["updated_at"]),  # type: ignore[arg-type]
         confirmed_in_person=row["confirmed_in_person"], confirmed_online=row["confirmed_online"],
+        revision=row["revision"],
     )
 
 

@@ -54,6 +54,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         self.translate = translate
         self.allow = allow
         self.presence: dict[int, dict[str, str]] = {}
+        self._counts: dict[int, tuple[float, int]] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -129,19 +130,28 @@ class BoardNamespace(socketio.AsyncNamespace):
         if not self.allow(f"{joined.board_id}:{joined.actor.id}"):
             return self._error(joined, "rate_limited", N_("Too many changes at once. Please wait a moment."))
         data = {key: value for key, value in payload.items() if key != "op"}
-        outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"))
+        outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),
+                                            after_commit=lambda done: self.broadcast(joined.board_id, done))
         if not outcome.result.get("ok"):
             error = outcome.result["error"]
             return self._error(joined, error["code"], error["message"], error.get("params"))
-        await self.broadcast(joined.board_id, outcome)
         return outcome.result
+
+    async def participant_count(self, board_id: int) -> int:
+        """How many have joined (for "N of M have voted"), read at most once a second per board."""
+        now = time.monotonic()
+        cached = self._counts.get(board_id)
+        if cached is None or now - cached[0] > 1.0:
+            cached = (now, await store.participant_count(self.service.db, board_id))
+            self._counts[board_id] = cached
+        return cached[1]
 
     async def broadcast(self, board_id: int, outcome: Outcome) -> None:
         """Send committed events to both rooms, each seeing only what it may."""
         if not outcome.events:
             return
-        state = await self.service.state(board_id)
-        count = await store.participant_count(self.service.db, board_id)
+        state = await self.service.state(board_id, catch_up=False)
+        count = await self.participant_count(board_id)
         for seq, kind, data in outcome.events:
             await self.emit("event", room_event(state, seq, kind, data, facilitators=False, participants=count),
                             room=participants_room(board_id))

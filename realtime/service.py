@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from realtime.board import N_, Actor, BoardState, CommandError, apply, fold, rep
 from realtime.store import Board
 
 OP_MAX = 100
+AfterCommit = Callable[["Outcome"], Awaitable[None]]
 
 
 @dataclass
@@ -52,26 +54,32 @@ class BoardService:
         self._boards.pop(board_id, None)
         self._states.pop(board_id, None)
 
-    async def state(self, board_id: int) -> BoardState:
-        """The live state, folded from the log on first use and caught up if the log moved on."""
+    async def state(self, board_id: int, *, catch_up: bool = True) -> BoardState:
+        """The live state, folded from the log on first use and caught up if the log moved on
+        (another process may have written; `handle` catches up inside its transaction instead)."""
         board = await self.board(board_id)
         assert board is not None
         state = self._states.get(board_id)
         if state is None:
             state = replay(board.initial_state(), await store.events_since(self.db, board_id, 0))
             self._states[board_id] = state
-        else:
+        elif catch_up:
             for seq, kind, data in await store.events_since(self.db, board_id, state.seq):
                 fold(state, seq, kind, data)
         return state
 
-    async def handle(self, board_id: int, kind: str, data: Any, actor: Actor, op: Any) -> Outcome:
-        """Apply one client command exactly once (per op id) and commit its events."""
+    async def handle(self, board_id: int, kind: str, data: Any, actor: Actor, op: Any,
+                     after_commit: AfterCommit | None = None) -> Outcome:
+        """Apply one client command exactly once (per op id) and commit its events.
+
+        `after_commit(outcome)` runs once the events are committed and folded, still holding the
+        board's lock, so broadcasts leave in `seq` order.
+        """
         if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX:
             return Outcome({"ok": False, "error": {"code": "invalid", "message": N_("Every change needs an op id."),
                                                    "params": {}}})
         async with self.lock(board_id):
-            state = await self.state(board_id)
+            state = await self.state(board_id, catch_up=False)
             async with self.db.transaction() as conn:
                 prior = await store.find_op(conn, board_id, actor.id, op)
                 if prior is not None:
@@ -103,4 +111,7 @@ class BoardService:
             for offset, event in enumerate(events):
                 fold(state, first + offset, event["type"], event["data"])
                 committed.append((first + offset, event["type"], event["data"]))
-            return Outcome(result, committed)
+            outcome = Outcome(result, committed)
+            if after_commit is not None and committed:
+                await after_commit(outcome)
+            return outcome

@@ -275,10 +275,10 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
     if not request.app.state.board_limit(f"{board_id}:{viewer.id}"):
         message = _("Too many changes at once. Please wait a moment.")
     else:
-        outcome = await request.app.state.board_service.handle(board_id, kind, command_data(values), viewer,
-                                                               values.get("op"))
+        outcome = await request.app.state.board_service.handle(
+            board_id, kind, command_data(values), viewer, values.get("op"),
+            after_commit=lambda done: namespace.broadcast(board_id, done))
         if outcome.result.get("ok"):
-            await namespace.broadcast(board_id, outcome)
             message = _("Saved.") if not outcome.duplicate else _("Already saved.")
         else:
             error = outcome.result["error"]

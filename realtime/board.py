@@ -122,7 +122,21 @@ def _text(value: Any, limit: int, field_name: str) -> str:
         raise CommandError("invalid", N_("{field} cannot be empty."), field=field_name)
     if len(text) > limit:
         raise CommandError("too_long", N_("Keep {field} under {max} characters."), field=field_name, max=limit)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from escaped JSON cannot be stored
+        raise CommandError("invalid", N_("{field} contains characters that cannot be saved."),
+                           field=field_name) from None
     return text
+
+
+def _flag(value: Any, default: bool = True) -> bool:
+    """A yes/no field from JSON or a form: true/false, 1/0, "true"/"false", "on"."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "on", "yes")
+    return bool(value)
 
 
 def _note(state: BoardState, data: dict[str, Any], actor: Actor, *, own: bool) -> Note:
@@ -149,7 +163,7 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         raise CommandError("forbidden", N_("Only the facilitator can do this."))
     if kind not in FACILITATOR_ONLY and kind not in ALLOWED_PHASES:
         raise CommandError("unknown_event", N_("Unknown event: {type}."), type=kind)
-    if state.phase == "closed" and kind not in ("phase:set", "votes:reveal", "note:hide"):
+    if state.phase == "closed" and kind not in ("phase:set", "votes:reveal", "note:hide", "timer:stop"):
         raise CommandError("closed", N_("This board is closed."))
     if kind in ALLOWED_PHASES and not actor.facilitator:
         if state.locked:
@@ -207,6 +221,8 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         group = _group(state, data.get("group"))
         return [event("group:split", id=group.id)]
     if kind == "vote:cast":
+        if actor.facilitator:
+            raise CommandError("forbidden", N_("Facilitators enter the room's dots as counts, not as their own dots."))
         note = _note(state, data, actor, own=False)
         if note.hidden:
             raise CommandError("not_found", N_("There is no such note."))
@@ -239,14 +255,14 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
     if kind == "timer:stop":
         return [event("timer:stopped", at=now_ms)] if state.timer else []
     if kind == "board:lock":
-        locked = bool(data.get("locked", True))
+        locked = _flag(data.get("locked"))
         return [event("board:locked", locked=locked)] if locked != state.locked else []
     if kind == "votes:reveal":
-        revealed = bool(data.get("revealed", True))
+        revealed = _flag(data.get("revealed"))
         return [event("votes:revealed", revealed=revealed)] if revealed != state.revealed else []
     if kind == "note:hide":
         note = _note(state, data, actor, own=False)
-        hidden = bool(data.get("hidden", True))
+        hidden = _flag(data.get("hidden"))
         return [event("note:hidden", id=note.id, hidden=hidden)] if hidden != note.hidden else []
     raise CommandError("unknown_event", N_("Unknown event: {type}."), type=kind)
 

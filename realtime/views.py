@@ -79,14 +79,20 @@ def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, 
         out.pop("name", None)
     if kind == "note:added":
         note = state.notes.get(data["id"])
-        if note is not None:
-            out = note_view(state, note, None)
-            if facilitators:
-                out["hidden"] = note.hidden
-        if not facilitators and _private_phase(state):
+        if note is None or (note.hidden and not facilitators):
+            # deleted or hidden since (a replay to a reconnecting client): its text is not sent
+            return {"seq": seq, "type": "noop", "data": {}}
+        out = note_view(state, note, None)
+        if facilitators:
+            out["hidden"] = note.hidden
+        elif _private_phase(state):
             out = {"id": data["id"], "zone": data["zone"], "private": True}
-    elif kind in ("note:edited",) and not facilitators and _private_phase(state):
-        out = {"id": data["id"], "private": True}
+    elif kind == "note:edited" and not facilitators:
+        note = state.notes.get(data["id"])
+        if note is None or note.hidden:
+            return {"seq": seq, "type": "noop", "data": {}}
+        if _private_phase(state):
+            out = {"id": data["id"], "private": True}
     elif kind in ("vote:cast", "vote:retracted", "proxy:set"):
         note_id = data["note"]
         out = {"voters": state.voters(), "participants": participants}
@@ -96,8 +102,10 @@ def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, 
             return {"seq": seq, "type": "noop", "data": {}}
         return {"seq": seq, "type": "votes:progress", "data": out}
     elif kind == "note:hidden" and not facilitators:
-        note = state.notes[data["id"]]
-        if data["hidden"]:
-            return {"seq": seq, "type": "note:deleted", "data": {"id": note.id}}
+        note = state.notes.get(data["id"])
+        if note is None or data["hidden"] or note.hidden:
+            return {"seq": seq, "type": "note:deleted", "data": {"id": data["id"]}}
+        if _private_phase(state):
+            return {"seq": seq, "type": "note:added", "data": {"id": note.id, "zone": note.zone, "private": True}}
         return {"seq": seq, "type": "note:added", "data": note_view(state, note, None)}
     return {"seq": seq, "type": kind, "data": out}

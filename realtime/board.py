@@ -14,12 +14,20 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.polls import Poll, PollError, Question, apply_poll, fold_poll
+
 PHASES = ("write", "group", "vote", "discuss", "closed")
 COLORS = ("yellow", "pink", "blue", "green", "orange", "purple")
 NOTE_MAX = 500
 TITLE_MAX = 100
 FACILITATOR_ONLY = {"phase:set", "timer:start", "timer:stop", "board:lock", "votes:reveal", "note:hide",
-                    "proxy:vote"}
+                    "proxy:vote", "poll:create", "poll:open", "poll:close", "poll:reveal", "poll:room",
+                    "question:moderate", "qa:moderation"}
+# polls and questions work in every phase but "closed" (a forum may poll at any time)
+POLL_COMMANDS = {"poll:create", "poll:open", "poll:close", "poll:reveal", "poll:room", "poll:answer",
+                 "question:ask", "question:upvote", "question:unvote", "question:moderate", "qa:moderation"}
+POLL_EVENTS = {"poll:created", "poll:status", "poll:revealed", "poll:room_counts", "poll:answered",
+               "question:asked", "question:upvoted", "question:unvoted", "question:moderated", "qa:moderation_set"}
 # phases in which each participant command is allowed (facilitators may also act outside them)
 ALLOWED_PHASES = {
     "note:add": ("write",),
@@ -99,6 +107,10 @@ class BoardState:
     votes: dict[str, dict[str, int]] = field(default_factory=dict)  # participant -> note -> dots
     proxy: dict[str, int] = field(default_factory=dict)  # note -> dots entered by the facilitator
     participants: dict[str, str] = field(default_factory=dict)  # id -> display name (authors, voters)
+    polls: dict[str, Poll] = field(default_factory=dict)
+    questions: dict[str, Question] = field(default_factory=dict)
+    pinned: str | None = None
+    qa_moderation: str = "post"  # "pre": questions wait for the facilitator's approval
 
     def zone_ids(self) -> list[str]:
         return [zone["id"] for zone in self.zones]
@@ -161,7 +173,7 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         raise CommandError("invalid", N_("The event data must be an object."))
     if kind in FACILITATOR_ONLY and not actor.facilitator:
         raise CommandError("forbidden", N_("Only the facilitator can do this."))
-    if kind not in FACILITATOR_ONLY and kind not in ALLOWED_PHASES:
+    if kind not in FACILITATOR_ONLY and kind not in ALLOWED_PHASES and kind not in POLL_COMMANDS:
         raise CommandError("unknown_event", N_("Unknown event: {type}."), type=kind)
     if state.phase == "closed" and kind not in ("phase:set", "votes:reveal", "note:hide", "timer:stop"):
         raise CommandError("closed", N_("This board is closed."))
@@ -172,6 +184,16 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
             raise CommandError("wrong_phase", N_("This is not possible in the current phase."))
     next_id = state.seq + 1
     event = lambda type_, **payload: {"type": type_, "data": payload}  # noqa: E731
+    if kind in POLL_COMMANDS:
+        if state.locked and not actor.facilitator:
+            raise CommandError("locked", N_("The facilitator has paused the board."))
+        if kind == "poll:answer" and actor.facilitator:
+            raise CommandError("forbidden", N_("Facilitators enter the room's answers as counts."))
+        try:
+            return apply_poll(state.polls, state.questions, kind, data, actor, next_id=next_id,
+                              moderation=state.qa_moderation, board_id=state.board_id)
+        except PollError as error:
+            raise CommandError(error.code, error.message, **error.params) from None
 
     if kind == "note:add":
         zone = data.get("zone")
@@ -270,6 +292,9 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
 def fold(state: BoardState, seq: int, kind: str, data: dict[str, Any]) -> BoardState:
     """Apply one logged event to the state in place (and return it)."""
     state.seq = seq
+    if kind in POLL_EVENTS:
+        fold_poll(state, kind, data)
+        return state
     notes, groups = state.notes, state.groups
     if kind == "note:added":
         notes[data["id"]] = Note(id=data["id"], zone=data["zone"], text=data["text"], color=data["color"],

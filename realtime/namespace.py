@@ -153,7 +153,8 @@ class BoardNamespace(socketio.AsyncNamespace):
         state = await self.service.state(board_id, catch_up=False)
         count = await self.participant_count(board_id)
         for seq, kind, data in outcome.events:
-            await self.emit("event", room_event(state, seq, kind, data, facilitators=False, participants=count),
-                            room=participants_room(board_id))
-            await self.emit("event", room_event(state, seq, kind, data, facilitators=True, participants=count),
-                            room=facilitators_room(board_id))
+            # the op id lets the sender recognise its own change (confirmed, not announced as news)
+            for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
+                message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
+                message["op"] = outcome.op
+                await self.emit("event", message, room=room)

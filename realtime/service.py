@@ -29,6 +29,7 @@ class Outcome:
     result: dict[str, Any]
     events: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     duplicate: bool = False
+    op: str = ""
 
 
 class BoardService:
@@ -99,7 +100,8 @@ class BoardService:
                 first = state.seq + 1
                 await store.append_events(conn, board_id, first, events, actor.id)
                 result: dict[str, Any] = {"ok": True, "seq": state.seq + len(events)}
-                created = [e["data"]["id"] for e in events if e["type"] in ("note:added", "group:created")]
+                created = [e["data"]["id"] for e in events
+                           if e["type"] in ("note:added", "group:created", "poll:created", "question:asked")]
                 if created:
                     result["id"] = created[-1] if kind != "group:set" else created[0]
                     if kind == "note:add":
@@ -111,7 +113,7 @@ class BoardService:
             for offset, event in enumerate(events):
                 fold(state, first + offset, event["type"], event["data"])
                 committed.append((first + offset, event["type"], event["data"]))
-            outcome = Outcome(result, committed)
+            outcome = Outcome(result, committed, op=op)
             if after_commit is not None and committed:
                 await after_commit(outcome)
             return outcome

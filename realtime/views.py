@@ -11,6 +11,7 @@ from dataclasses import asdict
 from typing import Any
 
 from realtime.board import Actor, BoardState, Note, results
+from realtime.polls import Poll, Question, poll_results
 
 
 def _private_phase(state: BoardState) -> bool:
@@ -39,6 +40,41 @@ def visible_notes(state: BoardState, viewer: Actor) -> list[Note]:
     return notes
 
 
+def results_visible(poll: Poll, facilitator: bool) -> bool:
+    return facilitator or poll.revealed or poll.live_results
+
+
+def poll_view(poll: Poll, viewer: Actor | None) -> dict[str, Any]:
+    """A poll as a viewer sees it: results only when live, revealed, or to the facilitator."""
+    facilitator = bool(viewer and viewer.facilitator)
+    view: dict[str, Any] = {"id": poll.id, "type": poll.type, "question": poll.question, "options": poll.options,
+                            "max_choices": poll.max_choices, "status": poll.status, "live_results": poll.live_results,
+                            "anonymous": poll.anonymous, "revealed": poll.revealed, "respondents": len(poll.answers)}
+    if viewer is not None and not facilitator:
+        view["my_answer"] = poll.answers.get(viewer.id)
+    if results_visible(poll, facilitator):
+        view["results"] = poll_results(poll)
+    return view
+
+
+def question_view(state: BoardState, question: Question, viewer: Actor | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": question.id, "text": question.text, "votes": len(question.upvotes),
+                            "answered": question.answered, "pinned": state.pinned == question.id,
+                            "status": question.status}
+    if question.author_name and not state.anonymous:
+        view["author"] = question.author_name
+    if viewer is not None:
+        view["upvoted"] = viewer.id in question.upvotes
+        view["mine"] = question.author == viewer.id
+    return view
+
+
+def visible_questions(state: BoardState, viewer: Actor) -> list[Question]:
+    shown = [q for q in state.questions.values()
+             if viewer.facilitator or q.status == "visible" or (q.status == "pending" and q.author == viewer.id)]
+    return sorted(shown, key=lambda q: (state.pinned != q.id, q.answered, -len(q.upvotes), q.id))
+
+
 def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int, server_now: int,
              presence: dict[str, int] | None = None) -> dict[str, Any]:
     """The full state for one viewer, as sent on join and on request."""
@@ -54,7 +90,10 @@ def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int,
                                     "private_writing": state.private_writing, "colors": state.colors},
         "zones": state.zones, "phase": state.phase, "locked": state.locked, "timer": state.timer,
         "revealed": state.revealed, "notes": [note_view(state, n, viewer) for n in shown],
-        "groups": [asdict(g) for g in state.groups.values()], "polls": [], "votes": votes,
+        "groups": [asdict(g) for g in state.groups.values()], "votes": votes,
+        "polls": [poll_view(p, viewer) for p in state.polls.values() if viewer.facilitator or p.status != "draft"],
+        "questions": [question_view(state, q, viewer) for q in visible_questions(state, viewer)],
+        "pinned": state.pinned, "qa_moderation": state.qa_moderation,
         "others_writing": hidden_count, "server_now": server_now,
         "me": {"name": viewer.name, "facilitator": viewer.facilitator},
     }
@@ -93,6 +132,21 @@ def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, 
             return {"seq": seq, "type": "noop", "data": {}}
         if _private_phase(state):
             out = {"id": data["id"], "private": True}
+    elif kind in ("poll:answered", "poll:room_counts", "poll:created", "poll:status", "poll:revealed"):
+        poll = state.polls[data.get("poll", data.get("id"))]
+        if kind == "poll:created" and not facilitators:
+            return {"seq": seq, "type": "noop", "data": {}}  # drafts appear when opened
+        out = {"poll": poll.id, "status": poll.status, "respondents": len(poll.answers)}
+        if kind == "poll:created" or kind == "poll:status":
+            out = poll_view(poll, None)
+        if results_visible(poll, facilitators):
+            out["results"] = poll_results(poll)
+        return {"seq": seq, "type": "poll:progress" if kind == "poll:answered" else kind, "data": out}
+    elif kind in ("question:asked", "question:upvoted", "question:unvoted", "question:moderated"):
+        question = state.questions.get(data["id"])
+        if question is None or (question.status != "visible" and not facilitators):
+            return {"seq": seq, "type": "noop", "data": {}}
+        return {"seq": seq, "type": kind, "data": question_view(state, question, None)}
     elif kind in ("vote:cast", "vote:retracted", "proxy:set"):
         note_id = data["note"]
         out = {"voters": state.voters(), "participants": participants}

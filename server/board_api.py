@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import uuid
 from typing import Any
 
 import msgspec
@@ -12,7 +14,8 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from realtime import store as board_store
 from server.api import ORGANIZER, _organizer
-from server.board_access import can_facilitate
+from realtime.polls import poll_results
+from server.board_access import can_facilitate, facilitator_actor
 from server.boards import EXPORT_FORMATS, board_errors, create_board, export_answer
 from server.i18n import gettext as _
 from sessions import store
@@ -106,4 +109,77 @@ async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
     return await export_answer(request, board, fmt)
 
 
-ROUTES = [create, add_participant, export]
+class PollCreate(msgspec.Struct):
+    type: str
+    question: str
+    options: list[str] = msgspec.field(default_factory=list)
+    max_choices: int | None = None
+    live_results: bool = False
+    anonymous: bool = True
+    open: bool = False
+
+
+class PollOption(msgspec.Struct):
+    id: str
+    label: str
+
+
+class PollOut(msgspec.Struct):
+    id: str
+    board: int
+    type: str
+    question: str
+    options: list[PollOption]
+    status: str
+
+
+POLL_ID = re.compile(r"^b(\d+)p\d+$")
+
+
+async def _run(request: Request, board_id: int, kind: str, data: dict[str, Any], actor: Any) -> Any:
+    """A command through the same service (and broadcast) as the socket events."""
+    namespace = request.app.state.board_namespace
+    outcome = await request.app.state.board_service.handle(
+        board_id, kind, data, actor, f"api-{uuid.uuid4().hex}", after_commit=lambda done: namespace.broadcast(board_id, done))
+    if not outcome.result.get("ok"):
+        error = outcome.result["error"]
+        raise InvalidInput([FieldError(str(error.get("params", {}).get("field", "poll")), error["message"],
+                                       error.get("params", {}))])
+    return outcome
+
+
+@post("/api/boards/{board_id:int}/polls", summary="Create a poll (facilitator)", tags=["polls"],
+      status_code=HTTP_201_CREATED, **ORGANIZER)
+async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[PollCreate]) -> PollOut:
+    account = _organizer(request)
+    db = request.app.state.db
+    if not await can_facilitate(db, account, board_id):
+        raise NotFoundException(detail=_("There is no such board."))
+    actor = facilitator_actor(account)
+    payload = {key: value for key, value in msgspec.to_builtins(data).items() if key != "open" and value is not None}
+    outcome = await _run(request, board_id, "poll:create", payload, actor)
+    poll_id = outcome.result["id"]
+    if data.open:
+        await _run(request, board_id, "poll:open", {"poll": poll_id}, actor)
+    poll = (await request.app.state.board_service.state(board_id)).polls[poll_id]
+    return PollOut(id=poll.id, board=board_id, type=poll.type, question=poll.question, status=poll.status,
+                   options=[PollOption(id=o["id"], label=o["label"]) for o in poll.options])
+
+
+@get("/api/polls/{poll_id:str}/results", summary="A poll's results", tags=["polls"])
+async def poll_results_api(request: Request, poll_id: FromPath[str]) -> dict[str, Any]:
+    """{total, counts: {option_id: n}} ({total, words: [{text, count}]} for text polls); counts include
+    the room's; hidden results are for the board's facilitators only."""
+    match = POLL_ID.match(poll_id)
+    board = await board_store.get_board(request.app.state.db, int(match.group(1))) if match else None
+    state = await request.app.state.board_service.state(board.id) if board else None
+    poll = state.polls.get(poll_id) if state else None
+    if poll is None:
+        raise NotFoundException(detail=_("There is no such poll."))
+    account = request.scope["state"].get("account")
+    if not (poll.revealed or poll.live_results or await can_facilitate(request.app.state.db, account, board.id)):
+        raise NotFoundException(detail=_("There is no such poll."))
+    return poll_results(poll)
+
+
+ROUTES = [create, add_participant, export, create_poll, poll_results_api]

@@ -239,7 +239,8 @@ async def list_view(request: Request, board_id: FromPath[int]) -> Template | Red
 
 
 COMMAND_FIELDS = ("zone", "text", "color", "note", "group", "title", "into", "phase", "seconds", "locked",
-                  "revealed", "hidden", "count")
+                  "revealed", "hidden", "count", "poll", "choice", "choices", "ranking", "question", "action",
+                  "moderation", "anonymous", "live_results", "max_choices", "options")
 
 
 def command_data(values: dict[str, Any]) -> dict[str, Any]:
@@ -254,11 +255,26 @@ def command_data(values: dict[str, Any]) -> dict[str, Any]:
                 value = int(str(value).strip()) * (60 if name == "seconds" and values.get("unit") == "minutes" else 1)
             except ValueError:
                 value = None
-        elif name in ("locked", "revealed", "hidden"):
+        elif name in ("locked", "revealed", "hidden", "anonymous", "live_results"):
             value = value in ("1", "true", "on")
+        elif name == "max_choices":
+            try:
+                value = int(str(value).strip())
+            except ValueError:
+                continue
+        elif name == "options":
+            value = [line.strip() for line in str(value).splitlines() if line.strip()]
         elif name == "group" and value == "":
             value = None
         data[name] = value
+    if values.get("poll_type"):
+        data["type"] = values["poll_type"]
+    counts = {key[5:]: value for key, value in values.items() if key.startswith("room_")}
+    if counts:
+        try:
+            data["counts"] = {key: int(str(value).strip() or 0) for key, value in counts.items()}
+        except ValueError:
+            data["counts"] = None
     return data
 
 

@@ -21,7 +21,7 @@ MAX_CHILD_FIELDS = 3
 
 def form_values(form: Any) -> FormValues:
     """Flatten submitted form data: one string per field, lists for the multi-valued ones."""
-    multi = {"languages", "features", "colors"}
+    multi = {"languages", "features", "colors", "choices", "ranking"}
     values: FormValues = {}
     for key in form.keys():
         items = form.getall(key) if hasattr(form, "getall") else [form[key]]

@@ -18,6 +18,7 @@ from realtime.board import (
     ALLOWED_PHASES,
     COLORS,
     FACILITATOR_ONLY,
+    POLL_COMMANDS,
     NOTE_MAX,
     PHASES,
     Actor,
@@ -42,7 +43,8 @@ CHIE = Actor(id="p-chie-0d9e", name="Chie Kato")
 FAC = Actor(id="f-fac-33b1", name="Fumi Facilitator", facilitator=True)
 ACTORS = (AIKO, BEN, CHIE, FAC)
 ACTOR_IDS = {actor.id for actor in ACTORS}
-ALL_KINDS = sorted(FACILITATOR_ONLY | set(ALLOWED_PHASES))
+BOARD_FACILITATOR_ONLY = FACILITATOR_ONLY - POLL_COMMANDS  # polls and Q&A are tested in test_polls.py
+ALL_KINDS = sorted(BOARD_FACILITATOR_ONLY | set(ALLOWED_PHASES))
 NO_DATA: Any = object()  # a command sent without data (None is a payload of its own)
 
 
@@ -706,7 +708,7 @@ NEEDS = {"note:add": ("zone", "text", "color"), "note:edit": ("note", "text"), "
          "note:hide": ("note", "hidden")}
 # what a real workshop mostly does, commonest first (hypothesis favours the start of a list)
 BUSY_KINDS = ["note:add"] * 8 + ["vote:cast"] * 10 + ["group:set"] * 6 + ["group:merge"] * 5 \
-    + ["vote:retract"] * 3 + 3 * sorted(ALLOWED_PHASES) + sorted(FACILITATOR_ONLY)
+    + ["vote:retract"] * 3 + 3 * sorted(ALLOWED_PHASES) + sorted(BOARD_FACILITATOR_ONLY)
 ODD = st.sampled_from([None, 0, 1.5, True, "", [], {}, ["n1"], {"id": "n1"}])
 WORDS = st.one_of(st.text(min_size=1, max_size=12), st.sampled_from(["バス", "公園", "  空き家  "]))
 TEXT = st.one_of(st.text(max_size=12), st.sampled_from(["", "   ", "あ" * NOTE_MAX, "あ" * (NOTE_MAX + 1)]))
@@ -746,9 +748,9 @@ def command(draw: st.DrawFn, state: BoardState) -> tuple[Actor, str, Any]:
     """One command: usually what a real client sends, sometimes nonsense, from any of four people."""
     roll = draw(st.integers(0, 19))
     if roll < 12:
-        fitting = [k for k in BUSY_KINDS if k in FACILITATOR_ONLY or state.phase in ALLOWED_PHASES[k]]
+        fitting = [k for k in BUSY_KINDS if k in BOARD_FACILITATOR_ONLY or state.phase in ALLOWED_PHASES[k]]
         kind = draw(st.sampled_from(fitting))
-        actor = FAC if kind in FACILITATOR_ONLY else draw(st.sampled_from(ACTORS))
+        actor = FAC if kind in BOARD_FACILITATOR_ONLY else draw(st.sampled_from(ACTORS))
         pairs = [(a, b) for a in state.groups.values() for b in state.groups.values() if a != b and a.zone == b.zone]
         if kind == "group:merge" and pairs:
             group, into = draw(st.sampled_from(pairs))

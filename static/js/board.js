@@ -20,6 +20,7 @@
   var list = document.getElementById("board-list");
   var seq = parseInt(list.dataset.seq || "0", 10);
   var pending = {};           // op id -> {type, payload}
+  var mine = {};              // op ids this page sent: their events are confirmations, not news
   var skew = 0;               // server clock minus this device's clock, in ms
   var muted = localStorage.getItem("taiwa-board-muted") === "1";
   var announceQueue = {};
@@ -71,8 +72,9 @@
 
   function describe(event) {
     if (event.type === "note:added") {
-      newNotes[event.data.zone] = (newNotes[event.data.zone] || 0) + 1;
-      announce("notes-" + event.data.zone, format(texts.new_notes, { n: newNotes[event.data.zone], zone: zoneTitle(event.data.zone) }));
+      var count = newNotes[event.data.zone] = (newNotes[event.data.zone] || 0) + 1;
+      announce("notes-" + event.data.zone, format(count === 1 ? texts.new_note : texts.new_notes,
+        { n: count, zone: zoneTitle(event.data.zone) }));
     } else if (event.type === "phase:changed") {
       announce("phase", format(texts.phase, { phase: texts.phases[event.data.phase] || event.data.phase }));
     } else if (event.type === "votes:revealed" && event.data.revealed) {
@@ -121,6 +123,34 @@
     });
   }
 
+  /* Text typed but not sent yet (and changed choices), by element id, to put back after a re-render. */
+  function unsentValues(root) {
+    var values = {};
+    root.querySelectorAll("textarea[id], input[id], select[id]").forEach(function (el) {
+      if (el.type === "hidden") { return; }
+      if (el.tagName === "SELECT") {
+        var changed = Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
+        if (changed) { values[el.id] = { select: el.value }; }
+      } else if (el.type === "checkbox" || el.type === "radio") {
+        if (el.checked !== el.defaultChecked) { values[el.id] = { checked: el.checked }; }
+      } else if (el.value !== el.defaultValue) {
+        values[el.id] = { value: el.value };
+      }
+    });
+    return values;
+  }
+
+  function restoreValues(values) {
+    Object.keys(values).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (!el) { return; }
+      var saved = values[id];
+      if ("value" in saved) { el.value = saved.value; }
+      if ("select" in saved) { el.value = saved.select; }
+      if ("checked" in saved) { el.checked = saved.checked; }
+    });
+  }
+
   function focusNearest(node) {
     var heading = node.querySelector("h2, h3");
     if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
@@ -136,13 +166,23 @@
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById("board-list");
         if (!fresh) { return; }
+        var drafts = unsentValues(list);
         var open = openDetails(list);
         Object.keys(open).forEach(function (id) {
           var d = fresh.querySelector("#" + CSS.escape(id));
           if (d) { d.setAttribute("open", ""); }
         });
-        merge(list, fresh, document.activeElement);
+        var active = document.activeElement;
+        var activeId = active && active.id;
+        var caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+        merge(list, fresh, active);
         list = document.getElementById("board-list");
+        restoreValues(drafts);
+        var again = activeId && document.getElementById(activeId);
+        if (again && document.activeElement !== again) {
+          again.focus();
+          if (caret && again.setSelectionRange) { again.setSelectionRange(caret[0], caret[1]); }
+        }
         newNotes = {};
         tickTimer();
       })
@@ -201,7 +241,7 @@
     }
     seq = event.seq;
     if (event.type === "timer:started" || event.type === "phase:changed") { scheduleRefresh(0); }
-    describe(event);
+    if (!(event.op && mine[event.op])) { describe(event); }
     scheduleRefresh();
   });
 
@@ -237,11 +277,22 @@
     var data = new FormData(form);
     var type = data.get("type");
     var payload = { op: newOp() };
+    var counts = null;
     data.forEach(function (value, key) {
       if (["type", "op", "back", "_csrf_token", "unit"].indexOf(key) >= 0) { return; }
-      if (key === "seconds" || key === "count") {
+      if (key === "choices" || key === "ranking") {
+        (payload[key] = payload[key] || []).push(value);
+      } else if (key.indexOf("room_") === 0) {
+        (counts = counts || {})[key.slice(5)] = parseInt(value || "0", 10);
+      } else if (key === "poll_type") {
+        payload.type = value;
+      } else if (key === "options") {
+        payload.options = value.split("\n").map(function (line) { return line.trim(); }).filter(Boolean);
+      } else if (key === "max_choices") {
+        if (value) { payload.max_choices = parseInt(value, 10); }
+      } else if (key === "seconds" || key === "count") {
         payload[key] = parseInt(value, 10) * (key === "seconds" && data.get("unit") === "minutes" ? 60 : 1);
-      } else if (key === "locked" || key === "revealed" || key === "hidden") {
+      } else if (["locked", "revealed", "hidden", "anonymous", "live_results"].indexOf(key) >= 0) {
         payload[key] = value === "1";
       } else if (key === "group" && value === "") {
         payload[key] = null;
@@ -249,7 +300,9 @@
         payload[key] = value;
       }
     });
+    if (counts) { payload.counts = counts; }
     pending[payload.op] = { type: type, payload: payload };
+    mine[payload.op] = true;
     send(type, payload);
     var textarea = form.querySelector("textarea[name=text]");
     if (type === "note:add" && textarea) { textarea.value = ""; textarea.defaultValue = ""; textarea.focus(); }

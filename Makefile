@@ -46,6 +46,7 @@ test: $(VENV)/.installed-test translations test-deps
 # Benchmarks (not part of `make test`): results in bench/results/*.md
 bench: $(VENV)/.installed-test translations
 	$(BIN)/python -m bench.board_fanout
+	$(BIN)/python -m bench.poll_burst
 	@[ ! -f bench/calendar_feed.py ] || $(BIN)/python -m bench.calendar_feed
 
 clean:

@@ -19,7 +19,8 @@ from markupsafe import Markup
 from realtime import store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results
 from realtime.store import Board
-from realtime.views import snapshot
+from realtime.polls import poll_results
+from realtime.views import poll_view, snapshot
 from server.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
 from server.errors import form_with_errors
 from server.forms import form_values
@@ -428,6 +429,39 @@ async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
     return await export_answer(request, board, request.url.path.rsplit(".", 1)[-1])
 
 
+def poll_rows(state: BoardState) -> list[list[Any]]:
+    """One row per poll option (or word), with online, room and total counts and the share."""
+    rows: list[list[Any]] = []
+    for poll in state.polls.values():
+        result = poll_results(poll)
+        if poll.type == "text":
+            for word in result["words"]:
+                rows.append([poll.question, poll.type, word["text"], word["count"], 0, word["count"], ""])
+            continue
+        total = sum(result["counts"].values()) or 0
+        for option in poll.options:
+            count = result["counts"].get(option["id"], 0)
+            rows.append([poll.question, poll.type, option["label"], result["online"].get(option["id"], 0),
+                         result["room"].get(option["id"], 0), count,
+                         f"{count / total * 100:.1f}" if total else "0.0"])
+    return rows
+
+
+@get("/boards/{board_id:int}/polls.csv", include_in_schema=False)
+async def polls_csv(request: Request, board_id: FromPath[int]) -> Response[bytes]:
+    """Poll results and questions as CSV (UTF-8 with BOM), for the facilitator."""
+    board, _actor = await facilitator_board(request, board_id)
+    state = await request.app.state.board_service.state(board.id)
+    header = [_("Question"), _("Type"), _("Option"), _("Online"), _("In the room"), _("Total"), "%"]
+    rows = poll_rows(state)
+    for question in state.questions.values():
+        if question.status == "visible":
+            rows.append([question.text, "question", _("Answered") if question.answered else "",
+                         len(question.upvotes), 0, len(question.upvotes), ""])
+    return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="board-{board.id}-polls.csv"', "Cache-Control": "no-store"})
+
+
 @post("/boards/{board_id:int}/outcome", include_in_schema=False)
 async def publish_outcome(request: Request, board_id: FromPath[int]) -> Redirect:
     """Publish (公開) the outcome on a public page linked from the session, with or without names."""
@@ -446,10 +480,13 @@ async def outcome(request: Request, board_id: FromPath[int]) -> Template:
         raise NotFoundException()
     state = await request.app.state.board_service.state(board.id)
     session = await store.get_session(request.app.state.db, board.session_id)
+    polls = [poll_view(p, None) | {"results": poll_results(p)} for p in state.polls.values()
+             if p.status != "draft" and (p.revealed or p.live_results)]
+    answered = [q for q in state.questions.values() if q.status == "visible" and q.answered]
     return Template("pages/board_outcome.html", context={
-        "board": board, "session": session, "state": state, "ranked": results(state),
-        "rows": export_rows(board, state, names=board.outcome_names)})
+        "board": board, "session": session, "state": state, "ranked": results(state), "polls": polls,
+        "answered": answered, "rows": export_rows(board, state, names=board.outcome_names)})
 
 
 ROUTES = [boards_page, create_board_page, join_by_code_form, join_form, join, participant_board, list_view,
-          http_command, facilitate, present, export, publish_outcome, outcome]
+          http_command, facilitate, present, export, polls_csv, publish_outcome, outcome]

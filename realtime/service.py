@@ -22,6 +22,13 @@ OP_MAX = 100
 AfterCommit = Callable[["Outcome"], Awaitable[None]]
 
 
+def _fold_next(state: BoardState, seq: int, kind: str, data: dict[str, Any]) -> None:
+    """Fold an event unless the state already has it: catching up from the log (outside the
+    board's lock) and committing (inside it) may meet the same event, which must count once."""
+    if seq == state.seq + 1:
+        fold(state, seq, kind, data)
+
+
 @dataclass
 class Outcome:
     """What a command did: its answer (the ack), and the committed events to broadcast."""
@@ -38,6 +45,7 @@ class BoardService:
         self._states: dict[int, BoardState] = {}
         self._boards: dict[int, Board] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._loading: dict[int, asyncio.Lock] = {}
 
     def lock(self, board_id: int) -> asyncio.Lock:
         return self._locks.setdefault(board_id, asyncio.Lock())
@@ -62,11 +70,14 @@ class BoardService:
         assert board is not None
         state = self._states.get(board_id)
         if state is None:
-            state = replay(board.initial_state(), await store.events_since(self.db, board_id, 0))
-            self._states[board_id] = state
-        elif catch_up:
+            async with self._loading.setdefault(board_id, asyncio.Lock()):  # one replay per board
+                state = self._states.get(board_id)
+                if state is None:
+                    state = replay(board.initial_state(), await store.events_since(self.db, board_id, 0))
+                    self._states[board_id] = state
+        if catch_up:
             for seq, kind, data in await store.events_since(self.db, board_id, state.seq):
-                fold(state, seq, kind, data)
+                _fold_next(state, seq, kind, data)
         return state
 
     async def handle(self, board_id: int, kind: str, data: Any, actor: Actor, op: Any,
@@ -91,7 +102,7 @@ class BoardService:
                         "select seq, type, data from board_events where board_id = ? and seq > ? order by seq",
                         (board_id, state.seq))
                     for seq, event_type, payload in await cursor.fetchall():
-                        fold(state, seq, event_type, json.loads(payload))
+                        _fold_next(state, seq, event_type, json.loads(payload))
                 try:
                     events = apply(state, kind, data, actor, now_ms=int(time.time() * 1000))
                 except CommandError as error:
@@ -111,7 +122,7 @@ class BoardService:
                 await store.record_op(conn, board_id, actor.id, op, result)
             committed = []
             for offset, event in enumerate(events):
-                fold(state, first + offset, event["type"], event["data"])
+                _fold_next(state, first + offset, event["type"], event["data"])
                 committed.append((first + offset, event["type"], event["data"]))
             outcome = Outcome(result, committed, op=op)
             if after_commit is not None and committed:

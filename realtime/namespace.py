@@ -7,6 +7,7 @@ needs) is ever sent here: the board only knows display names and notes.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,10 @@ from realtime.service import BoardService, Outcome
 from realtime.views import room_event, snapshot
 
 REPLAY_LIMIT = 1000  # further behind than this, a client gets a fresh snapshot instead
+# Dots and poll answers arrive in bursts; rooms get one progress message per board per interval
+# (carrying the latest seq and `from`, the first seq it covers) instead of one message per answer.
+COALESCED = {"vote:cast", "vote:retracted", "poll:answered"}
+PROGRESS_INTERVAL = 0.2
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         self.allow = allow
         self.presence: dict[int, dict[str, str]] = {}
         self._counts: dict[int, tuple[float, int]] = {}
+        self._progress: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -147,14 +153,50 @@ class BoardNamespace(socketio.AsyncNamespace):
         return cached[1]
 
     async def broadcast(self, board_id: int, outcome: Outcome) -> None:
-        """Send committed events to both rooms, each seeing only what it may."""
+        """Send committed events to both rooms, each seeing only what it may (called under the board's
+        lock, so messages leave in seq order); bursts of dots and answers are coalesced."""
         if not outcome.events:
             return
         state = await self.service.state(board_id, catch_up=False)
         count = await self.participant_count(board_id)
         for seq, kind, data in outcome.events:
+            if kind in COALESCED:
+                pending = self._progress.setdefault(board_id, [])
+                if not pending:
+                    asyncio.get_running_loop().call_later(PROGRESS_INTERVAL, self._schedule_flush, board_id)
+                pending.append((seq, kind, data))
+                continue
+            await self._flush(board_id, state, count)
             # the op id lets the sender recognise its own change (confirmed, not announced as news)
             for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
                 message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
                 message["op"] = outcome.op
                 await self.emit("event", message, room=room)
+
+    def _schedule_flush(self, board_id: int) -> None:
+        asyncio.ensure_future(self._flush_locked(board_id))
+
+    async def _flush_locked(self, board_id: int) -> None:
+        async with self.service.lock(board_id):
+            state = await self.service.state(board_id, catch_up=False)
+            await self._flush(board_id, state, await self.participant_count(board_id))
+
+    async def _flush(self, board_id: int, state: Any, count: int) -> None:
+        """The coalesced events as one message per poll or note touched, each with the current totals.
+
+        Messages chain: each covers the seqs from `from` to `seq`, so clients see no gap.
+        """
+        pending = self._progress.pop(board_id, [])
+        if not pending:
+            return
+        last: dict[Any, tuple[int, str, dict[str, Any]]] = {}
+        for seq, kind, data in pending:
+            last[data.get("poll") or data.get("note")] = (seq, kind, data)
+        covered = pending[0][0]
+        for seq, kind, data in sorted(last.values(), key=lambda item: item[0]):
+            final = seq if seq != max(s for s, _k, _d in last.values()) else pending[-1][0]
+            for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
+                message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
+                message.update({"from": covered, "seq": final})
+                await self.emit("event", message, room=room)
+            covered = final + 1

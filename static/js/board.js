@@ -233,7 +233,8 @@
 
   socket.on("event", function (event) {
     if (event.seq <= seq) { return; }                 // already seen (e.g. replayed)
-    if (event.seq > seq + 1) {                         // a gap: ask for the whole state
+    var first = event.from || event.seq;               // a coalesced progress message covers from..seq
+    if (first > seq + 1) {                             // a gap: ask for the whole state
       socket.emit("board:snapshot", {}, function (answer) {
         if (answer && answer.ok) { seq = answer.snapshot.seq; scheduleRefresh(0); }
       });

@@ -203,11 +203,11 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         if color not in state.colors:
             raise CommandError("invalid", N_("Choose one of the board's colours."))
         by_facilitator = bool(actor.facilitator and data.get("on_behalf", True))
-        return [event("note:added", id=f"n{next_id}", zone=zone, text=_text(data.get("text"), NOTE_MAX, "note"),
+        return [event("note:added", id=f"n{next_id}", zone=zone, text=_text(data.get("text"), NOTE_MAX, N_("note")),
                       color=color, author=actor.id, author_name=actor.name, by_facilitator=by_facilitator)]
     if kind == "note:edit":
         note = _note(state, data, actor, own=True)
-        return [event("note:edited", id=note.id, text=_text(data.get("text"), NOTE_MAX, "note"))]
+        return [event("note:edited", id=note.id, text=_text(data.get("text"), NOTE_MAX, N_("note")))]
     if kind == "note:move":
         note = _note(state, data, actor, own=state.phase == "write")
         zone = data.get("zone")
@@ -221,7 +221,7 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         note = _note(state, data, actor, own=False)
         target = data.get("group")
         if target is None and data.get("title"):
-            title = _text(data.get("title"), TITLE_MAX, "title")
+            title = _text(data.get("title"), TITLE_MAX, N_("title"))
             group_id = f"g{next_id}"
             return [event("group:created", id=group_id, zone=note.zone, title=title),
                     event("note:grouped", id=note.id, group=group_id)]
@@ -233,7 +233,7 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         return [event("note:grouped", id=note.id, group=group.id)] if note.group != group.id else []
     if kind == "group:rename":
         group = _group(state, data.get("group"))
-        return [event("group:renamed", id=group.id, title=_text(data.get("title"), TITLE_MAX, "title"))]
+        return [event("group:renamed", id=group.id, title=_text(data.get("title"), TITLE_MAX, N_("title")))]
     if kind == "group:merge":
         group, into = _group(state, data.get("group")), _group(state, data.get("into"))
         if group.id == into.id or group.zone != into.zone:

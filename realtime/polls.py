@@ -102,7 +102,7 @@ def _poll(polls: dict[str, Poll], data: dict[str, Any]) -> Poll:
 def _clean(value: Any, limit: int, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PollError("invalid", N_("{field} cannot be empty."), field=what)
-    text = " ".join(value.split()) if what != "question" else value.strip()
+    text = " ".join(value.split()) if what != N_("question") else value.strip()
     if len(text) > limit:
         raise PollError("too_long", N_("Keep {field} under {max} characters."), field=what, max=limit)
     try:
@@ -134,10 +134,11 @@ def validate_answer(poll: Poll, data: dict[str, Any]) -> Any:
         return choices
     if poll.type == "ranking":
         order = data.get("ranking", data.get("choices"))
-        if not isinstance(order, list) or sorted(order) != sorted(ids) or len(set(order)) != len(ids):
+        if not isinstance(order, list) or not all(isinstance(item, str) for item in order) \
+                or len(order) != len(ids) or set(order) != set(ids):
             raise PollError("invalid_choice", N_("Put every option in order, each once."))
         return order
-    return _clean(data.get("text"), ANSWER_TEXT_MAX, "answer")
+    return _clean(data.get("text"), ANSWER_TEXT_MAX, N_("answer"))
 
 
 def apply_poll(polls: dict[str, Poll], questions: dict[str, Question], kind: str, data: dict[str, Any],
@@ -148,11 +149,11 @@ def apply_poll(polls: dict[str, Poll], questions: dict[str, Question], kind: str
         poll_type = data.get("type")
         if poll_type not in (*POLL_TYPES, "fist_to_five", "likert"):
             raise PollError("invalid", N_("Choose a poll type."))
-        question = _clean(data.get("question"), QUESTION_MAX, "question")
+        question = _clean(data.get("question"), QUESTION_MAX, N_("question"))
         raw = data.get("options") or []
         if not isinstance(raw, list):
             raise PollError("invalid", N_("Options must be a list."))
-        labels = [_clean(label, OPTION_MAX, "option") for label in raw if isinstance(label, str) and label.strip()]
+        labels = [_clean(label, OPTION_MAX, N_("option")) for label in raw if isinstance(label, str) and label.strip()]
         values: list[str] = []
         if poll_type == "fist_to_five":
             poll_type, labels, values = "scale", [str(n) for n in range(6)], [str(n) for n in range(6)]
@@ -199,7 +200,7 @@ def apply_poll(polls: dict[str, Poll], questions: dict[str, Question], kind: str
             return []  # the same answer again (another tab, a retry): counted once
         return [event("poll:answered", poll=poll.id, participant=actor.id, name=actor.name, answer=answer)]
     if kind == "question:ask":
-        text = _clean(data.get("text"), QUESTION_MAX, "question")
+        text = _clean(data.get("text"), QUESTION_MAX, N_("question"))
         anonymous = bool(data.get("anonymous", False))
         return [event("question:asked", id=f"q{next_id}", text=text, author=actor.id,
                       author_name="" if anonymous else actor.name,

@@ -54,6 +54,12 @@ def poll_view(poll: Poll, viewer: Actor | None) -> dict[str, Any]:
         view["my_answer"] = poll.answers.get(viewer.id)
     if results_visible(poll, facilitator):
         view["results"] = poll_results(poll)
+    if facilitator and not poll.anonymous:
+        labels = {option["id"]: option["label"] for option in poll.options}
+        describe = lambda answer: ", ".join(labels.get(a, a) for a in answer) if isinstance(answer, list) \
+            else labels.get(answer, answer)  # noqa: E731
+        view["named_answers"] = [{"name": poll.names.get(pid, ""), "answer": describe(answer)}
+                                 for pid, answer in poll.answers.items()]
     return view
 
 

@@ -61,14 +61,19 @@ class Database:
         self._readers, self._writer = [], None
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        """Run a read-only query and return every row."""
-        async with next(iter(self._reader_cycle)).execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        """Run a read-only query and return every row.
+
+        execute and fetch happen in one call on the reader's thread, so a read never sees the
+        snapshot of another coroutine's unfinished statement on the same connection.
+        """
+        if _out_of_range(params):
+            return []  # an id no SQLite integer can hold matches nothing
+        return list(await next(iter(self._reader_cycle)).execute_fetchall(sql, params))
 
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         """Run a read-only query and return its first row, or None."""
-        async with next(iter(self._reader_cycle)).execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -83,6 +88,11 @@ class Database:
                 raise
             else:
                 await self._writer.execute("commit")
+
+
+def _out_of_range(params: Sequence[Any] | dict[str, Any]) -> bool:
+    values = params.values() if isinstance(params, dict) else params
+    return any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in values)
 
 
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")

@@ -56,9 +56,16 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 def translate(message: str, params: dict[str, object] | None = None) -> str:
-    """Translate a message id from the domain and fill its {named} parameters."""
+    """Translate a message id from the domain and fill its {named} parameters.
+
+    A `field` parameter is itself a message id (the name of a field) and is translated too.
+    """
     text = gettext(message)
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    if isinstance(params.get("field"), str):
+        params = {**params, "field": gettext(params["field"])}
+    return text.format(**params)
 
 
 def pick_locale(cookie: str | None, query: str | None, accept_language: str | None, *, api: bool) -> str:

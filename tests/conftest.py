@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.request import urlopen
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +27,40 @@ from sessions import scheduling, store
 from sessions.models import SessionInput, VenueInput
 
 PASSWORD = "correct-horse-battery"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_demo_server(db: Path) -> Iterator[str]:
+    """`taiwa serve --demo` as a real process on a free port; yields its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "TAIWA_BASE_URL": base, "TAIWA_SECRET": "demo-server-test-secret-0123456789"}
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--demo", "--db", str(db),
+                                "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urlopen(base + "/", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode() if process.stdout else ""
+                process.kill()
+                pytest.fail(f"the server did not start:\n{output}")
+            time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 

@@ -4,21 +4,17 @@ separate browser contexts, the socket.io client in the page, axe-core on every p
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from sessions.demo import DEMO_PASSWORD
-from tests.test_browser import AXE, CHROMIUM, CHROMIUM_FLAGS, axe_violations, free_port
+from tests.test_browser import AXE, CHROMIUM, CHROMIUM_FLAGS, axe_violations
+from tests.conftest import running_demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -30,27 +26,9 @@ PROMPTS = ("地域の良いところ", "困っていること", "やってみた
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`taiwa serve --demo` as a real process on a free port: its base URL and its database file."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     db = tmp_path_factory.mktemp("board-browser") / "taiwa.sqlite3"
-    env = {**os.environ, "TAIWA_BASE_URL": base, "TAIWA_SECRET": "board-browser-secret-0123456789"}
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--demo", "--db", str(db),
-                                "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urlopen(base + "/", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                process.kill()
-                pytest.fail(f"the server did not start:\n{output}")
-            time.sleep(0.2)
-    yield base, db
-    process.terminate()
-    process.wait(timeout=10)
+    with running_demo_server(db) as base:
+        yield base, db
 
 
 @pytest.fixture

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.request import urlopen
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from sessions.demo import DEMO_PASSWORD
+from tests.conftest import running_demo_server
 
 pytestmark = pytest.mark.browser
 
@@ -28,36 +23,11 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`taiwa serve --demo` as a real process on a free port."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    db = tmp_path_factory.mktemp("browser") / "taiwa.sqlite3"
-    env = {**os.environ, "TAIWA_BASE_URL": base, "TAIWA_SECRET": "browser-test-secret-0123456789"}
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--demo", "--db", str(db),
-                                "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urlopen(base + "/", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                process.kill()
-                pytest.fail(f"the server did not start:\n{output}")
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    with running_demo_server(tmp_path_factory.mktemp("browser") / "taiwa.sqlite3") as base:
+        yield base
 
 
 @pytest.fixture

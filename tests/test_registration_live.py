@@ -29,7 +29,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from server.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, axe_violations, free_port, new_page
+from tests.conftest import free_port
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, axe_violations, new_page
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "live-registration-secret-0123456789"

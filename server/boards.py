@@ -452,12 +452,16 @@ async def polls_csv(request: Request, board_id: FromPath[int]) -> Response[bytes
     """Poll results and questions as CSV (UTF-8 with BOM), for the facilitator."""
     board, _actor = await facilitator_board(request, board_id)
     state = await request.app.state.board_service.state(board.id)
-    header = [_("Question"), _("Type"), _("Option"), _("Online"), _("In the room"), _("Total"), "%"]
-    rows = poll_rows(state)
+    header = [_("Question"), _("Type"), _("Option"), _("Online"), _("In the room"), _("Total"), "%", _("Name")]
+    rows = [[*row, ""] for row in poll_rows(state)]
+    for poll in state.polls.values():  # who answered what, for polls that are not anonymous
+        if not poll.anonymous:
+            for item in poll_view(poll, Actor(id="facilitator", facilitator=True)).get("named_answers", []):
+                rows.append([poll.question, "answer", item["answer"], 1, 0, 1, "", item["name"] or _("Anonymous")])
     for question in state.questions.values():
         if question.status == "visible":
             rows.append([question.text, "question", _("Answered") if question.answered else "",
-                         len(question.upvotes), 0, len(question.upvotes), ""])
+                         len(question.upvotes), 0, len(question.upvotes), "", ""])
     return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="board-{board.id}-polls.csv"', "Cache-Control": "no-store"})
 

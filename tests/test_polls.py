@@ -876,6 +876,8 @@ async def test_named_poll_shows_the_facilitator_who_answered_what(client, db, pe
     await answer_by_form(await people(board, "さくら"), board.id, poll, choice="o1")
     article = polls_on(await client.get(f"/boards/{board.id}/facilitate"))["名前つきで答える"]
     assert "さくら" in article.get_text()
+    rows = list(csv.reader(io.StringIO((await client.get(f"/boards/{board.id}/polls.csv")).content.decode("utf-8-sig"))))
+    assert ["名前つきで答える", "answer", "はい", "1", "0", "1", "", "さくら"] in rows
 
 
 async def test_polls_csv_has_a_bom_and_a_row_per_option_with_room_counts_and_answered_questions(app, client, db):
@@ -898,11 +900,11 @@ async def test_polls_csv_has_a_bom_and_a_row_per_option_with_room_counts_and_ans
     response = await client.get(f"/boards/{board.id}/polls.csv")
     assert response.status_code == 200 and response.content.startswith("\ufeff".encode("utf-8"))
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0] == ["Question", "Type", "Option", "Online", "In the room", "Total", "%"]
-    assert ["賛成ですか", "single_choice", "賛成", "1", "2", "3", "75.0"] in rows
-    assert ["賛成ですか", "single_choice", "反対", "0", "1", "1", "25.0"] in rows
-    assert ["一言で", "text", "ai", "2", "0", "2", ""] in rows
-    assert ["駐車場はありますか", "question", "Answered", "0", "0", "0", ""] in rows
+    assert rows[0] == ["Question", "Type", "Option", "Online", "In the room", "Total", "%", "Name"]
+    assert ["賛成ですか", "single_choice", "賛成", "1", "2", "3", "75.0", ""] in rows
+    assert ["賛成ですか", "single_choice", "反対", "0", "1", "1", "25.0", ""] in rows
+    assert ["一言で", "text", "ai", "2", "0", "2", "", ""] in rows
+    assert ["駐車場はありますか", "question", "Answered", "0", "0", "0", "", ""] in rows
     async with browser(app) as stranger:  # not signed in: sent to the login page, no results
         refused = await stranger.get(f"/boards/{board.id}/polls.csv")
         assert refused.url.path == "/organize/login" and "賛成ですか" not in refused.text

@@ -33,11 +33,14 @@ messages: $(VENV)/.installed
 run: $(VENV)/.installed translations
 	$(BIN)/taiwa serve --demo --host $(HOST) --port $(PORT)
 
-# Debian chromium for the browser tests, axe-core from npm (package-lock.json).
+# Debian chromium for the browser tests, axe-core from npm (package-lock.json),
+# Debian redis-server for the scale-out tests.
 test-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --loglevel=error
 
 test: $(VENV)/.installed-test translations test-deps

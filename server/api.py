@@ -13,11 +13,12 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from server.accounts import Account
+from server.errors import error_responses
 from server.i18n import gettext as _
 from server.pages import filters_from_query
 from sessions import registration, scheduling, store
 from sessions.models import Session, SessionInput, SessionUpdate, Venue, VenueInput
-from sessions.validation import FieldError, InvalidInput, zone
+from sessions.validation import FieldError, InvalidInput, range_errors, zone
 
 SECURITY = [{"bearer": []}]
 
@@ -29,6 +30,9 @@ def requires_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> No
 
 
 ORGANIZER = {"security": SECURITY, "guards": [requires_token]}
+# the error answers each kind of route documents (the body is always ErrorBody)
+PUBLIC_ERRORS = error_responses(400, 404, 422)
+ORGANIZER_ERRORS = error_responses(400, 401, 403, 404, 422)
 
 
 class ChildcareOut(msgspec.Struct):
@@ -185,7 +189,7 @@ async def _managed(request: Request, session_id: int) -> Session:
     return session
 
 
-@get("/api/sessions", summary="List sessions", tags=["sessions"])
+@get("/api/sessions", summary="List sessions", tags=["sessions"], responses=PUBLIC_ERRORS)
 async def list_sessions(
     request: Request,
     limit: Annotated[int, QueryParameter(ge=1, le=200, description="page size")] = 50,
@@ -212,7 +216,8 @@ async def list_sessions(
     return SessionPage(items=[_out(request, s) for s in sessions], next=next_cursor)
 
 
-@post("/api/sessions", summary="Create a session or a series", tags=["sessions"], **ORGANIZER)
+@post("/api/sessions", summary="Create a session or a series", tags=["sessions"], **ORGANIZER,
+      responses=ORGANIZER_ERRORS)
 async def create_session(request: Request, data: JSONBody[SessionInput]) -> SessionOut:
     """Create a session; with `recurrence` every occurrence of the series is created (the first is returned)."""
     account = _organizer(request)
@@ -222,29 +227,33 @@ async def create_session(request: Request, data: JSONBody[SessionInput]) -> Sess
     return _out(request, await store.get_session(request.app.state.db, ids[0]))  # type: ignore[arg-type]
 
 
-@get("/api/sessions/{session_id:int}", summary="Get a session", tags=["sessions"])
+@get("/api/sessions/{session_id:int}", summary="Get a session", tags=["sessions"], responses=PUBLIC_ERRORS)
 async def get_session(request: Request, session_id: FromPath[int]) -> SessionOut:
     return _out(request, await _visible(request, session_id))
 
 
-@patch("/api/sessions/{session_id:int}", summary="Change a session", tags=["sessions"], **ORGANIZER)
+@patch("/api/sessions/{session_id:int}", summary="Change a session", tags=["sessions"], **ORGANIZER,
+       responses=ORGANIZER_ERRORS)
 async def patch_session(request: Request, session_id: FromPath[int], data: JSONBody[SessionUpdate]) -> SessionOut:
     """Change some fields; `status` publishes, cancels or completes; one occurrence of a series changes alone."""
     session = await _managed(request, session_id)
+    if range_errors(data):  # before the new start moves deadlines (a far-off year would overflow)
+        raise InvalidInput(range_errors(data))
     await scheduling.patch_session(request.app.state.db, session, data)
     await registration.refill_after_change(request.app.state.db, session_id, notify=request.app.state.notify)
     return _out(request, await store.get_session(request.app.state.db, session_id))  # type: ignore[arg-type]
 
 
 @post("/api/sessions/{session_id:int}/duplicate", summary="Duplicate a session as a draft", tags=["sessions"],
-      **ORGANIZER)
+      **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def duplicate_session(request: Request, session_id: FromPath[int]) -> SessionOut:
     session = await _managed(request, session_id)
     new_id = await scheduling.duplicate_session(request.app.state.db, session)
     return _out(request, await store.get_session(request.app.state.db, new_id))  # type: ignore[arg-type]
 
 
-@get("/api/series/{series_id:int}", summary="A series and its occurrences", tags=["sessions"])
+@get("/api/series/{series_id:int}", summary="A series and its occurrences", tags=["sessions"],
+     responses=PUBLIC_ERRORS)
 async def get_series(request: Request, series_id: FromPath[int]) -> SeriesOut:
     db = request.app.state.db
     series = await store.get_series(db, series_id)
@@ -263,13 +272,14 @@ async def list_orgs(request: Request) -> list[OrganizationOut]:
             for org in await store.list_orgs(request.app.state.db)]
 
 
-@get("/api/venues", summary="Your organization's venues", tags=["venues"], **ORGANIZER)
+@get("/api/venues", summary="Your organization's venues", tags=["venues"], **ORGANIZER,
+     responses=ORGANIZER_ERRORS)
 async def list_venues(request: Request) -> list[VenueOut]:
     account = _organizer(request)
     return [venue_out(v) for v in await store.list_venues(request.app.state.db, account.org_id)]
 
 
-@post("/api/venues", summary="Create a venue", tags=["venues"], **ORGANIZER)
+@post("/api/venues", summary="Create a venue", tags=["venues"], **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def create_venue(request: Request, data: JSONBody[VenueInput]) -> VenueOut:
     account = _organizer(request)
     if not account.can_manage(account.org_id):
@@ -288,12 +298,14 @@ async def _managed_venue(request: Request, venue_id: int) -> Venue:
     return venue
 
 
-@get("/api/venues/{venue_id:int}", summary="Get a venue", tags=["venues"], **ORGANIZER)
+@get("/api/venues/{venue_id:int}", summary="Get a venue", tags=["venues"], **ORGANIZER,
+     responses=ORGANIZER_ERRORS)
 async def get_venue(request: Request, venue_id: FromPath[int]) -> VenueOut:
     return venue_out(await _managed_venue(request, venue_id))
 
 
-@patch("/api/venues/{venue_id:int}", summary="Replace a venue's details", tags=["venues"], **ORGANIZER)
+@patch("/api/venues/{venue_id:int}", summary="Replace a venue's details", tags=["venues"], **ORGANIZER,
+       responses=ORGANIZER_ERRORS)
 async def update_venue(request: Request, venue_id: FromPath[int], data: JSONBody[VenueInput]) -> VenueOut:
     venue = await _managed_venue(request, venue_id)
     await scheduling.change_venue(request.app.state.db, venue.id, data)

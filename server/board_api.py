@@ -13,10 +13,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from realtime import store as board_store
-from server.api import ORGANIZER, _organizer
+from server.api import ORGANIZER, ORGANIZER_ERRORS, _organizer
 from realtime.polls import poll_results
 from server.board_access import can_facilitate, facilitator_actor
-from server.boards import EXPORT_FORMATS, board_errors, create_board, export_answer
+from server.boards import board_errors, create_board, export_answer
+from server.errors import error_responses
 from server.i18n import gettext as _
 from sessions import store
 from sessions.validation import FieldError, InvalidInput
@@ -58,7 +59,7 @@ class ParticipantOut(msgspec.Struct):
 
 
 @post("/api/sessions/{session_id:int}/boards", summary="Create a board for a session", tags=["boards"],
-      status_code=HTTP_201_CREATED, **ORGANIZER)
+      status_code=HTTP_201_CREATED, **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def create(request: Request, session_id: FromPath[int], data: JSONBody[BoardCreate]) -> BoardOut:
     account = _organizer(request)
     db = request.app.state.db
@@ -80,7 +81,7 @@ async def create(request: Request, session_id: FromPath[int], data: JSONBody[Boa
 
 
 @post("/api/boards/{board_id:int}/participants", summary="Join a board (returns a participant token)",
-      tags=["boards"], status_code=HTTP_201_CREATED)
+      tags=["boards"], status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 422))
 async def add_participant(request: Request, board_id: FromPath[int], data: JSONBody[ParticipantCreate]) -> ParticipantOut:
     """With the board's join code, or an organizer's bearer token of the board's organization."""
     db = request.app.state.db
@@ -98,15 +99,35 @@ async def add_participant(request: Request, board_id: FromPath[int], data: JSONB
     return ParticipantOut(token=token, participant=participant, board=board_id)
 
 
-@get([f"/api/boards/{{board_id:int}}/export.{fmt}" for fmt in EXPORT_FORMATS],
-     summary="Export a board (md, csv or json)", tags=["boards"], **ORGANIZER)
-async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
+async def _export(request: Request, board_id: int, fmt: str) -> Response[Any]:
     account = _organizer(request)
-    fmt = request.url.path.rsplit(".", 1)[-1]
     board = await board_store.get_board(request.app.state.db, board_id)
-    if board is None or not await can_facilitate(request.app.state.db, account, board_id) or fmt not in ("md", "csv", "json"):
+    if board is None or not await can_facilitate(request.app.state.db, account, board_id):
         raise NotFoundException(detail=_("There is no such board."))
-    return await export_answer(request, board, fmt)
+    answer = await export_answer(request, board, fmt)
+    # Litestar adds "; charset=utf-8" to text/* itself: a media type that already names it would say it twice
+    if isinstance(answer.media_type, str):
+        answer.media_type = answer.media_type.split(";")[0]
+    return answer
+
+
+# one route per format, so the schema names each one's content type
+@get("/api/boards/{board_id:int}/export.md", summary="Export a board as Markdown", tags=["boards"],
+     media_type="text/markdown", **ORGANIZER, responses=ORGANIZER_ERRORS)
+async def export_md(request: Request, board_id: FromPath[int]) -> Response[str]:
+    return await _export(request, board_id, "md")
+
+
+@get("/api/boards/{board_id:int}/export.csv", summary="Export a board as CSV (UTF-8 with BOM)", tags=["boards"],
+     media_type="text/csv", **ORGANIZER, responses=ORGANIZER_ERRORS)
+async def export_csv(request: Request, board_id: FromPath[int]) -> Response[str]:
+    return await _export(request, board_id, "csv")
+
+
+@get("/api/boards/{board_id:int}/export.json", summary="Export a board as JSON", tags=["boards"],
+     **ORGANIZER, responses=ORGANIZER_ERRORS)
+async def export_json(request: Request, board_id: FromPath[int]) -> Response[dict[str, Any]]:
+    return await _export(request, board_id, "json")
 
 
 class PollCreate(msgspec.Struct):
@@ -140,7 +161,7 @@ async def _run(request: Request, board_id: int, kind: str, data: dict[str, Any],
     """A command through the same service (and broadcast) as the socket events."""
     namespace = request.app.state.board_namespace
     outcome = await request.app.state.board_service.handle(
-        board_id, kind, data, actor, f"api-{uuid.uuid4().hex}", after_commit=lambda done: namespace.broadcast(board_id, done))
+        board_id, kind, data, actor, f"api-{uuid.uuid4().hex}", announce=lambda done: namespace.announce(board_id, done))
     if not outcome.result.get("ok"):
         error = outcome.result["error"]
         raise InvalidInput([FieldError(str(error.get("params", {}).get("field", "poll")), error["message"],
@@ -149,7 +170,7 @@ async def _run(request: Request, board_id: int, kind: str, data: dict[str, Any],
 
 
 @post("/api/boards/{board_id:int}/polls", summary="Create a poll (facilitator)", tags=["polls"],
-      status_code=HTTP_201_CREATED, **ORGANIZER)
+      status_code=HTTP_201_CREATED, **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[PollCreate]) -> PollOut:
     account = _organizer(request)
     db = request.app.state.db
@@ -166,7 +187,8 @@ async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[
                    options=[PollOption(id=o["id"], label=o["label"]) for o in poll.options])
 
 
-@get("/api/polls/{poll_id:str}/results", summary="A poll's results", tags=["polls"])
+@get("/api/polls/{poll_id:str}/results", summary="A poll's results", tags=["polls"],
+     responses=error_responses(400, 404))
 async def poll_results_api(request: Request, poll_id: FromPath[str]) -> dict[str, Any]:
     """{total, counts: {option_id: n}} ({total, words: [{text, count}]} for text polls); counts include
     the room's; hidden results are for the board's facilitators only."""
@@ -182,4 +204,4 @@ async def poll_results_api(request: Request, poll_id: FromPath[str]) -> dict[str
     return poll_results(poll)
 
 
-ROUTES = [create, add_participant, export, create_poll, poll_results_api]
+ROUTES = [create, add_participant, export_md, export_csv, export_json, create_poll, poll_results_api]

@@ -8,8 +8,10 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
@@ -27,6 +29,35 @@ class Conflict(HTTPException):
 
 class TooManyRequests(HTTPException):
     status_code = 429
+
+
+class ErrorDetail(msgspec.Struct):
+    code: str
+    message: str
+    fields: dict[str, str] | None = None  # present only when named fields are wrong
+
+
+class ErrorBody(msgspec.Struct):
+    """What every API error answers: `{error: {code, message, fields?}}`."""
+
+    error: ErrorDetail
+
+
+ERROR_DESCRIPTIONS = {
+    400: "The request could not be read (malformed JSON, wrong content type)",
+    401: "No valid API token (Authorization: Bearer <token>)",
+    403: "The token's account may not do this",
+    404: "No such resource, or not visible to this caller",
+    409: "Conflicts with the current state (e.g. registration closed)",
+    422: "Some values are not valid; `fields` names them",
+    429: "Too many requests from this client; try again later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers an API route can give (all share ErrorBody)."""
+    return {status: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS[status],
+                                 generate_examples=False) for status in statuses}
 
 
 def field_messages(errors: list[FieldError]) -> dict[str, str]:

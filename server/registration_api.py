@@ -11,8 +11,8 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from server.api import ORGANIZER, _organizer
-from server.errors import Conflict
+from server.api import ORGANIZER, ORGANIZER_ERRORS, PUBLIC_ERRORS, _organizer
+from server.errors import Conflict, error_responses
 from server.i18n import gettext as _, translate
 from server.registration_pages import check_rate
 from sessions import registration, store
@@ -77,7 +77,7 @@ def registration_out(entry: Registration, *, token: str | None = None, base_url:
 
 
 @post("/api/sessions/{session_id:int}/registrations", summary="Register for a session", tags=["registrations"],
-      status_code=HTTP_201_CREATED)
+      status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 409, 422, 429))
 async def create_registration(request: Request, session_id: FromPath[int],
                               data: JSONBody[RegistrationInput]) -> RegistrationOut:
     """201 with status confirmed or waitlisted (and position); the token opens /r/{token} and is shown once."""
@@ -102,13 +102,14 @@ async def _by_token(request: Request, token: str) -> Registration:
     return found
 
 
-@get("/api/registrations/{token:str}", summary="A registration (by its token)", tags=["registrations"])
+@get("/api/registrations/{token:str}", summary="A registration (by its token)", tags=["registrations"],
+     responses=PUBLIC_ERRORS)
 async def get_registration(request: Request, token: FromPath[str]) -> RegistrationOut:
     return registration_out(await _by_token(request, token))
 
 
 @delete("/api/registrations/{token:str}", summary="Cancel a registration (by its token)", tags=["registrations"],
-        status_code=200)
+        status_code=200, responses=PUBLIC_ERRORS)
 async def cancel_registration(request: Request, token: FromPath[str]) -> RegistrationOut:
     """Cancels; the first waitlisted registrant is promoted. Cancelling twice is harmless."""
     found = await _by_token(request, token)
@@ -117,7 +118,7 @@ async def cancel_registration(request: Request, token: FromPath[str]) -> Registr
 
 
 @get("/api/sessions/{session_id:int}/registrations", summary="The roster of a session", tags=["registrations"],
-     **ORGANIZER)
+     **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def list_registrations(request: Request, session_id: FromPath[int]) -> list[RegistrationOut]:
     account = _organizer(request)
     session = await store.get_session(request.app.state.db, session_id)
@@ -130,7 +131,7 @@ async def list_registrations(request: Request, session_id: FromPath[int]) -> lis
 
 
 @patch("/api/accommodation-requests/{request_id:int}", summary="Answer an accommodation request",
-       tags=["registrations"], **ORGANIZER)
+       tags=["registrations"], **ORGANIZER, responses=ORGANIZER_ERRORS)
 async def answer_request(request: Request, request_id: FromPath[int], data: JSONBody[RequestUpdate]) -> RequestOut:
     account = _organizer(request)
     db = request.app.state.db

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -10,12 +11,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sessions.catalog import (
     DEFAULT_REQUEST_DAYS_BEFORE, LANGUAGES, MAX_CHILD_AGE_MONTHS, MAX_OCCURRENCES, N_,
 )
-from sessions.models import SessionInput, VenueInput
+from sessions.models import ChildcareOffer, Recurrence, SessionInput, VenueInput
 
 TITLE_MAX = 200
 TEXT_MAX = 20_000
 SHORT_MAX = 200
 CAPACITY_MAX = 100_000
+# Times outside these years are slips or attacks: they overflow the conversion to UTC or are stored
+# without a four-digit year, after which every read of the session fails.
+FIRST_YEAR, LAST_YEAR = 2000, 2199
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,33 @@ def is_web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def times_out_of_range(data: Any) -> list[str]:
+    """Fields of a session (input or partial update) holding a date outside FIRST_YEAR..LAST_YEAR."""
+    found: list[tuple[str, Any]] = [(name, getattr(data, name, None)) for name in
+                                    ("starts_at", "ends_at", "registration_opens_at", "registration_closes_at")]
+    care = getattr(data, "childcare", None)
+    if isinstance(care, ChildcareOffer):
+        found.append(("childcare.deadline", care.deadline))
+    offers = getattr(data, "accommodations", None)
+    for offer in offers if isinstance(offers, list) else []:
+        found.append((f"accommodations.{offer.code}.deadline", offer.deadline))
+    rule = getattr(data, "recurrence", None)
+    if isinstance(rule, Recurrence):
+        found.append(("recurrence.until", rule.until))
+    return [name for name, value in found
+            if isinstance(value, (date, datetime)) and not FIRST_YEAR <= value.year <= LAST_YEAR]
+
+
+def range_errors(data: Any) -> list[FieldError]:
+    return [FieldError(name, N_("Enter a date between the years {first} and {last}."),
+                       {"first": FIRST_YEAR, "last": LAST_YEAR}) for name in times_out_of_range(data)]
+
+
 def normalise_session(data: SessionInput) -> SessionInput:
     """Trim text, convert times to UTC and fill default request deadlines (7 days before)."""
     tz_name = data.timezone.strip() or "Asia/Tokyo"
-    if tz_name not in _ZONES:
-        return data
+    if tz_name not in _ZONES or times_out_of_range(data):
+        return data  # session_errors reports it
     starts = as_utc(data.starts_at, tz_name)
     default_deadline = end_of_day(starts.astimezone(zone(tz_name)).date() - timedelta(days=DEFAULT_REQUEST_DAYS_BEFORE),
                                   tz_name)
@@ -124,6 +150,8 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
     if data.timezone not in _ZONES:
         add("timezone", N_("Choose a time zone from the list (for example Asia/Tokyo)."))
         return errors
+    if times_out_of_range(data):
+        return errors + range_errors(data)  # not normalised: comparing its times could fail
     if data.ends_at <= data.starts_at:
         add("ends_at", N_("The end must be after the start."))
     elif data.ends_at - data.starts_at > timedelta(days=14):

@@ -167,6 +167,8 @@ async def roster_csv(request: Request, session_id: FromPath[int]) -> Response[by
 async def to_arrange(request: Request) -> Template:
     """Every open childcare and accommodation request of the organization, soonest deadline first."""
     account = signed_in(request)
+    if not account.can_manage(account.org_id):  # support needs are sensitive: not for facilitators
+        raise PermissionDeniedException()
     rows = await rstore.pending_requests(request.app.state.db, None if account.is_admin else account.org_id)
     return Template("pages/organize/arrange.html", context={"rows": rows})
 

@@ -1,0 +1,831 @@
+"""The authorization matrix: every route (read from the app itself, so a new route without a row fails)
+and every board socket event, for every kind of visitor, with the expected answer written down per cell.
+
+Roles: anonymous, a board participant (cookie / participant token), a registrant (their own token), a
+facilitator of the board's organization, a facilitator of another organization, an organizer of the
+organization, an organizer of another organization, an admin. Object-level access (IDOR) is checked with
+another organization's ids, another board's participant token, a guessed registrant token and ids that
+belong to another session. A refused request must leave the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import hashlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+import aiohttp  # noqa: F401 - the socket.io client's websocket transport
+import pytest
+import socketio
+from litestar.testing import AsyncTestClient
+
+from realtime import store as board_store
+from realtime.board import Actor
+from server import accounts
+from server.app import create_app
+from server.board_access import participant_cookie
+from server.boards import board_errors, create_board
+from server.database import Database
+from server.middleware import LOGIN_COOKIE
+from server.settings import Settings
+from sessions import registration, scheduling
+from sessions.models import AccommodationOffer, Recurrence, SessionInput
+from sessions.registration_models import AccommodationRequestInput, RegistrationInput
+from tests.conftest import free_port, html, make_account, make_session, make_venue, next_saturday
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLES = ("anonymous", "participant", "registrant", "facilitator", "other_facilitator", "organizer",
+         "other_organizer", "admin")
+ACCOUNT_ROLES = {"facilitator": ("fac@kanazawa.example", "facilitator", "kanazawa"),
+                 "other_facilitator": ("fac@toyama.example", "facilitator", "toyama"),
+                 "organizer": ("staff@kanazawa.example", "organizer", "kanazawa"),
+                 "other_organizer": ("staff@toyama.example", "organizer", "toyama"),
+                 "admin": ("admin@taiwa.example", "admin", "taiwa-admin")}
+PROMPTS = ["地域の良いところ", "困っていること"]
+
+LOGIN = "303 login"  # redirected to /organize/login?next=...
+JOIN = "303 join"  # redirected to the board's join page
+FACILITATE = "303 facilitate"  # a facilitator opening the participant page goes to the facilitator page
+
+
+def row(*answers: Any) -> dict[str, Any]:
+    assert len(answers) == len(ROLES)
+    return dict(zip(ROLES, answers))
+
+
+def everyone(answer: Any) -> dict[str, Any]:
+    return row(*[answer] * len(ROLES))
+
+
+def manage(ok: Any) -> dict[str, Any]:
+    """Organizer pages on one session: the organization's organizers and admins; facilitators look only."""
+    return row(LOGIN, LOGIN, LOGIN, 403, 404, ok, 404, ok)
+
+
+def see(ok: Any) -> dict[str, Any]:
+    return row(LOGIN, LOGIN, LOGIN, ok, 404, ok, 404, ok)
+
+
+def own_org(ok: Any) -> dict[str, Any]:
+    """Creating in one's own organization: organizers (of any org, for their own) and admins."""
+    return row(LOGIN, LOGIN, LOGIN, 403, 403, ok, ok, ok)
+
+
+def signed_in(ok: Any) -> dict[str, Any]:
+    return row(LOGIN, LOGIN, LOGIN, ok, ok, ok, ok, ok)
+
+
+def admin_only(ok: Any) -> dict[str, Any]:
+    return row(LOGIN, LOGIN, LOGIN, 403, 403, 403, 403, ok)
+
+
+def staff_only(ok: Any) -> dict[str, Any]:
+    """Sensitive overviews (support requests): organizers and admins, not facilitators."""
+    return row(LOGIN, LOGIN, LOGIN, 403, 403, ok, ok, ok)
+
+
+def facilitate(ok: Any) -> dict[str, Any]:
+    return row(LOGIN, LOGIN, LOGIN, ok, 404, ok, 404, ok)
+
+
+def api_manage(ok: Any) -> dict[str, Any]:
+    return row(401, 401, 401, 403, 404, ok, 404, ok)
+
+
+def api_facilitate(ok: Any) -> dict[str, Any]:
+    return row(401, 401, 401, ok, 404, ok, 404, ok)
+
+
+def api_own_org(ok: Any) -> dict[str, Any]:
+    return row(401, 401, 401, 403, 403, ok, ok, ok)
+
+
+def api_signed_in(ok: Any) -> dict[str, Any]:
+    return row(401, 401, 401, ok, ok, ok, ok, ok)
+
+
+def by_token(ok: Any) -> dict[str, Any]:
+    """Routes keyed by a registrant's secret: only the registrant knows it; everyone else guesses."""
+    return row(404, 404, ok, 404, 404, 404, 404, 404)
+
+
+@dataclass(frozen=True)
+class Rule:
+    method: str
+    route: str  # the route's path as Litestar declares it
+    url: str  # the address asked for, with {placeholders}
+    expect: dict[str, Any]
+    body: dict[str, Any] | None = None
+    json: dict[str, Any] | None = None
+    note: str = ""
+
+
+SESSION_FORM = {"title": "権限確認の対話", "kind": "dialogue", "format": "in_person", "date": "",
+                "start_time": "10:00", "end_time": "12:00", "capacity_in_person": "10", "action": "draft"}
+ANSWER = {"status": "confirmed", "message": "手配しました"}
+VENUE_JSON = {"name": "権限確認ホール"}
+S = "/organize/sessions/{session_id:int}"
+B = "/boards/{board_id:int}"
+
+RULES: list[Rule] = [
+    # ---------------------------------------------------------------- public pages
+    Rule("GET", "/", "/", everyone(200)),
+    Rule("GET", "/sessions", "/sessions", everyone(200)),
+    Rule("GET", "/sessions/{session_id:int}", "/sessions/{session}", everyone(200)),
+    Rule("GET", "/sessions/{session_id:int}", "/sessions/{draft}", row(404, 404, 404, 200, 404, 200, 404, 200),
+         note="a draft is seen by its organization only"),
+    Rule("GET", "/sessions/{session_id:int}", "/sessions/{other_draft}", row(404, 404, 404, 404, 200, 404, 200, 200),
+         note="another organization's draft"),
+    Rule("GET", "/sessions/{session_id:int}/register", "/sessions/{session}/register", everyone(200)),
+    Rule("GET", "/sessions/{session_id:int}/register", "/sessions/{draft}/register",
+         row(404, 404, 404, 200, 404, 200, 404, 200)),
+    Rule("POST", "/sessions/{session_id:int}/register", "/sessions/{draft}/register",
+         row(404, 404, 404, 400, 404, 400, 404, 400), body={"name": "下書き 太郎"},
+         note="no registration for a draft (the signed-in organization's staff reach the form check)"),
+    Rule("POST", "/sessions/{session_id:int}/register", "/sessions/{session}/register", everyone(400),
+         body={"name": "速すぎる 太郎"}, note="the form without its signed stamp is refused as automated"),
+    Rule("GET", "/orgs/{slug:str}", "/orgs/kanazawa", everyone(200)),
+    Rule("GET", "/lang/{code:str}", "/lang/en?next=/sessions", everyone(303)),
+    Rule("GET", "/era/{mode:str}", "/era/wareki?next=/", everyone(303)),
+    Rule("GET", "/schema", "/schema", everyone(200)),
+    Rule("GET", "/schema/openapi.json", "/schema/openapi.json", everyone(200)),
+    Rule("GET", "/schema/{path:str}", "/schema/openapi.yaml", everyone(404)),
+    Rule("GET", "/static/{file_path:path}", "/static/js/board.js", everyone(200)),
+    Rule("HEAD", "/static/{file_path:path}", "/static/js/board.js", everyone(200)),
+    # ---------------------------------------------------------------- calendars
+    Rule("GET", "/calendar.ics", "/calendar.ics", everyone(200)),
+    Rule("HEAD", "/calendar.ics", "/calendar.ics", everyone(200)),
+    Rule("GET", "/orgs/{slug:str}/calendar.ics", "/orgs/kanazawa/calendar.ics", everyone(200)),
+    Rule("HEAD", "/orgs/{slug:str}/calendar.ics", "/orgs/kanazawa/calendar.ics", everyone(200)),
+    Rule("GET", "/sessions/{session_id:int}/calendar.ics", "/sessions/{session}.ics", everyone(200)),
+    Rule("GET", "/sessions/{session_id:int}/calendar.ics", "/sessions/{draft}.ics", everyone(404)),
+    Rule("HEAD", "/sessions/{session_id:int}/calendar.ics", "/sessions/{session}/calendar.ics", everyone(200)),
+    Rule("GET", "/r/{token:str}/calendar.ics", "/r/{token}/calendar.ics", by_token(200)),
+    Rule("HEAD", "/r/{token:str}/calendar.ics", "/r/{token}/calendar.ics", by_token(200)),
+    # ---------------------------------------------------------------- the registrant's own pages
+    Rule("GET", "/r/{token:str}", "/r/{token}", by_token(200)),
+    Rule("GET", "/r/{token:str}/cancel", "/r/{token}/cancel", by_token(200)),
+    Rule("POST", "/r/{token:str}/cancel", "/r/{token}/cancel", by_token(303)),
+    Rule("POST", "/r/{token:str}/change", "/r/{token}/change", by_token(303), body={"message": "車いすで伺います"}),
+    Rule("GET", "/r/{token:str}/erase", "/r/{token}/erase", by_token(200)),
+    Rule("POST", "/r/{token:str}/erase", "/r/{token}/erase", by_token(200)),
+    # ---------------------------------------------------------------- signing in
+    Rule("GET", "/organize/login", "/organize/login", everyone(200)),
+    Rule("POST", "/organize/login", "/organize/login", everyone(200),
+         body={"email": "nobody-{nonce}@example.jp", "password": "wrong-password"}, note="wrong password: the form again"),
+    Rule("POST", "/organize/logout", "/organize/logout", everyone(303)),
+    # ---------------------------------------------------------------- organizer pages
+    Rule("GET", "/organize", "/organize", signed_in(200)),
+    Rule("GET", "/organize/arrange", "/organize/arrange", staff_only(200)),
+    Rule("GET", "/organize/sessions/new", "/organize/sessions/new", own_org(200)),
+    Rule("POST", "/organize/sessions/new", "/organize/sessions/new", own_org(422), body={"title": ""}),
+    Rule("GET", S, "/organize/sessions/{session}", see(200)),
+    Rule("GET", S, "/organize/sessions/{draft}", see(200)),
+    Rule("GET", S + "/edit", "/organize/sessions/{session}/edit", manage(200)),
+    Rule("POST", S + "/edit", "/organize/sessions/{session}/edit", manage(422), body={"title": ""}),
+    Rule("POST", S + "/publish", "/organize/sessions/{draft}/publish", manage(303)),
+    Rule("GET", S + "/cancel", "/organize/sessions/{session}/cancel", manage(200)),
+    Rule("POST", S + "/cancel", "/organize/sessions/{session}/cancel", manage(303), body={"reason": "台風のため"}),
+    Rule("POST", S + "/duplicate", "/organize/sessions/{session}/duplicate", manage(303)),
+    Rule("GET", S + "/move", "/organize/sessions/{session}/move", manage(200)),
+    Rule("POST", S + "/move", "/organize/sessions/{session}/move", manage(422), body={"date": "not a date"}),
+    Rule("GET", "/organize/series/{series_id:int}", "/organize/series/{series}", see(200)),
+    Rule("POST", "/organize/series/{series_id:int}/publish", "/organize/series/{series}/publish", manage(303)),
+    Rule("GET", "/organize/venues", "/organize/venues", own_org(200)),
+    Rule("GET", "/organize/venues/new", "/organize/venues/new", own_org(200)),
+    Rule("POST", "/organize/venues/new", "/organize/venues/new", own_org(422), body={"name": ""}),
+    Rule("GET", "/organize/venues/{venue_id:int}/edit", "/organize/venues/{venue}/edit", manage(200)),
+    Rule("POST", "/organize/venues/{venue_id:int}/edit", "/organize/venues/{venue}/edit", manage(422),
+         body={"name": ""}),
+    Rule("GET", "/organize/import", "/organize/import", own_org(200)),
+    Rule("POST", "/organize/import", "/organize/import", own_org(422)),
+    Rule("POST", "/organize/import/confirm", "/organize/import/confirm", own_org(422), body={"content": ""}),
+    # ---------------------------------------------------------------- registrations (sensitive)
+    Rule("GET", S + "/registrations", "/organize/sessions/{session}/registrations", manage(200)),
+    Rule("GET", S + "/registrations.csv", "/organize/sessions/{session}/registrations.csv", manage(200)),
+    Rule("GET", S + "/registrations/new", "/organize/sessions/{session}/registrations/new", manage(200)),
+    Rule("POST", S + "/registrations/new", "/organize/sessions/{session}/registrations/new", manage(303),
+         body={"name": "電話 太郎", "phone": "076-220-0000", "mode": "in_person"}),
+    Rule("POST", S + "/registrations/{registration_id:int}/check-in",
+         "/organize/sessions/{session}/registrations/{registration}/check-in", manage(303)),
+    Rule("POST", S + "/registrations/{registration_id:int}/check-in",
+         "/organize/sessions/{session}/registrations/{other_registration}/check-in",
+         row(LOGIN, LOGIN, LOGIN, 403, 404, 404, 404, 404), note="IDOR: a registration of another session"),
+    Rule("POST", S + "/registrations/{registration_id:int}/cancel",
+         "/organize/sessions/{session}/registrations/{registration}/cancel", manage(303)),
+    Rule("POST", S + "/registrations/{registration_id:int}/cancel",
+         "/organize/sessions/{session}/registrations/{other_registration}/cancel",
+         row(LOGIN, LOGIN, LOGIN, 403, 404, 404, 404, 404), note="IDOR: a registration of another session"),
+    Rule("POST", "/organize/requests/{request_id:int}", "/organize/requests/{request}", manage(303), body=ANSWER),
+    Rule("POST", "/organize/requests/{request_id:int}", "/organize/requests/{other_request}",
+         row(LOGIN, LOGIN, LOGIN, 404, 403, 404, 303, 303), body=ANSWER, note="IDOR: another organization's request"),
+    # ---------------------------------------------------------------- admin
+    Rule("GET", "/organize/admin", "/organize/admin", admin_only(200)),
+    Rule("GET", "/organize/admin/outbox", "/organize/admin/outbox", admin_only(200)),
+    Rule("GET", "/organize/admin/orgs/new", "/organize/admin/orgs/new", admin_only(200)),
+    Rule("POST", "/organize/admin/orgs/new", "/organize/admin/orgs/new", admin_only(303),
+         body={"slug": "new-org-{nonce}", "name": "新しい団体"}),
+    Rule("GET", "/organize/admin/orgs/{org_id:int}/edit", "/organize/admin/orgs/{org}/edit", admin_only(200)),
+    Rule("POST", "/organize/admin/orgs/{org_id:int}/edit", "/organize/admin/orgs/{org}/edit", admin_only(303),
+         body={"name": "金沢市 市民協働推進課"}),
+    Rule("GET", "/organize/admin/accounts/new", "/organize/admin/accounts/new", admin_only(200)),
+    Rule("POST", "/organize/admin/accounts/new", "/organize/admin/accounts/new", admin_only(303),
+         body={"email": "new-{nonce}@kanazawa.example", "password": "a-long-password-1", "role": "admin",
+               "org": "kanazawa"}),
+    Rule("GET", "/organize/admin/accounts/{account_id:int}/edit", "/organize/admin/accounts/{account}/edit",
+         admin_only(200)),
+    Rule("POST", "/organize/admin/accounts/{account_id:int}/edit", "/organize/admin/accounts/{account}/edit",
+         admin_only(303), body={"role": "admin", "active": "1"}, note="promotion to admin: admins only"),
+    # ---------------------------------------------------------------- boards
+    Rule("GET", S + "/boards", "/organize/sessions/{session}/boards", manage(200)),
+    Rule("POST", S + "/boards", "/organize/sessions/{session}/boards", manage(303),
+         body={"title": "ボード", "prompts": "良いところ\n困りごと"}),
+    Rule("GET", "/j", "/j", everyone(200)),
+    Rule("GET", "/j/{code:str}", "/j/{code}", everyone(200)),
+    Rule("POST", "/j/{code:str}", "/j/{code}", everyone(303), body={"display_name": "ゆき"}),
+    Rule("GET", B, "/boards/{board}", row(JOIN, 200, JOIN, FACILITATE, JOIN, FACILITATE, JOIN, FACILITATE)),
+    Rule("GET", B + "/list", "/boards/{board}/list", row(JOIN, 200, JOIN, 200, JOIN, 200, JOIN, 200)),
+    Rule("GET", B + "/list", "/boards/{other_board}/list", row(JOIN, JOIN, JOIN, JOIN, 200, JOIN, 200, 200),
+         note="IDOR: the participant cookie of one board does not open another"),
+    Rule("POST", B + "/commands", "/boards/{board}/commands", row(403, 303, 403, 303, 403, 303, 403, 303),
+         body={"type": "note:add", "zone": "z1", "text": "権限確認のメモ", "op": "{nonce}"}),
+    Rule("POST", B + "/commands", "/boards/{board}/commands", row(403, 303, 403, 303, 403, 303, 403, 303),
+         body={"type": "phase:set", "phase": "vote", "op": "{nonce}"},
+         note="a participant reaches the rules, which refuse facilitator commands (checked in the socket table)"),
+    Rule("GET", B + "/facilitate", "/boards/{board}/facilitate", facilitate(200)),
+    Rule("GET", B + "/present", "/boards/{board}/present", facilitate(200)),
+    Rule("GET", B + "/export.md", "/boards/{board}/export.md", facilitate(200)),
+    Rule("GET", B + "/export.csv", "/boards/{board}/export.csv", facilitate(200)),
+    Rule("GET", B + "/export.json", "/boards/{board}/export.json", facilitate(200)),
+    Rule("GET", B + "/polls.csv", "/boards/{board}/polls.csv", facilitate(200)),
+    Rule("POST", B + "/outcome", "/boards/{board}/outcome", facilitate(303), body={"publish": "1"}),
+    Rule("GET", B + "/outcome", "/boards/{board}/outcome", everyone(404), note="not published yet"),
+    Rule("GET", B + "/outcome", "/boards/{published_board}/outcome", everyone(200)),
+    # ---------------------------------------------------------------- JSON API
+    Rule("GET", "/api/sessions", "/api/sessions", everyone(200)),
+    Rule("POST", "/api/sessions", "/api/sessions", api_own_org(201),
+         json={"title": "API の対話", "starts_at": "2031-05-10T10:00:00+09:00", "ends_at": "2031-05-10T12:00:00+09:00",
+               "capacity_in_person": 10}),
+    Rule("GET", "/api/sessions/{session_id:int}", "/api/sessions/{session}", everyone(200)),
+    Rule("GET", "/api/sessions/{session_id:int}", "/api/sessions/{draft}", row(404, 404, 404, 200, 404, 200, 404, 200)),
+    Rule("PATCH", "/api/sessions/{session_id:int}", "/api/sessions/{session}", api_manage(200),
+         json={"title": "書き換えた題"}),
+    Rule("POST", "/api/sessions/{session_id:int}/duplicate", "/api/sessions/{session}/duplicate", api_manage(201)),
+    Rule("GET", "/api/series/{series_id:int}", "/api/series/{series}", row(404, 404, 404, 200, 404, 200, 404, 200),
+         note="a series of drafts"),
+    Rule("GET", "/api/orgs", "/api/orgs", everyone(200)),
+    Rule("GET", "/api/venues", "/api/venues", api_signed_in(200)),
+    Rule("POST", "/api/venues", "/api/venues", api_own_org(201), json=VENUE_JSON),
+    Rule("GET", "/api/venues/{venue_id:int}", "/api/venues/{venue}", api_manage(200)),
+    Rule("PATCH", "/api/venues/{venue_id:int}", "/api/venues/{venue}", api_manage(200), json=VENUE_JSON),
+    Rule("POST", "/api/sessions/{session_id:int}/registrations", "/api/sessions/{session}/registrations",
+         everyone(201), json={"name": "API 花子", "email": "hanako@example.jp", "mode": "in_person"}),
+    Rule("POST", "/api/sessions/{session_id:int}/registrations", "/api/sessions/{draft}/registrations",
+         everyone(404), json={"name": "API 花子", "email": "hanako@example.jp", "mode": "in_person"}),
+    Rule("GET", "/api/sessions/{session_id:int}/registrations", "/api/sessions/{session}/registrations",
+         api_manage(200)),
+    Rule("GET", "/api/registrations/{token:str}", "/api/registrations/{token}", by_token(200)),
+    Rule("DELETE", "/api/registrations/{token:str}", "/api/registrations/{token}", by_token(200)),
+    Rule("PATCH", "/api/accommodation-requests/{request_id:int}", "/api/accommodation-requests/{request}",
+         api_manage(200), json=ANSWER),
+    Rule("POST", "/api/sessions/{session_id:int}/boards", "/api/sessions/{session}/boards", api_facilitate(201),
+         json={"title": "API ボード", "prompts": PROMPTS}),
+    Rule("POST", "/api/boards/{board_id:int}/participants", "/api/boards/{board}/participants", everyone(201),
+         json={"display_name": "コード 持ち", "code": "{code}"}),
+    Rule("POST", "/api/boards/{board_id:int}/participants", "/api/boards/{board}/participants",
+         row(404, 404, 404, 201, 404, 201, 404, 201), json={"display_name": "コードなし"},
+         note="without the join code only the board's facilitators add participants"),
+    Rule("POST", "/api/boards/{board_id:int}/participants", "/api/boards/{board}/participants",
+         row(404, 404, 404, 201, 404, 201, 404, 201), json={"display_name": "別のコード", "code": "{other_code}"},
+         note="IDOR: another board's join code opens nothing (its facilitators need no code)"),
+    Rule("GET", "/api/boards/{board_id:int}/export.md", "/api/boards/{board}/export.md", api_facilitate(200)),
+    Rule("GET", "/api/boards/{board_id:int}/export.csv", "/api/boards/{board}/export.csv", api_facilitate(200)),
+    Rule("GET", "/api/boards/{board_id:int}/export.json", "/api/boards/{board}/export.json", api_facilitate(200)),
+    Rule("POST", "/api/boards/{board_id:int}/polls", "/api/boards/{board}/polls", api_facilitate(201),
+         json={"type": "single_choice", "question": "どれが大事？", "options": ["A", "B"]}),
+    Rule("GET", "/api/polls/{poll_id:str}/results", "/api/polls/{poll}/results",
+         row(404, 404, 404, 200, 404, 200, 404, 200), note="results not revealed: facilitators only"),
+    Rule("GET", "/api/polls/{poll_id:str}/results", "/api/polls/{live_poll}/results", everyone(200)),
+]
+
+
+# ---------------------------------------------------------------- the world the matrix runs in
+
+@dataclass
+class World:
+    app: Any
+    client: AsyncTestClient
+    db: Any
+    people: dict[str, accounts.Account]
+    ids: dict[str, Any]
+    participant_token: str
+    other_participant_token: str
+    registrant_token: str
+    csrf_cookie: str = ""
+    csrf_token: str = ""
+    api_tokens: dict[str, str] = field(default_factory=dict)
+    logins: dict[str, str] = field(default_factory=dict)
+
+
+async def _register(app: Any, session_id: int, name: str, email: str) -> tuple[int, str]:
+    state = app.litestar.state
+    result = await registration.register(
+        state.db, session_id, RegistrationInput(name=name, email=email, mode="in_person", consent_sensitive=True,
+                                                accommodations=[AccommodationRequestInput(code="sign_language")]),
+        notify=state.notify, derive_token=state.derive_token)
+    return result.registration.id, result.token
+
+
+async def _board(app: Any, session_id: int, org_id: int) -> board_store.Board:
+    db = app.litestar.state.db
+    config, errors = board_errors({"title": "権限確認ボード", "prompts": PROMPTS})
+    assert not errors
+    board = await board_store.get_board(db, await create_board(db, session_id, org_id, config))
+    assert board is not None
+    return board
+
+
+async def _poll(app: Any, board_id: int, *, live: bool) -> str:
+    service = app.litestar.state.board_service
+    actor = Actor(id="f0", name="setup", facilitator=True)
+    made = await service.handle(board_id, "poll:create", {"type": "single_choice", "question": "どちら？",
+                                                          "options": ["はい", "いいえ"], "live_results": live},
+                                actor, uuid.uuid4().hex)
+    assert made.result["ok"], made.result
+    opened = await service.handle(board_id, "poll:open", {"poll": made.result["id"]}, actor, uuid.uuid4().hex)
+    assert opened.result["ok"], opened.result
+    return made.result["id"]
+
+
+async def _offered_session(db: Any, org_id: int, venue_id: int, **values: Any) -> int:
+    return await make_session(db, org_id, venue_id, starts_at=next_saturday(weeks=5),
+                              accommodations=[AccommodationOffer(code="sign_language", mode="on_request")], **values)
+
+
+async def build_world(app: Any, client: AsyncTestClient) -> World:
+    db = app.litestar.state.db
+    people = {role: await make_account(db, email, role=kind, org=org)
+              for role, (email, kind, org) in ACCOUNT_ROLES.items()}
+    # the account the admin pages edit (an allowed edit promotes it; nobody in the matrix signs in with it)
+    spare = await make_account(db, "spare@kanazawa.example", role="facilitator")
+    org_a, org_b = people["organizer"].org_id, people["other_organizer"].org_id
+    venue = await make_venue(db, org_a)
+    other_venue = await make_venue(db, org_b, name="富山ホール")
+    session = await _offered_session(db, org_a, venue)
+    other_session = await _offered_session(db, org_b, other_venue)
+    draft = await make_session(db, org_a, venue, status="draft", title="下書きの対話")
+    other_draft = await make_session(db, org_b, other_venue, status="draft", title="別団体の下書き")
+    start = next_saturday(weeks=8)
+    series_ids = await scheduling.create_sessions(db, org_a, SessionInput(
+        title="月例の対話", starts_at=start, ends_at=start + timedelta(hours=2), venue_id=venue,
+        capacity_in_person=10, recurrence=Recurrence(freq="monthly", count=3)))
+    series = (await db.fetch_one("select series_id from sessions where id = ?", (series_ids[0],)))[0]
+    registration_id, token = await _register(app, session, "本人 太郎", "taro@example.jp")
+    other_registration, _other_token = await _register(app, other_session, "別人 次郎", "jiro@example.jp")
+    request = (await db.fetch_one("select id from accommodation_requests where registration_id = ?",
+                                  (registration_id,)))[0]
+    other_request = (await db.fetch_one("select id from accommodation_requests where registration_id = ?",
+                                        (other_registration,)))[0]
+    board = await _board(app, session, org_a)
+    other_board = await _board(app, other_session, org_b)
+    published = await _board(app, session, org_a)
+    async with db.transaction() as conn:
+        await board_store.set_outcome(conn, published.id, True, False)
+        _p, participant_token = await board_store.add_participant(conn, board.id, "参加 さん", "online")
+        _q, other_participant_token = await board_store.add_participant(conn, other_board.id, "他 さん", "online")
+    world = World(app=app, client=client, db=db, people=people, participant_token=participant_token,
+                  other_participant_token=other_participant_token, registrant_token=token, ids={
+                      "session": session, "draft": draft, "other_draft": other_draft, "series": series,
+                      "venue": venue, "registration": registration_id, "other_registration": other_registration,
+                      "request": request, "other_request": other_request, "board": board.id,
+                      "other_board": other_board.id, "published_board": published.id, "code": board.join_code,
+                      "other_code": other_board.join_code, "poll": await _poll(app, board.id, live=False),
+                      "live_poll": await _poll(app, board.id, live=True), "org": org_a,
+                      "account": spare.id})
+    async with db.transaction() as conn:
+        for role, account in people.items():
+            world.api_tokens[role] = await accounts.create_api_token(conn, account.id)
+            world.logins[role] = await accounts.start_login(conn, account.id)
+    page = await client.get("/organize/login")
+    world.csrf_cookie = page.cookies.get("taiwa_csrf") or client.cookies.get("taiwa_csrf")
+    world.csrf_token = html(page).find("input", attrs={"name": "_csrf_token"})["value"]
+    assert world.csrf_cookie and world.csrf_token
+    return world
+
+
+async def fresh_objects(world: World, needs: str) -> dict[str, Any]:
+    """New objects of the organization for a request that changes things (so cells do not affect each other);
+    only those the request names (`needs` is its address and body) are made."""
+    app, db = world.app, world.db
+    org_a = world.people["organizer"].org_id
+    ids, token, participant = dict(world.ids), world.registrant_token, world.participant_token
+    wants = lambda *keys: any("{" + key + "}" in needs for key in keys)  # noqa: E731
+    if wants("session", "registration", "request", "token", "board", "code"):
+        ids["session"] = await _offered_session(db, org_a, world.ids["venue"])
+    if wants("draft"):
+        ids["draft"] = await make_session(db, org_a, world.ids["venue"], status="draft", title="公開前の対話")
+    if wants("registration", "request", "token"):
+        ids["registration"], token = await _register(app, ids["session"], "新規 太郎",
+                                                     f"t{secrets.token_hex(4)}@example.jp")
+        ids["request"] = (await db.fetch_one("select id from accommodation_requests where registration_id = ?",
+                                             (ids["registration"],)))[0]
+    if wants("board", "code"):
+        board = await _board(app, ids["session"], org_a)
+        ids.update(board=board.id, code=board.join_code)
+        async with db.transaction() as conn:
+            _p, participant = await board_store.add_participant(conn, board.id, "参加 さん", "online")
+    if wants("series"):
+        start = next_saturday(weeks=10)
+        made = await scheduling.create_sessions(db, org_a, SessionInput(
+            title="連続講座", starts_at=start, ends_at=start + timedelta(hours=2), capacity_in_person=5,
+            venue_id=world.ids["venue"], recurrence=Recurrence(freq="weekly", count=2)))
+        ids["series"] = (await db.fetch_one("select series_id from sessions where id = ?", (made[0],)))[0]
+    async with db.transaction() as conn:
+        logins = {role: await accounts.start_login(conn, account.id) for role, account in world.people.items()}
+    return {"ids": ids, "token": token, "participant": participant, "logins": logins}
+
+
+async def fingerprint(db: Any) -> str:
+    """Every row of every table (a refused request must not change any of them)."""
+    digest = hashlib.sha256()
+    for (table,) in await db.fetch_all("select name from sqlite_master where type = 'table' order by name"):
+        for item in await db.fetch_all(f'select * from "{table}"'):  # noqa: S608 - table names from sqlite itself
+            digest.update(repr(tuple(item)).encode())
+    return digest.hexdigest()
+
+
+def fill(template: Any, values: dict[str, Any]) -> Any:
+    if isinstance(template, str):
+        out = template
+        for key, value in values.items():
+            out = out.replace("{" + key + "}", str(value))
+        return out
+    if isinstance(template, dict):
+        return {key: fill(value, values) for key, value in template.items()}
+    return template
+
+
+def answer_of(response: Any, world_ids: dict[str, Any]) -> Any:
+    """The status, with redirects named by where they lead."""
+    if response.status_code == 303:
+        location = response.headers.get("location", "")
+        if location.startswith("/organize/login"):
+            return LOGIN
+        if location.startswith("/j/"):
+            return JOIN
+        if location.endswith("/facilitate") and response.request.method == "GET":
+            return FACILITATE
+    return response.status_code
+
+
+async def ask(world: World, rule: Rule, role: str) -> tuple[Any, bool]:
+    """Send one cell's request; returns (answer, the database unchanged)."""
+    client = world.client
+    unsafe = rule.method not in ("GET", "HEAD")
+    fresh = await fresh_objects(world, rule.url + repr(rule.body) + repr(rule.json)) if unsafe else None
+    ids = fresh["ids"] if fresh else world.ids
+    logins = fresh["logins"] if fresh else world.logins
+    token = (fresh["token"] if fresh else world.registrant_token) if role == "registrant" else \
+        "guess-" + secrets.token_urlsafe(24)
+    participant = fresh["participant"] if fresh else world.participant_token
+    values = {**ids, "token": token, "nonce": uuid.uuid4().hex[:12]}
+    url = fill(rule.url, values)
+    cookies = {"taiwa_csrf": world.csrf_cookie}
+    headers: dict[str, str] = {}
+    is_api = url.startswith("/api/")
+    if role in logins and not is_api:
+        cookies[LOGIN_COOKIE] = logins[role]
+    if role == "participant":
+        cookies[participant_cookie(ids["board"])] = participant
+        # the other board's participant cookie is presented as if it were this board's
+        cookies[participant_cookie(ids["other_board"])] = participant
+        if is_api:
+            headers["Authorization"] = f"Bearer {participant}"
+    if role == "registrant" and is_api:
+        headers["Authorization"] = f"Bearer {token}"
+    if role in world.api_tokens and is_api:
+        headers["Authorization"] = f"Bearer {world.api_tokens[role]}"
+    headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    client.cookies.clear()
+    refused = rule.expect[role] in REFUSED
+    before = await fingerprint(world.db) if refused else ""
+    kwargs: dict[str, Any] = {"headers": headers, "follow_redirects": False}
+    if rule.json is not None:
+        kwargs["json"] = fill(rule.json, values)
+    elif unsafe and not is_api:
+        kwargs["data"] = {"_csrf_token": world.csrf_token, **fill(rule.body or {}, values)}
+    response = await client.request(rule.method, url, **kwargs)
+    unchanged = await fingerprint(world.db) == before if refused else True
+    return answer_of(response, ids), unchanged
+
+
+def declared_routes(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves (OPTIONS is Litestar's own answer)."""
+    found = set()
+    for route in app.litestar.routes:
+        for method in getattr(route, "methods", set()):
+            if method != "OPTIONS":
+                found.add((method, route.path))
+    return found
+
+
+REFUSED = {LOGIN, JOIN, 401, 403, 404}
+
+
+async def test_every_route_has_a_row_in_the_matrix(tmp_path):
+    app = create_app(Settings(db_path=tmp_path / "t.sqlite3", secret="s" * 32, base_url="http://testserver.local"))
+    covered = {(rule.method, rule.route) for rule in RULES}
+    missing = sorted(declared_routes(app) - covered)
+    assert not missing, f"routes without a row in the authorization matrix: {missing}"
+    stale = sorted(covered - declared_routes(app))
+    assert not stale, f"rows for routes that do not exist: {stale}"
+
+
+async def test_http_authorization_matrix(tmp_path):
+    settings = Settings(db_path=tmp_path / "taiwa.sqlite3", secret="authz-secret-" + "x" * 20,
+                        base_url="http://testserver.local", rate_limits=False, background=False)
+    app = create_app(settings)
+    started = time.monotonic()
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        world = await build_world(app, client)
+        wrong, leaks, checked = [], [], 0
+        for rule in RULES:
+            for role in ROLES:
+                expected = rule.expect[role]
+                got, unchanged = await ask(world, rule, role)
+                checked += 1
+                if got != expected:
+                    wrong.append(f"{rule.method} {rule.url} as {role}: expected {expected}, got {got}"
+                                 + (f" ({rule.note})" if rule.note else ""))
+                if expected in REFUSED and not unchanged:
+                    leaks.append(f"{rule.method} {rule.url} as {role} was refused but changed the database")
+    print(f"\n[authz] HTTP matrix: {checked} cells ({len(RULES)} rows x {len(ROLES)} roles) "
+          f"in {time.monotonic() - started:.1f} s")
+    assert not wrong and not leaks, "\n".join(wrong + leaks)
+
+
+# ---------------------------------------------------------------- the socket: a real server, real clients
+
+NS = "/board"
+SOCKET_SECRET = "authz-socket-secret-0123456789abcdef"
+
+
+@dataclass
+class SocketWorld:
+    db_path: Path
+    api_tokens: dict[str, str]
+    logins: dict[str, str]
+    session: int
+    other_session: int
+    registrant_token: str
+
+
+async def _no_mail(*_args: Any, **_kwargs: Any) -> None:
+    """The seed needs no mail."""
+
+
+async def _seed_socket_world(db_path: Path) -> SocketWorld:
+    db = Database(db_path)
+    await db.open()
+    try:
+        people = {role: await make_account(db, email, role=kind, org=org)
+                  for role, (email, kind, org) in ACCOUNT_ROLES.items()}
+        venue = await make_venue(db, people["organizer"].org_id)
+        session = await make_session(db, people["organizer"].org_id, venue)
+        other_session = await make_session(db, people["other_organizer"].org_id, None, format="online",
+                                           online_url="https://meet.example.jp/x", capacity_online=5,
+                                           capacity_in_person=0)
+        async with db.transaction() as conn:
+            api_tokens = {role: await accounts.create_api_token(conn, a.id) for role, a in people.items()}
+            logins = {role: await accounts.start_login(conn, a.id) for role, a in people.items()}
+        result = await registration.register(
+            db, session, RegistrationInput(name="本人 太郎", email="taro@example.jp", mode="in_person"),
+            notify=_no_mail, derive_token=lambda salt: hashlib.sha256(salt.encode()).hexdigest())
+    finally:
+        await db.close()
+    return SocketWorld(db_path=db_path, api_tokens=api_tokens, logins=logins, session=session,
+                       other_session=other_session, registrant_token=result.token)
+
+
+@pytest.fixture(scope="module")
+def socket_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`python -m server.cli serve` (uvicorn) on a free port, on a seeded database."""
+    folder = tmp_path_factory.mktemp("authz-socket")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        world = pool.submit(asyncio.run, _seed_socket_world(folder / "taiwa.sqlite3")).result()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("TAIWA_DB", "TAIWA_REDIS_URL", "TAIWA_SMTP_URL")}
+    env.update(TAIWA_BASE_URL=base, TAIWA_SECRET=SOCKET_SECRET, TAIWA_RATE_LIMITS="off")
+    log = (folder / "server.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", str(world.db_path), "--port",
+                                str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urlopen(base + "/", timeout=2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("the server did not start: " + (folder / "server.log").read_text(errors="replace"))
+            time.sleep(0.1)
+    try:
+        yield base, world
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+async def connect(base: str, auth: dict[str, Any], headers: dict[str, str] | None = None) -> socketio.AsyncClient | None:
+    """A connected /board client, or None when the server refused the handshake."""
+    client = socketio.AsyncClient(reconnection=False)
+    try:
+        await client.connect(base, namespaces=[NS], auth=auth, headers=headers or {}, transports=["websocket"],
+                             wait_timeout=10)
+    except socketio.exceptions.ConnectionError:
+        await client.disconnect()
+        return None
+    if NS not in client.namespaces:
+        await client.disconnect()
+        return None
+    return client
+
+
+async def call(client: socketio.AsyncClient, event: str, data: Any) -> Any:
+    """The ack as a cell value: "ok" or the error code."""
+    answer = await client.call(event, data, namespace=NS, timeout=15)
+    return "ok" if answer.get("ok") else answer["error"]["code"]
+
+
+def note_id(ack: dict[str, Any]) -> str:
+    note = ack.get("note")
+    return note if isinstance(note, str) else (note or {}).get("id") or ack.get("id", "")
+
+
+def participant_row(*codes: Any) -> dict[str, Any]:
+    """Answers for (participant, facilitator, organizer, admin); the other roles cannot connect."""
+    return dict(zip(("participant", "facilitator", "organizer", "admin"), codes))
+
+
+OK4 = participant_row("ok", "ok", "ok", "ok")
+FACILITATORS = participant_row("forbidden", "ok", "ok", "ok")
+NOT_YOURS = participant_row("not_yours", "ok", "ok", "ok")
+# (event, data with {own_note} / {their_note} / {poll} / {other_note} / {other_poll} placeholders, answers)
+SOCKET_EVENTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("note:add", {"zone": "z1", "text": "権限確認のメモ"}, OK4),
+    ("note:edit", {"note": "{own_note}", "text": "書き直し"}, OK4),
+    ("note:edit", {"note": "{their_note}", "text": "他人のメモを書き換え"}, NOT_YOURS),
+    # note ids count per board: another board's note id names a note of one's own board (or none);
+    # the other board's notes are checked unchanged after the table
+    ("note:edit", {"note": "{other_note}", "text": "別のボードのメモ"}, NOT_YOURS),
+    ("note:edit", {"note": "n999999", "text": "存在しないメモ"}, participant_row(*["not_found"] * 4)),
+    ("note:move", {"note": "{own_note}", "zone": "z2"}, OK4),
+    ("note:move", {"note": "{their_note}", "zone": "z2"}, NOT_YOURS),
+    ("group:set", {"note": "{own_note}", "group": None}, participant_row("wrong_phase", "ok", "ok", "ok")),
+    ("vote:cast", {"note": "{their_note}"}, participant_row("wrong_phase", "forbidden", "forbidden", "forbidden")),
+    ("vote:retract", {"note": "{their_note}"}, participant_row("wrong_phase", "invalid", "invalid", "invalid")),
+    ("poll:answer", {"poll": "{poll}", "choice": "{choice}"}, participant_row("ok", "forbidden", "forbidden",
+                                                                                "forbidden")),
+    ("poll:answer", {"poll": "{other_poll}", "choice": "{choice}"}, participant_row("not_found", "forbidden",
+                                                                                      "forbidden", "forbidden")),
+    ("note:hide", {"note": "{their_note}", "hidden": False}, FACILITATORS),
+    ("note:delete", {"note": "{their_note}"}, NOT_YOURS),
+    ("note:delete", {"note": "{own_note}"}, OK4),
+    ("phase:set", {"phase": "write"}, FACILITATORS),
+    ("timer:start", {"seconds": 60}, FACILITATORS),
+    ("timer:stop", {}, FACILITATORS),
+    ("board:lock", {"locked": False}, FACILITATORS),
+    ("votes:reveal", {"revealed": False}, FACILITATORS),
+    ("poll:close", {"poll": "{poll}"}, FACILITATORS),
+    ("poll:open", {"poll": "{poll}"}, FACILITATORS),
+    ("poll:close", {"poll": "{other_poll}"}, participant_row("forbidden", "not_found", "not_found", "not_found")),
+]
+
+
+async def test_socket_authorization_matrix(socket_server):
+    base, world = socket_server
+    import httpx
+
+    started = time.monotonic()
+    wrong: list[str] = []
+    checked = 0
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        bearer = lambda role: {"Authorization": f"Bearer {world.api_tokens[role]}"}  # noqa: E731
+
+        async def board_with_note_and_poll(session: int, role: str) -> dict[str, Any]:
+            made = await http.post(f"/api/sessions/{session}/boards", json={"title": "ソケット", "prompts": PROMPTS},
+                                   headers=bearer(role))
+            assert made.status_code == 201, made.text
+            board = made.json()
+            poll = await http.post(f"/api/boards/{board['id']}/polls", headers=bearer(role), json={
+                "type": "single_choice", "question": "どちら？", "options": ["はい", "いいえ"], "open": True})
+            assert poll.status_code == 201, poll.text
+            board["poll"] = poll.json()
+            seeder = await connect(base, {"token": world.api_tokens[role], "board": board["id"]})
+            assert seeder is not None
+            added = await seeder.call("note:add", {"op": uuid.uuid4().hex, "zone": "z1", "text": "進行役のメモ"},
+                                      namespace=NS, timeout=15)
+            assert added["ok"], added
+            board["note"] = note_id(added)
+            await seeder.disconnect()
+            return board
+
+        other = await board_with_note_and_poll(world.other_session, "other_organizer")
+        # who connects how, and whether the handshake is accepted
+        boards = {role: await board_with_note_and_poll(world.session, "organizer")
+                  for role in ("participant", "facilitator", "organizer", "admin", "refused")}
+        assert all(b["note"] for b in boards.values()), boards
+
+        async def participant_token(board: dict[str, Any]) -> str:
+            joined = await http.post(f"/api/boards/{board['id']}/participants",
+                                     json={"display_name": "参加者", "code": board["join_code"]})
+            assert joined.status_code == 201, joined.text
+            return joined.json()["token"]
+
+        other_before = (await http.get(f"/api/boards/{other['id']}/export.json", headers=bearer("other_organizer"))).json()
+        mine = await participant_token(boards["participant"])
+        theirs = await participant_token(other)
+        target = boards["refused"]["id"]
+        login = lambda role: {"Cookie": f"{LOGIN_COOKIE}={world.logins[role]}"}  # noqa: E731
+        handshakes: list[tuple[str, dict[str, Any], dict[str, str], bool]] = [
+            ("anonymous", {}, {}, False),
+            ("anonymous with a board", {"board": target}, {}, False),
+            ("forged participant token", {"token": "bp_" + secrets.token_urlsafe(24)}, {}, False),
+            ("participant of another board", {"token": theirs, "board": target}, {}, False),
+            ("participant naming another board", {"token": mine, "board": other["id"]}, {}, False),
+            ("registrant token", {"token": world.registrant_token, "board": target}, {}, False),
+            ("registrant token as a bearer", {"token": "tw_" + world.registrant_token, "board": target}, {}, False),
+            ("other facilitator's API token", {"token": world.api_tokens["other_facilitator"], "board": target}, {},
+             False),
+            ("other organizer's API token", {"token": world.api_tokens["other_organizer"], "board": target}, {}, False),
+            ("other organizer's login cookie", {"board": target}, login("other_organizer"), False),
+            ("organizer's API token without a board", {"token": world.api_tokens["organizer"]}, {}, False),
+            ("participant token from a foreign origin", {"token": mine}, {"Origin": "https://evil.example"}, False),
+            ("facilitator's API token", {"token": world.api_tokens["facilitator"], "board": target}, {}, True),
+            ("organizer's login cookie", {"board": target}, login("organizer"), True),
+            ("facilitator's login cookie", {"board": target}, login("facilitator"), True),
+            ("admin's API token", {"token": world.api_tokens["admin"], "board": target}, {}, True),
+            ("participant token", {"token": mine}, {}, True),
+        ]
+        for label, auth, headers, accepted in handshakes:
+            client = await connect(base, auth, headers)
+            checked += 1
+            if (client is not None) != accepted:
+                wrong.append(f"handshake {label}: expected {'accepted' if accepted else 'refused'}")
+            if client is not None:
+                await client.disconnect()
+
+        clients = {
+            "participant": await connect(base, {"token": mine}),
+            **{role: await connect(base, {"token": world.api_tokens[role], "board": boards[role]["id"]})
+               for role in ("facilitator", "organizer", "admin")},
+        }
+        assert all(clients.values()), clients
+        own_notes: dict[str, str] = {}
+        for event, template, answers in SOCKET_EVENTS:
+            for role, client in clients.items():
+                board = boards[role]
+                if event == "note:add":
+                    ack = await client.call(event, {"op": uuid.uuid4().hex, **template}, namespace=NS, timeout=15)
+                    got = "ok" if ack.get("ok") else ack["error"]["code"]
+                    own_notes[role] = note_id(ack) if ack.get("ok") else ""
+                else:
+                    values = {"own_note": own_notes.get(role, ""), "their_note": board["note"], "poll": board["poll"]["id"],
+                              "choice": board["poll"]["options"][0]["id"], "other_note": other["note"],
+                              "other_poll": other["poll"]["id"]}
+                    data = {key: values.get(str(value).strip("{}"), value) if isinstance(value, str) else value
+                            for key, value in template.items()}
+                    got = await call(client, event, {"op": uuid.uuid4().hex, **data})
+                checked += 1
+                if got != answers[role]:
+                    wrong.append(f"{event} {template} as {role}: expected {answers[role]}, got {got}")
+        for client in clients.values():
+            await client.disconnect()
+        other_after = (await http.get(f"/api/boards/{other['id']}/export.json", headers=bearer("other_organizer"))).json()
+        checked += 1
+        if other_after != other_before:
+            wrong.append("another organization's board changed through this board's events")
+        refused_roles = len([r for r in ROLES if r not in clients])
+        # every event of the roles that cannot connect is refused at the handshake
+        checked += refused_roles * len(SOCKET_EVENTS)
+    print(f"\n[authz] socket matrix: {checked} cells ({len(handshakes)} handshakes, {len(SOCKET_EVENTS)} events x "
+          f"{len(ROLES)} roles) in {time.monotonic() - started:.1f} s")
+    assert not wrong, "\n".join(wrong)

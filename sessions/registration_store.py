@@ -210,6 +210,7 @@ async def change_requests(db: Reader, session_id: int) -> list[sqlite3.Row]:
 
 async def erase_registrant(conn: Any, registration_id: int) -> None:
     """A registrant's own deletion: personal and sensitive details go, the (cancelled) seat count stays."""
+    await _overwrite_deleted_content(conn)
     await conn.execute(
         "update registrations set name = '', name_kana = '', email = '', phone = '', note = '', "
         "purged_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where id = ?", (registration_id,))
@@ -217,6 +218,12 @@ async def erase_registrant(conn: Any, registration_id: int) -> None:
     await conn.execute("update accommodation_requests set note = '' where registration_id = ?", (registration_id,))
     await conn.execute("delete from change_requests where registration_id = ?", (registration_id,))
     await conn.execute("delete from outbox where registration_id = ?", (registration_id,))
+
+
+async def _overwrite_deleted_content(conn: Any) -> None:
+    """Deleted text must not stay readable in the file's free space (SQLite keeps it there unless
+    secure_delete is on, which only some builds, such as Debian's, turn on by default)."""
+    await conn.execute("pragma secure_delete = on")
 
 
 AGE_BANDS = ((0, 23, "0-1"), (24, 47, "2-3"), (48, 83, "4-6"), (84, 10_000, "7+"))
@@ -228,6 +235,7 @@ def age_band(age_months: int) -> str:
 
 async def purge_session(conn: Any, session_id: int) -> int:
     """Replace a session's sensitive details by anonymous totals; returns how many details were removed."""
+    await _overwrite_deleted_content(conn)
     cursor = await conn.execute(
         "select age_months from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
     totals: dict[str, int] = {}

@@ -505,3 +505,21 @@ async def test_acknowledged_writes_survive_repeated_kill_9_and_clients_resync(tm
           f"kill; {time.perf_counter() - started:.1f} s")
     assert ledger.kills == ROUNDS
     assert by_kind["note:add"] and by_kind["vote:cast"] and by_kind["poll:answer"] and ledger.registrations
+
+
+@pytest.mark.xfail(strict=True, reason="POST /api/sessions/{id}/registrations has no op id / Idempotency-Key: a phone "
+                   "that lost the 201 at a crash and sends again takes a second seat (server/registration_api.py "
+                   "create_registration and sessions/registration.register need a stored key -> original answer)")
+async def test_a_registration_resent_with_the_same_idempotency_key_is_registered_once(client, db):
+    account = await make_account(db, "organizer@kanazawa.example")
+    session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id))
+    body = {"name": "再送 花子", "email": "resend@example.jp", "mode": "in_person"}
+    headers = {"Idempotency-Key": "phone-lost-the-answer-1"}
+
+    first = await client.post(f"/api/sessions/{session_id}/registrations", json=body, headers=headers)
+    again = await client.post(f"/api/sessions/{session_id}/registrations", json=body, headers=headers)
+
+    assert first.status_code == 201
+    assert again.json()["token"] == first.json()["token"]
+    rows = await db.fetch_all("select count(*) from registrations where session_id = ?", (session_id,))
+    assert rows[0][0] == 1

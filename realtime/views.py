@@ -143,6 +143,8 @@ def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, 
         if kind == "poll:created" and not facilitators:
             return {"seq": seq, "type": "noop", "data": {}}  # drafts appear when opened
         out = {"poll": poll.id, "status": poll.status, "respondents": len(poll.answers)}
+        if kind == "poll:revealed":  # which way: results shown, or hidden again
+            out["revealed"] = poll.revealed
         if kind == "poll:created" or kind == "poll:status":
             out = poll_view(poll, None)
         if results_visible(poll, facilitators):
@@ -150,6 +152,9 @@ def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, 
         return {"seq": seq, "type": "poll:progress" if kind == "poll:answered" else kind, "data": out}
     elif kind in ("question:asked", "question:upvoted", "question:unvoted", "question:moderated"):
         question = state.questions.get(data["id"])
+        if question is not None and not facilitators and kind == "question:moderated" and data["action"] == "hide":
+            # participants who saw it must learn it is gone (its text is not sent again)
+            return {"seq": seq, "type": kind, "data": {"id": question.id, "status": "hidden"}}
         if question is None or (question.status != "visible" and not facilitators):
             return {"seq": seq, "type": "noop", "data": {}}
         return {"seq": seq, "type": kind, "data": question_view(state, question, None)}

@@ -34,7 +34,7 @@ from realtime.board import ALLOWED_PHASES, COLORS, FACILITATOR_ONLY, PHASES, POL
 from tests.test_board_socket import TaiwaServer, prepare_workshop
 
 NS = "/board"
-EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "50"))
 KNOWN_EVENTS = sorted(FACILITATOR_ONLY | set(ALLOWED_PHASES) | POLL_COMMANDS | {"board:snapshot"})
 # Names the socket.io server itself treats as its own; each has a strict xfail test below instead.
 RESERVED = {"connect", "disconnect"}

@@ -8,6 +8,7 @@ needs) is ever sent here: the board only knows display names and notes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ import socketio
 
 from realtime import store
 from realtime.board import N_, Actor
-from realtime.service import BoardService, Outcome
+from realtime.service import BoardService, Outcome, Send
 from realtime.views import room_event, snapshot
 
+log = logging.getLogger("taiwa.board")
 REPLAY_LIMIT = 1000  # further behind than this, a client gets a fresh snapshot instead
 # Dots and poll answers arrive in bursts; rooms get one progress message per board per interval
 # (carrying the latest seq and `from`, the first seq it covers) instead of one message per answer.
@@ -82,8 +84,7 @@ class BoardNamespace(socketio.AsyncNamespace):
                               else facilitators_room(board_id))
         self.presence.setdefault(board_id, {})[sid] = joined.place
         since = auth.get("since")
-        async with self.service.lock(board_id):
-            state = await self.service.state(board_id)
+        async with self.service.settled(board_id) as state:
             if isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= state.seq \
                     and state.seq - since <= REPLAY_LIMIT:
                 count = await store.participant_count(self.service.db, board_id)
@@ -130,14 +131,19 @@ class BoardNamespace(socketio.AsyncNamespace):
         if joined is None:
             return self._error(None, "unauthorized", N_("Join the board first."))
         if event == "board:snapshot":
-            return {"ok": True, "snapshot": await self._snapshot(joined)}
+            async with self.service.settled(joined.board_id):
+                return {"ok": True, "snapshot": await self._snapshot(joined)}
         if not isinstance(payload, dict):
             return self._error(joined, "invalid", N_("The event data must be an object."))
         if not self.allow(f"{joined.board_id}:{joined.actor.id}"):
             return self._error(joined, "rate_limited", N_("Too many changes at once. Please wait a moment."))
         data = {key: value for key, value in payload.items() if key != "op"}
-        outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),
-                                            after_commit=lambda done: self.broadcast(joined.board_id, done))
+        try:
+            outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),
+                                                announce=lambda done: self.announce(joined.board_id, done))
+        except Exception:  # noqa: BLE001 - the write failed (disk full, I/O error): nothing was saved
+            log.exception("board command failed")
+            return self._error(joined, "unavailable", N_("This change could not be saved. Please try again."))
         if not outcome.result.get("ok"):
             error = outcome.result["error"]
             return self._error(joined, error["code"], error["message"], error.get("params"))
@@ -152,13 +158,13 @@ class BoardNamespace(socketio.AsyncNamespace):
             self._counts[board_id] = cached
         return cached[1]
 
-    async def broadcast(self, board_id: int, outcome: Outcome) -> None:
-        """Send committed events to both rooms, each seeing only what it may (called under the board's
-        lock, so messages leave in seq order); bursts of dots and answers are coalesced."""
-        if not outcome.events:
-            return
+    async def announce(self, board_id: int, outcome: Outcome) -> Send | None:
+        """Prepare the messages for committed-to-be events (called under the board's lock, so each shows
+        the state as of its own seq); the returned function sends them, in seq order, after the commit.
+        Bursts of dots and answers are coalesced into progress messages instead."""
         state = await self.service.state(board_id, catch_up=False)
         count = await self.participant_count(board_id)
+        messages: list[tuple[str, dict[str, Any]]] = []
         for seq, kind, data in outcome.events:
             if kind in COALESCED:
                 pending = self._progress.setdefault(board_id, [])
@@ -166,37 +172,63 @@ class BoardNamespace(socketio.AsyncNamespace):
                     asyncio.get_running_loop().call_later(PROGRESS_INTERVAL, self._schedule_flush, board_id)
                 pending.append((seq, kind, data))
                 continue
-            await self._flush(board_id, state, count)
+            messages += await self._progress_messages(board_id, state, count)
             # the op id lets the sender recognise its own change (confirmed, not announced as news)
             for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
                 message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
                 message["op"] = outcome.op
+                messages.append((room, message))
+        return self._sender(messages) if messages else None
+
+    def _sender(self, messages: list[tuple[str, dict[str, Any]]]) -> Send:
+        async def send() -> None:
+            for room, message in messages:
                 await self.emit("event", message, room=room)
+        return send
 
     def _schedule_flush(self, board_id: int) -> None:
-        asyncio.ensure_future(self._flush_locked(board_id))
+        asyncio.ensure_future(self._flush(board_id))
 
-    async def _flush_locked(self, board_id: int) -> None:
+    async def _flush(self, board_id: int) -> None:
+        """Send the coalesced progress: prepared under the lock, sent after the commands it covers."""
         async with self.service.lock(board_id):
             state = await self.service.state(board_id, catch_up=False)
-            await self._flush(board_id, state, await self.participant_count(board_id))
+            failures = self.service.failures.get(board_id, 0)
+            messages = await self._progress_messages(board_id, state, await self.participant_count(board_id))
+            previous, mine = self.service.chain(board_id)
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
+            if messages and self.service.failures.get(board_id, 0) == failures:
+                await self._sender(messages)()
+        finally:
+            if not mine.done():
+                mine.set_result(None)
 
-    async def _flush(self, board_id: int, state: Any, count: int) -> None:
+    async def _progress_messages(self, board_id: int, state: Any, count: int) -> list[tuple[str, dict[str, Any]]]:
         """The coalesced events as one message per poll or note touched, each with the current totals.
 
-        Messages chain: each covers the seqs from `from` to `seq`, so clients see no gap.
+        Messages chain: each covers the seqs from `from` to `seq`, so clients see no gap. Events
+        another process logged in between are read back, so their polls and notes are covered too.
         """
         pending = self._progress.pop(board_id, [])
         if not pending:
-            return
+            return []
+        first, final = pending[0][0], pending[-1][0]
+        if final - first + 1 != len(pending):
+            pending = [(seq, kind, data) for seq, kind, data in
+                       await store.events_since(self.service.db, board_id, first - 1, limit=final - first + 1)]
         last: dict[Any, tuple[int, str, dict[str, Any]]] = {}
         for seq, kind, data in pending:
-            last[data.get("poll") or data.get("note")] = (seq, kind, data)
-        covered = pending[0][0]
-        for seq, kind, data in sorted(last.values(), key=lambda item: item[0]):
-            final = seq if seq != max(s for s, _k, _d in last.values()) else pending[-1][0]
+            last[data.get("poll") or data.get("note") or data.get("id")] = (seq, kind, data)
+        messages: list[tuple[str, dict[str, Any]]] = []
+        covered = first
+        ordered = sorted(last.values(), key=lambda item: item[0])
+        for index, (seq, kind, data) in enumerate(ordered):
+            upto = final if index == len(ordered) - 1 else seq
             for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
                 message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
-                message.update({"from": covered, "seq": final})
-                await self.emit("event", message, room=room)
-            covered = final + 1
+                message.update({"from": covered, "seq": upto})
+                messages.append((room, message))
+            covered = upto + 1
+        return messages

@@ -1,8 +1,12 @@
-"""Running boards: commands validated by the state machine, committed to the log, then folded.
+"""Running boards: commands validated by the state machine, committed to the log, then announced.
 
 Nothing is acknowledged or broadcast before its events are committed. Each board has a lock, so
-its events get consecutive `seq` numbers; the live state is rebuilt from the log when first used
-(after a restart) or when another process has appended to it.
+its events get consecutive `seq` numbers; commands of one board (and of others) that arrive
+together share one commit (the database's group commit): each is applied under the lock, folded
+into the live state, and leaves the lock before the commit, so the next can join the same group.
+Announcements are prepared under the lock (so each message shows the state as of its own seq) and
+sent after the commit, in seq order. The live state is rebuilt from the log when first used (after
+a restart), when another process has appended to it, or when a commit failed.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +24,10 @@ from realtime.board import N_, Actor, BoardState, CommandError, apply, fold, rep
 from realtime.store import Board
 
 OP_MAX = 100
-AfterCommit = Callable[["Outcome"], Awaitable[None]]
+Send = Callable[[], Awaitable[None]]
+# Called under the board's lock with the applied outcome; returns what sends it once committed.
+Announce = Callable[["Outcome"], Awaitable[Send | None]]
+CREATES = ("note:added", "group:created", "poll:created", "question:asked")
 
 
 def _fold_next(state: BoardState, seq: int, kind: str, data: dict[str, Any]) -> None:
@@ -39,6 +47,20 @@ class Outcome:
     op: str = ""
 
 
+def _encodable(text: str) -> bool:
+    """False for text SQLite cannot store (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class BoardService:
     def __init__(self, db: Any) -> None:
         self.db = db
@@ -46,6 +68,8 @@ class BoardService:
         self._boards: dict[int, Board] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._loading: dict[int, asyncio.Lock] = {}
+        self._sent: dict[int, asyncio.Future[None]] = {}  # per board: the last announcement's turn
+        self.failures: dict[int, int] = {}  # per board: commits that failed (state rebuilt since)
 
     def lock(self, board_id: int) -> asyncio.Lock:
         return self._locks.setdefault(board_id, asyncio.Lock())
@@ -80,51 +104,114 @@ class BoardService:
                 _fold_next(state, seq, kind, data)
         return state
 
-    async def handle(self, board_id: int, kind: str, data: Any, actor: Actor, op: Any,
-                     after_commit: AfterCommit | None = None) -> Outcome:
-        """Apply one client command exactly once (per op id) and commit its events.
+    def chain(self, board_id: int) -> tuple[asyncio.Future[None] | None, asyncio.Future[None]]:
+        """Take the next place in the board's announcement order (call under the board's lock):
+        returns the previous place, to wait for, and this one, to settle once sent."""
+        previous = self._sent.get(board_id)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sent[board_id] = mine
+        return previous, mine
 
-        `after_commit(outcome)` runs once the events are committed and folded, still holding the
-        board's lock, so broadcasts leave in `seq` order.
+    @asynccontextmanager
+    async def settled(self, board_id: int) -> AsyncIterator[BoardState]:
+        """Hold the board's lock once every command applied so far is committed and announced, so the
+        live state is exactly what the log holds (for snapshots and replays to joining clients)."""
+        async with self.lock(board_id):
+            previous, mine = self.chain(board_id)
+            try:
+                if previous is not None:
+                    await asyncio.shield(previous)
+                yield await self.state(board_id)
+            finally:
+                _settle(mine)
+
+    async def handle(self, board_id: int, kind: str, data: Any, actor: Actor, op: Any,
+                     announce: Announce | None = None) -> Outcome:
+        """Apply one client command exactly once (per op id); return once its events are committed.
+
+        `announce(outcome)` runs under the board's lock right after the command is applied and
+        returns a function that sends the announcement; that runs after the commit, in seq order.
         """
-        if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX:
+        if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX or not _encodable(op):
             return Outcome({"ok": False, "error": {"code": "invalid", "message": N_("Every change needs an op id."),
                                                    "params": {}}})
         async with self.lock(board_id):
             state = await self.state(board_id, catch_up=False)
-            async with self.db.transaction() as conn:
-                prior = await store.find_op(conn, board_id, actor.id, op)
-                if prior is not None:
-                    return Outcome(prior, duplicate=True)
-                logged = await store.last_seq(conn, board_id)
-                if logged != state.seq:  # another process wrote: catch up inside the transaction
-                    cursor = await conn.execute(
-                        "select seq, type, data from board_events where board_id = ? and seq > ? order by seq",
-                        (board_id, state.seq))
-                    for seq, event_type, payload in await cursor.fetchall():
-                        _fold_next(state, seq, event_type, json.loads(payload))
-                try:
-                    events = apply(state, kind, data, actor, now_ms=int(time.time() * 1000))
-                except CommandError as error:
-                    return Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
-                                                           "params": error.params}})
-                first = state.seq + 1
-                await store.append_events(conn, board_id, first, events, actor.id)
-                result: dict[str, Any] = {"ok": True, "seq": state.seq + len(events)}
-                created = [e["data"]["id"] for e in events
-                           if e["type"] in ("note:added", "group:created", "poll:created", "question:asked")]
-                if created:
-                    result["id"] = created[-1] if kind != "group:set" else created[0]
-                    if kind == "note:add":
-                        result["note"] = created[0]
-                    if kind == "group:set":
-                        result["group"] = created[0]
-                await store.record_op(conn, board_id, actor.id, op, result)
-            committed = []
-            for offset, event in enumerate(events):
-                _fold_next(state, first + offset, event["type"], event["data"])
-                committed.append((first + offset, event["type"], event["data"]))
-            outcome = Outcome(result, committed, op=op)
-            if after_commit is not None and committed:
-                await after_commit(outcome)
-            return outcome
+            write = await self.db.begin()
+            try:
+                outcome = await self._apply(write.conn, board_id, state, kind, data, actor, op)
+            except BaseException:
+                write.finish(keep=False)
+                self._states.pop(board_id, None)  # it may hold part of what was rolled back
+                raise
+            write.finish(keep=True)
+            previous, mine = self.chain(board_id)
+            try:
+                send = await announce(outcome) if announce is not None and outcome.events else None
+            except BaseException:
+                _settle(mine)
+                raise
+        # Shielded: a caller that goes away after this point does not hold up or lose the announcement.
+        await asyncio.shield(self._after_commit(board_id, write, previous, mine, send))
+        return outcome
+
+    async def _after_commit(self, board_id: int, write: Any, previous: asyncio.Future[None] | None,
+                            mine: asyncio.Future[None], send: Send | None) -> None:
+        try:
+            try:
+                await write.committed
+            except BaseException:
+                self._states.pop(board_id, None)  # folded ahead of a commit that failed: rebuild from the log
+                self.failures[board_id] = self.failures.get(board_id, 0) + 1
+                raise
+            if previous is not None:
+                await asyncio.shield(previous)
+            if send is not None:
+                await send()
+        finally:
+            _settle(mine)
+
+    async def _apply(self, conn: Any, board_id: int, state: BoardState, kind: str, data: Any, actor: Actor,
+                     op: str) -> Outcome:
+        """Inside the write: dedupe the op, catch up with the log, apply, log and fold the events."""
+        prior = await store.find_op(conn, board_id, actor.id, op)
+        if prior is not None:
+            return Outcome(prior, duplicate=True)
+        logged = await store.last_seq(conn, board_id)
+        if logged != state.seq:
+            state = await self._reload(conn, board_id, state, logged)
+        try:
+            events = apply(state, kind, data, actor, now_ms=int(time.time() * 1000))
+        except CommandError as error:
+            return Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
+                                                   "params": error.params}})
+        first = state.seq + 1
+        await store.append_events(conn, board_id, first, events, actor.id)
+        result: dict[str, Any] = {"ok": True, "seq": state.seq + len(events)}
+        created = [e["data"]["id"] for e in events if e["type"] in CREATES]
+        if created:
+            result["id"] = created[-1] if kind != "group:set" else created[0]
+            if kind == "note:add":
+                result["note"] = created[0]
+            if kind == "group:set":
+                result["group"] = created[0]
+        await store.record_op(conn, board_id, actor.id, op, result)
+        committed = []
+        for offset, event in enumerate(events):
+            _fold_next(state, first + offset, event["type"], event["data"])
+            committed.append((first + offset, event["type"], event["data"]))
+        return Outcome(result, committed, op=op)
+
+    async def _reload(self, conn: Any, board_id: int, state: BoardState, logged: int) -> BoardState:
+        """The log moved on (another process wrote) or fell behind the state (a commit failed)."""
+        if logged < state.seq:
+            board = await self.board(board_id)
+            assert board is not None
+            state = board.initial_state()
+            self._states[board_id] = state
+        cursor = await conn.execute(
+            "select seq, type, data from board_events where board_id = ? and seq > ? order by seq",
+            (board_id, state.seq))
+        for seq, event_type, payload in await cursor.fetchall():
+            _fold_next(state, seq, event_type, json.loads(payload))
+        return state

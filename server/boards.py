@@ -294,7 +294,7 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
     else:
         outcome = await request.app.state.board_service.handle(
             board_id, kind, command_data(values), viewer, values.get("op"),
-            after_commit=lambda done: namespace.broadcast(board_id, done))
+            announce=lambda done: namespace.announce(board_id, done))
         if outcome.result.get("ok"):
             message = _("Saved.") if not outcome.duplicate else _("Already saved.")
         else:

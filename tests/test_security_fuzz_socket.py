@@ -36,7 +36,7 @@ from tests.test_board_socket import TaiwaServer, prepare_workshop
 NS = "/board"
 EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "50"))
 KNOWN_EVENTS = sorted(FACILITATOR_ONLY | set(ALLOWED_PHASES) | POLL_COMMANDS | {"board:snapshot"})
-# Names the socket.io server itself treats as its own; each has a strict xfail test below instead.
+# Names the socket.io server itself raises; clients sending them get an error ack (tested below too).
 RESERVED = {"connect", "disconnect"}
 STATS: dict[str, int] = {"examples": 0, "emits": 0, "ok": 0, "refused": 0}
 ANSWERS: Counter[str] = Counter()  # event: ok or error code, for the summary
@@ -117,7 +117,7 @@ payloads = st.one_of(
     .map(lambda triple: _with_op(triple[0], {**triple[2], **triple[1]})),
     junk.filter(lambda value: not isinstance(value, dict)),  # not an object at all
 )
-names = st.one_of(st.sampled_from(KNOWN_EVENTS), st.text(max_size=24).filter(lambda n: n not in RESERVED),
+names = st.one_of(st.sampled_from(KNOWN_EVENTS), st.text(max_size=24),
                   st.sampled_from(["note:explode", "message", "snapshot", "event", "__proto__", "poll:delete",
                                    "board:snapshot ", "NOTE:ADD"]))
 boards = st.fixed_dictionaries({"anonymous": st.booleans(), "private_writing": st.booleans(),
@@ -320,10 +320,6 @@ def logged_seqs(db_path: Path, board_id: int) -> list[int]:
 
 # ---------------------------------------------------------------- the attack
 
-def _has_surrogates(value: Any) -> bool:
-    return isinstance(value, str) and any("\ud800" <= char <= "\udfff" for char in value)
-
-
 def check_ack(answer: Any, what: str) -> bool:
     """An ack as the contract has it; True when it is ok."""
     assert isinstance(answer, dict), f"{what}: the ack is not an object: {answer!r}"
@@ -422,8 +418,6 @@ async def attack(server: TaiwaServer, settings: dict[str, Any], data: Any, steps
                 payload = data.draw(payloads, label="payload")
                 if isinstance(payload, dict) and payload.get("op") is New:
                     payload["op"] = f"op-{index}"
-            if isinstance(payload, dict) and _has_surrogates(payload.get("op")):
-                payload["op"] = f"op-{index}"  # a known bug with its own xfail test below
             what = f"#{index} {who} {event!r} {json.dumps(payload, ensure_ascii=True, default=repr)[:300]}"
             sender = senders[who]
             try:
@@ -479,9 +473,6 @@ async def _one_participant(server: TaiwaServer) -> tuple[Crowd, Client, dict[str
     return crowd, await crowd.participant(board, "花子"), board
 
 
-@pytest.mark.xfail(strict=True, reason="realtime/service.py BoardService.handle accepts an op id with a lone "
-                                       "surrogate; SQLite cannot bind it, so the ack is 'unavailable' (try again) "
-                                       "and a traceback is logged, instead of 'invalid'")
 def test_an_op_id_with_a_lone_surrogate_is_refused_as_invalid(server):
     async def scenario() -> None:
         crowd, hanako, _board = await _one_participant(server)
@@ -498,10 +489,6 @@ def test_an_op_id_with_a_lone_surrogate_is_refused_as_invalid(server):
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(strict=True, reason="realtime/namespace.py BoardNamespace.trigger_event treats a client event "
-                                       "named 'connect' or 'disconnect' as the real ones: 'connect' re-runs join "
-                                       "with the payload as environ (no ack, an exception), 'disconnect' drops the "
-                                       "sender from presence while it stays connected")
 @pytest.mark.parametrize("name", sorted(RESERVED))
 def test_an_event_named_like_socketio_s_own_gets_an_error_ack(server, name):
     async def scenario() -> None:

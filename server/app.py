@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.open()
         app.state.db = db
-        worker = asyncio.create_task(background.run(db, settings, notify)) if settings.background else None
+        worker = asyncio.create_task(background.lead(db, settings, notify)) if settings.background else None
         try:
             yield
         finally:

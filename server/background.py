@@ -1,9 +1,16 @@
-"""Work that runs beside the web app: mail delivery, reminders the day before, and the retention purge."""
+"""Work that runs beside the web app: mail delivery, reminders the day before, and the retention purge.
+
+With several worker processes it runs in one of them: the one holding an exclusive lock on a file
+next to the database. The lock goes with its process, so if that worker dies another takes over.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +22,7 @@ from sessions import store
 log = logging.getLogger("taiwa.background")
 MAIL_EVERY = 5.0
 HOUSEKEEPING_EVERY = 600.0
+LEADER_RETRY = 5.0
 
 
 async def queue_reminders(db: Any, notify: Any) -> int:
@@ -38,13 +46,35 @@ async def purge_sensitive(db: Any, retention_days: int) -> tuple[int, int]:
     for session_id in sessions:
         async with db.transaction() as conn:
             removed += await rstore.purge_session(conn, session_id)
+    if sessions:
+        # the purged text may still sit in the write-ahead log: fold it into the file and empty it
+        await db.fetch_all("pragma wal_checkpoint(truncate)")
     return len(sessions), removed
+
+
+async def lead(db: Any, settings: Settings, notify: Any) -> None:
+    """Run the loop in one process only: wait until this process holds the background lock."""
+    path = settings.db_path.with_name(settings.db_path.name + ".background.lock")
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(LEADER_RETRY)
+        log.info("background work runs in process %s", os.getpid())
+        await run(db, settings, notify)
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
 
 
 async def run(db: Any, settings: Settings, notify: Any) -> None:
     """The loop started by the app's lifespan; an error in one round never stops the next."""
-    last_housekeeping = 0.0
     loop = asyncio.get_running_loop()
+    last_housekeeping = loop.time() - HOUSEKEEPING_EVERY  # the first round does housekeeping at once
     while True:
         try:
             if settings.smtp_url:

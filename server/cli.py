@@ -27,13 +27,18 @@ async def _open(settings: Settings) -> Database:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, stored_secret
 
     settings = _settings(args)
-    if args.port != 8000 and "TAIWA_BASE_URL" not in __import__("os").environ:
+    if args.port != 8000 and "TAIWA_BASE_URL" not in os.environ:
         settings = Settings(**{**settings.__dict__, "base_url": f"http://{args.host}:{args.port}"})
+    if args.workers > 1 and not settings.redis_url:
+        print("taiwa: --workers needs TAIWA_REDIS_URL (the workers share board rooms through Redis)", file=sys.stderr)
+        return 2
 
     async def prepare() -> None:
         db = await _open(settings)
@@ -47,9 +52,17 @@ def serve(args: argparse.Namespace) -> int:
             await db.close()
 
     asyncio.run(prepare())
-    print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path})")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=False,
-                log_config=uvicorn_log_config())
+    stored_secret(settings)  # made once here, so every worker signs with the same secret
+    print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path}"
+          f"{f', {args.workers} workers' if args.workers > 1 else ''})", flush=True)
+    options: dict[str, object] = {"host": args.host, "port": args.port, "log_level": "info", "proxy_headers": False,
+                                  "log_config": uvicorn_log_config(), "timeout_graceful_shutdown": 10}
+    if args.workers > 1:
+        # Each worker builds the app from the environment: pass on what the command line decided.
+        os.environ.update({"TAIWA_DB": str(settings.db_path), "TAIWA_BASE_URL": settings.base_url})
+        uvicorn.run("server.app:create_app", factory=True, workers=args.workers, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
     return 0
 
 
@@ -146,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--db", help="SQLite file (default: TAIWA_DB or data/taiwa.sqlite3)")
     p.add_argument("--demo", action="store_true", help="seed realistic demo sessions if there are none")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes sharing the database and, through TAIWA_REDIS_URL, the board rooms")
     p.set_defaults(run=serve)
 
     p = commands.add_parser("create-user", help="create an account (and its organization if new)")

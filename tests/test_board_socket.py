@@ -82,8 +82,10 @@ def prepare_workshop(db_path: Path) -> Workshop:
 class TaiwaServer:
     """`python -m server.cli serve` as a real process; it can be stopped and started again on the same port."""
 
-    def __init__(self, workshop: Workshop, log_path: Path, *, rate_limits: bool = True) -> None:
+    def __init__(self, workshop: Workshop, log_path: Path, *, rate_limits: bool = True,
+                 env: dict[str, str] | None = None) -> None:
         self.workshop = workshop
+        self.env = env or {}  # e.g. TAIWA_REDIS_URL for a worker of a scaled-out deployment
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -94,7 +96,7 @@ class TaiwaServer:
         env = {key: value for key, value in os.environ.items()
                if key not in ("TAIWA_DB", "TAIWA_REDIS_URL", "TAIWA_SMTP_URL")}
         env.update(TAIWA_BASE_URL=self.base, TAIWA_SECRET="board-socket-test-secret-0123456789",
-                   TAIWA_RATE_LIMITS="on" if self.rate_limits else "off")
+                   TAIWA_RATE_LIMITS="on" if self.rate_limits else "off", **self.env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve", "--db", str(self.workshop.db_path),

@@ -28,6 +28,11 @@ def is_fragment(request: Request, target: str) -> bool:
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == target
 
 
+def _printable(text: str) -> str:
+    """Search text without control characters (a NUL ends an FTS5 string early: a 500, not a search)."""
+    return "".join(char if char.isprintable() else " " for char in text)
+
+
 def filters_from_query(params: Any) -> tuple[SessionFilters, dict[str, str]]:
     """Filters from /sessions' query string; unreadable values are dropped with a message."""
     errors: dict[str, str] = {}
@@ -50,7 +55,7 @@ def filters_from_query(params: Any) -> tuple[SessionFilters, dict[str, str]]:
         return raw
 
     filters = SessionFilters(
-        q=(params.get("q") or "").strip()[:200], date_from=day("from"), date_to=day("to"),
+        q=_printable(params.get("q") or "").strip()[:200], date_from=day("from"), date_to=day("to"),
         kind=choice("kind", KINDS), format=choice("format", FORMATS),
         childcare=(params.get("childcare") or "") in ("1", "on", "true"),
         accommodation=choice("accommodation", ACCOMMODATIONS), org=(params.get("org") or "").strip()[:100],

@@ -56,7 +56,19 @@ def series_uid(series_id: int, host: str) -> str:
     return f"series-{series_id}@{host}"
 
 
+_CONTROLS = bytes(range(0, 32)).replace(b"\t", b"").replace(b"\r", b"").replace(b"\n", b"") + b"\x7f"
+
+
+def without_controls(ical: bytes) -> bytes:
+    """RFC 5545 text has no control characters (a NUL in a title makes calendar apps drop the file);
+    line breaks inside values are already escaped, so only the file's own CRLFs remain."""
+    return ical.translate(None, _CONTROLS)
+
+
 def new_calendar(name: str, *, description: str = "") -> Calendar:
+    # a calendar's name is one line: icalendar does not escape NAME, and a line break in an
+    # organizer's title would otherwise break the file (or add properties of its own)
+    name = " ".join(name.split())
     calendar = Calendar()
     calendar.add("prodid", "-//Taiwa//Taiwa 1.0//JA")
     calendar.add("version", "2.0")
@@ -193,7 +205,7 @@ def feed(name: str, singles: list[Session], series: list[tuple[SeriesRule, list[
         for event in series_events(rule, occurrences, text=text, base_url=base_url):
             parts.append(event.to_ical())
     parts.append(b"END:VCALENDAR" + end)
-    return b"".join(parts)
+    return without_controls(b"".join(parts))
 
 
 def single(session: Session, *, text: FeedText, base_url: str, name: str, private_note: str = "",
@@ -203,4 +215,4 @@ def single(session: Session, *, text: FeedText, base_url: str, name: str, privat
     add_timezones(calendar, [session])
     calendar.add_component(session_event(session, text=text, base_url=base_url, private_note=private_note,
                                          online_url=online_url))
-    return calendar.to_ical()
+    return without_controls(calendar.to_ical())

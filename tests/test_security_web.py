@@ -1,0 +1,299 @@
+"""Web attacks: an XSS corpus in every user-controlled field, checked on every page, export and calendar
+feed; CSRF on every unsafe form; session fixation and logout; socket handshakes from a foreign origin or
+with a forged token; the Content-Security-Policy enforced by real Chromium; the security headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+from icalendar import Calendar
+from litestar.testing import AsyncTestClient
+
+from realtime import store as board_store
+from realtime.board import Actor
+from server import accounts
+from server.app import create_app
+from server.boards import board_errors, create_board
+from server.middleware import LOGIN_COOKIE
+from server.settings import Settings
+from sessions import registration, scheduling, store
+from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
+from sessions.registration_models import AccommodationRequestInput, ChildInput, RegistrationInput
+from sessions.validation import InvalidInput
+from tests.conftest import PASSWORD, csrf_from, html, login, make_account, next_saturday
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# each payload goes into every field at once; short enough for the 40-character display name
+PAYLOADS = {
+    "script": "<script>alert(1)</script>",
+    "attribute breakout": "\"><img src=x onerror=alert(1)>",
+    "single quote breakout": "'><svg onload=alert(1)>",
+    "javascript url": "javascript:alert(1)",
+    "svg onload": "<svg/onload=alert(1)>",
+    "textarea end": "</textarea><script>alert(1)</script>",
+    "template injection": "{{7*7}}{% raw %}${7*7}",
+    "unicode tricks": "\u202e<b>evil</b>\u200b\uff1cscript\uff1e\u2028",
+    "nul byte": "nul\x00<script>alert(1)</script>",
+    "ics injection": "a\r\nATTENDEE:mailto:evil@example.com",
+}
+ACTIVE = re.compile(r"<\s*(script|svg|img|iframe|object|embed|b)\b", re.I)
+FACILITATOR = Actor(id="f0", name="進行役", facilitator=True)
+
+
+def stored(payload: str) -> str:
+    """What a field may keep of a payload: NUL bytes are dropped or the input refused."""
+    return payload.replace("\x00", "")
+
+
+def plain(text: str) -> str:
+    """Text without control characters and line breaks, to compare what survived."""
+    return re.sub(r"[\x00-\x1f\x7f\u2028]+", "", text)
+
+
+def strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings(item)]
+    return []
+
+
+def html_problems(body: str, where: str) -> list[str]:
+    """Markup that only an injection would produce: inline script, event handlers, javascript: links,
+    elements the payloads carry (img src=x, svg with onload), and text that closes a textarea early."""
+    problems = []
+    soup = BeautifulSoup(body, "html.parser")
+    for tag in soup.find_all(True):
+        for name, value in tag.attrs.items():
+            values = value if isinstance(value, list) else [value]
+            if name.lower().startswith("on"):
+                problems.append(f"{where}: event handler attribute {name} on <{tag.name}>")
+            if name.lower() in ("href", "src", "action", "formaction", "xlink:href", "data"):
+                for item in values:
+                    if re.sub(r"[\s\x00-\x1f]", "", str(item)).lower().startswith(("javascript:", "vbscript:", "data:text")):
+                        problems.append(f"{where}: {name}={item!r} on <{tag.name}>")
+        if tag.name == "script" and (not tag.get("src") or tag.string):
+            # data blocks are not run; their JSON must not be able to close the element
+            if tag.get("type") != "application/json" or "<" in (tag.string or ""):
+                problems.append(f"{where}: inline <script>")
+        if tag.name == "img" and tag.get("src") == "x":
+            problems.append(f"{where}: injected <img>")
+        if tag.name == "b" and tag.get_text() == "evil":
+            problems.append(f"{where}: injected <b>")
+    if re.search(r"<script>alert\(1\)</script>", body):
+        problems.append(f"{where}: raw <script>alert(1)</script> in the page")
+    for area in soup.find_all("textarea"):
+        if area.find(True):
+            problems.append(f"{where}: markup inside a textarea")
+    return problems
+
+
+# ---------------------------------------------------------------- one world per payload
+
+async def xss_world(app: Any, client: AsyncTestClient, index: int, payload: str) -> dict[str, Any]:
+    """An organization, venue, session, registration, board (notes, cluster, question, polls) and
+    participant, each with the payload in every text field."""
+    state = app.litestar.state
+    db = state.db
+    slug = f"xss-{index}"
+    async with db.transaction() as conn:
+        org_id = await store.create_org(conn, slug=slug, name=f"{payload} 市", name_en=payload)
+    venue_id = await scheduling.create_venue(db, org_id, VenueInput(
+        name=payload, name_en=payload, address=payload, access_notes=payload, capacity=50))
+    start = next_saturday(weeks=3)
+    data = SessionInput(
+        title=payload, title_en=payload, description=f"{payload}\n\n{payload}", description_en=payload,
+        kind="workshop", format="hybrid", starts_at=start, ends_at=start.replace(hour=start.hour + 2),
+        venue_id=venue_id, online_url="https://meet.example.jp/room", capacity_in_person=20, capacity_online=20,
+        status="published", themes=[payload], facilitators=[payload], contact_name=payload,
+        childcare=ChildcareOffer(places=3, note=payload),
+        accommodations=[AccommodationOffer(code="sign_language", mode="on_request", note=payload)])
+    session_id = (await scheduling.create_sessions(db, org_id, data))[0]
+    person = RegistrationInput(name=payload, name_kana=payload, email=f"p{index}@example.jp", mode="in_person",
+                               note=payload, consent_sensitive=True, children=[ChildInput(age_months=30, notes=payload)],
+                               accommodations=[AccommodationRequestInput(code="sign_language", note=payload)])
+    try:
+        result = await registration.register(db, session_id, person, notify=state.notify,
+                                             derive_token=state.derive_token)
+    except InvalidInput:  # a refused value is fine; register the rest of the payload without NUL
+        result = await registration.register(db, session_id, RegistrationInput(**{
+            **{f: getattr(person, f) for f in person.__struct_fields__},
+            "name": stored(payload), "name_kana": stored(payload), "note": stored(payload)}),
+            notify=state.notify, derive_token=state.derive_token)
+    change = await client.post(f"/r/{result.token}/change", data={
+        "_csrf_token": csrf_from(await client.get(f"/r/{result.token}")), "message": payload})
+    assert change.status_code in (200, 303, 422), change.text[:300]
+    config, errors = board_errors({"title": payload, "prompts": [payload, "二つめ"]})
+    assert not errors, errors
+    board_id = await create_board(db, session_id, org_id, config)
+    board = await board_store.get_board(db, board_id)
+    service = state.board_service
+    async with db.transaction() as conn:
+        participant_id, participant_token = await board_store.add_participant(conn, board_id, payload[:40], "online")
+    participant = Actor(id=participant_id, name=payload[:40])
+
+    async def act(kind: str, actor: Actor = FACILITATOR, **fields: Any) -> dict[str, Any]:
+        outcome = await service.handle(board_id, kind, fields, actor, uuid.uuid4().hex)
+        return outcome.result
+
+    note = await act("note:add", participant, zone="z1", text=payload)
+    if not note.get("ok"):  # NUL refused: the rest of the payload
+        note = await act("note:add", participant, zone="z1", text=stored(payload))
+    assert note["ok"], note
+    note_id = note["note"] if isinstance(note.get("note"), str) else note.get("id") or note["note"]["id"]
+    await act("phase:set", phase="group")
+    await act("group:set", note=note_id, group=None, title=stored(payload))
+    await act("question:ask", participant, text=stored(payload))
+    choice = await act("poll:create", type="single_choice", question=stored(payload), options=[stored(payload), "B"],
+                       live_results=True, anonymous=False)
+    assert choice["ok"], choice
+    await act("poll:open", poll=choice["id"])
+    words = await act("poll:create", type="text", question=stored(payload), live_results=True)
+    await act("poll:open", poll=words["id"])
+    await act("poll:answer", participant, poll=words["id"], text=stored(payload)[:40])
+    await act("votes:reveal", revealed=True)
+    async with db.transaction() as conn:
+        await board_store.set_outcome(conn, board_id, True, True)
+    service.forget(board_id)
+    return {"org": slug, "venue": venue_id, "session": session_id, "token": result.token, "board": board_id,
+            "code": board.join_code, "participant": participant_token}
+
+
+PUBLIC_PAGES = ["/", "/sessions", "/sessions?q={q}", "/sessions?from={q}", "/sessions/{session}",
+                "/sessions/{session}/register", "/orgs/{org}", "/boards/{board}/outcome", "/j/{code}",
+                "/organize/login?next={q}", "/lang/xx?next={q}"]
+REGISTRANT_PAGES = ["/r/{token}", "/r/{token}/cancel", "/r/{token}/erase", "/r/{token}?new=1"]
+PARTICIPANT_PAGES = ["/boards/{board}", "/boards/{board}/list", "/boards/{board}/list?msg={q}"]
+STAFF_PAGES = ["/organize?org={org}", "/organize/sessions/{session}", "/organize/sessions/{session}/edit",
+               "/organize/sessions/{session}/registrations", "/organize/sessions/{session}/registrations/new",
+               "/organize/sessions/{session}/cancel", "/organize/sessions/{session}/move",
+               "/organize/sessions/{session}/boards", "/organize/venues?org={org}", "/organize/venues/{venue}/edit",
+               "/organize/arrange", "/organize/admin", "/organize/admin/outbox", "/boards/{board}/facilitate",
+               "/boards/{board}/present", "/boards/{board}/list?back=facilitate"]
+
+
+def csv_cells(body: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+
+
+def ics_problems(body: bytes, payload: str, where: str) -> list[str]:
+    """A feed must parse, and no payload may add a property or a component of its own."""
+    problems = []
+    calendar = Calendar.from_ical(body)
+    for component in calendar.walk():
+        if "ATTENDEE" in component:
+            problems.append(f"{where}: an injected ATTENDEE")
+    text = body.decode()
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        problems.append(f"{where}: control characters in the file")
+    if re.search(r"^ATTENDEE", text, re.M):
+        problems.append(f"{where}: a line starting with ATTENDEE")
+    summaries = [str(e.get("summary")) for e in calendar.walk("VEVENT")]
+    if not any(plain(payload).strip() in plain(s) for s in summaries):
+        problems.append(f"{where}: the title did not survive as text: {summaries[:2]}")
+    return problems
+
+
+async def test_xss_corpus_is_inert_in_every_page_export_and_feed(tmp_path):
+    settings = Settings(db_path=tmp_path / "taiwa.sqlite3", secret="xss-secret-" + "x" * 20,
+                        base_url="http://testserver.local", rate_limits=False, background=False)
+    app = create_app(settings)
+    started = time.monotonic()
+    problems: list[str] = []
+    checks = 0
+    fields_seeded = 0
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        db = app.litestar.state.db
+        admin = await make_account(db, "admin@taiwa.example", role="admin", org="taiwa-admin")
+        async with db.transaction() as conn:
+            admin_login = await accounts.start_login(conn, admin.id)
+            api_token = await accounts.create_api_token(conn, admin.id)
+        worlds = {}
+        for index, (name, payload) in enumerate(PAYLOADS.items()):
+            worlds[name] = await xss_world(app, client, index, payload)
+        fields_seeded = 33  # the text fields xss_world fills (org, venue, session, registration, board)
+        for name, payload in PAYLOADS.items():
+            world = {**worlds[name], "q": payload}
+            from urllib.parse import quote
+            world["q"] = quote(payload)
+            audiences = [(PUBLIC_PAGES, {}), (REGISTRANT_PAGES, {}),
+                         (PARTICIPANT_PAGES, {f"taiwa_bp_{world['board']}": world["participant"]}),
+                         (STAFF_PAGES, {LOGIN_COOKIE: admin_login})]
+            for pages, cookies in audiences:
+                for template in pages:
+                    url = template.format(**world)
+                    client.cookies.clear()
+                    headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+                    answer = await client.get(url, headers=headers, follow_redirects=False)
+                    checks += 1
+                    if answer.status_code >= 500 or answer.status_code in (401, 403):
+                        problems.append(f"[{name}] {url}: {answer.status_code}")
+                        continue
+                    if answer.status_code in (301, 302, 303, 307, 308):
+                        location = answer.headers.get("location", "")
+                        if not location.startswith("/") or location.startswith("//"):
+                            problems.append(f"[{name}] {url}: redirect off the site to {location!r}")
+                        continue
+                    problems += [f"[{name}] {p}" for p in html_problems(answer.text, url)]
+            # exports: data round-trips exactly; nothing is served as HTML
+            staff = {"Cookie": f"{LOGIN_COOKIE}={admin_login}"}
+            for url in (f"/organize/sessions/{world['session']}/registrations.csv", f"/boards/{world['board']}/export.csv",
+                        f"/boards/{world['board']}/polls.csv"):
+                client.cookies.clear()
+                answer = await client.get(url, headers=staff)
+                checks += 1
+                assert answer.status_code == 200, (url, answer.status_code)
+                assert answer.headers["content-type"].startswith("text/csv"), url
+                assert answer.headers["content-disposition"].startswith("attachment"), url
+                cells = [cell for line in csv_cells(answer.content) for cell in line]
+                clean = plain(payload).strip()
+                if not any(clean in plain(cell) for cell in cells):
+                    problems.append(f"[{name}] {url}: the value did not survive as one cell")
+                if any(cell[:1] in ("=", "+", "-", "@") and len(cell) > 1 and not cell[1:].replace(".", "").isdigit()
+                       for cell in cells):
+                    problems.append(f"[{name}] {url}: a cell that spreadsheets run as a formula")
+            for url, headers in ((f"/boards/{world['board']}/export.json", staff),
+                                 (f"/api/sessions/{world['session']}", {"Authorization": f"Bearer {api_token}"})):
+                client.cookies.clear()
+                answer = await client.get(url, headers=headers)
+                checks += 1
+                assert answer.status_code == 200, (url, answer.status_code)
+                assert answer.headers["content-type"].startswith("application/json"), url
+                if not any(plain(payload).strip() in plain(text) for text in strings(answer.json())):
+                    problems.append(f"[{name}] {url}: the value is not in the JSON")
+            client.cookies.clear()
+            answer = await client.get(f"/boards/{world['board']}/export.md", headers=staff)
+            checks += 1
+            assert answer.headers["content-type"].startswith("text/markdown")
+            assert answer.headers["content-disposition"].startswith("attachment")
+            for url in ("/calendar.ics", f"/sessions/{world['session']}.ics", f"/orgs/{world['org']}/calendar.ics",
+                        f"/r/{world['token']}/calendar.ics"):
+                client.cookies.clear()
+                answer = await client.get(url)
+                checks += 1
+                assert answer.status_code == 200, (url, answer.status_code)
+                assert answer.headers["content-type"].startswith("text/calendar"), url
+                if url != "/calendar.ics":
+                    problems += [f"[{name}] {p}" for p in ics_problems(answer.content, payload, url)]
+                elif re.search(rb"^ATTENDEE", answer.content, re.M):
+                    problems.append(f"[{name}] /calendar.ics: an injected ATTENDEE line")
+    print(f"\n[web] XSS: {len(PAYLOADS)} payloads x {fields_seeded} fields, {checks} responses checked "
+          f"({len(PUBLIC_PAGES) + len(REGISTRANT_PAGES) + len(PARTICIPANT_PAGES) + len(STAFF_PAGES)} pages, "
+          f"3 CSV, 2 JSON, 1 Markdown, 4 feeds per payload) in {time.monotonic() - started:.1f} s")
+    assert not problems, "\n".join(problems[:60])

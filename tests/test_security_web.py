@@ -297,3 +297,144 @@ async def test_xss_corpus_is_inert_in_every_page_export_and_feed(tmp_path):
           f"({len(PUBLIC_PAGES) + len(REGISTRANT_PAGES) + len(PARTICIPANT_PAGES) + len(STAFF_PAGES)} pages, "
           f"3 CSV, 2 JSON, 1 Markdown, 4 feeds per payload) in {time.monotonic() - started:.1f} s")
     assert not problems, "\n".join(problems[:60])
+
+
+# ---------------------------------------------------------------- imported calendars and links
+
+def ics_with(payload: str) -> bytes:
+    escaped = payload.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//\r\nBEGIN:VEVENT\r\nUID:x1@example\r\n"
+            "DTSTART:20310510T010000Z\r\nDTEND:20310510T030000Z\r\n"
+            f"SUMMARY:{escaped}\r\nDESCRIPTION:{escaped}\r\nLOCATION:{escaped}\r\nURL:javascript:alert(1)\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n").encode()
+
+
+@pytest.mark.parametrize("name", ["script", "attribute breakout", "javascript url", "textarea end", "unicode tricks"])
+async def test_imported_calendar_text_is_inert_in_the_preview_and_the_drafts(client, db, name):
+    payload = PAYLOADS[name]
+    await make_account(db, "staff@kanazawa.example")
+    await login(client, "staff@kanazawa.example")
+    form = await client.get("/organize/import")
+    preview = await client.post("/organize/import", data={"_csrf_token": csrf_from(form)},
+                                files={"file": (f"{payload}.ics", ics_with(payload), "text/calendar")})
+    assert preview.status_code == 200, preview.text[:500]
+    assert html_problems(preview.text, "import preview") == []
+    assert plain(payload) in plain(html(preview).get_text())
+    done = await client.post("/organize/import/confirm", data={"_csrf_token": csrf_from(preview),
+                                                               "content": html(preview).find("input", attrs={"name": "content"})["value"]},
+                             follow_redirects=False)
+    assert done.status_code == 303
+    draft = (await db.fetch_one("select id from sessions order by id desc limit 1"))[0]
+    for url in ("/organize", f"/organize/sessions/{draft}", f"/organize/sessions/{draft}/edit"):
+        page = await client.get(url)
+        assert page.status_code == 200, url
+        assert html_problems(page.text, url) == []
+
+
+async def test_javascript_urls_are_refused_where_a_link_is_made(client, db):
+    """The online link (shown to registrants as a button) and an organization's website are links."""
+    admin = await make_account(db, "admin@taiwa.example", role="admin", org="taiwa-admin")
+    async with db.transaction() as conn:
+        token = await accounts.create_api_token(conn, admin.id)
+    for url in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "data:text/html,<script>"):
+        answer = await client.post("/api/sessions", headers={"Authorization": f"Bearer {token}"}, json={
+            "title": "リンク", "format": "online", "starts_at": "2031-05-10T10:00:00+09:00",
+            "ends_at": "2031-05-10T12:00:00+09:00", "capacity_online": 5, "online_url": url})
+        assert answer.status_code == 422, (url, answer.text)
+    await login(client, "admin@taiwa.example")
+    form = await client.get("/organize/admin/orgs/new")
+    answer = await client.post("/organize/admin/orgs/new", data={
+        "_csrf_token": csrf_from(form), "slug": "evil-org", "name": "x", "website": "javascript:alert(1)"})
+    assert answer.status_code == 422
+    assert await store.get_org_by_slug(db, "evil-org") is None
+
+
+# ---------------------------------------------------------------- CSRF, session fixation, logout
+
+async def test_every_unsafe_form_is_refused_without_a_valid_csrf_token(app, client, db):
+    admin = await make_account(db, "admin@taiwa.example", role="admin", org="kanazawa")
+    async with db.transaction() as conn:
+        admin_login = await accounts.start_login(conn, admin.id)
+    other = await client.get("/organize/login")  # a token from another browser's session
+    foreign = csrf_from(other)
+    routes = sorted({route.path for route in app.litestar.routes
+                     for method in getattr(route, "methods", set())
+                     if method in ("POST", "PUT", "PATCH", "DELETE") and not route.path.startswith("/api")})
+    assert len(routes) >= 29, routes
+    before = await db.fetch_all("select count(*) from sessions union all select count(*) from registrations "
+                                "union all select count(*) from organizations union all select count(*) from accounts")
+    checked = 0
+    for path in routes:
+        url = re.sub(r"\{[a-z_]+:int\}", "1", path).replace("{code:str}", "123456").replace("{token:str}", "tok")
+        for label, cookie, data in (
+            ("no token", f"{LOGIN_COOKIE}={admin_login}", {"name": "x", "title": "x"}),
+            ("token from another session", f"{LOGIN_COOKIE}={admin_login}; taiwa_csrf=forged-cookie-value",
+             {"_csrf_token": foreign, "name": "x"}),
+            ("token without its cookie", f"{LOGIN_COOKIE}={admin_login}", {"_csrf_token": foreign, "name": "x"}),
+        ):
+            client.cookies.clear()
+            answer = await client.post(url, data=data, headers={"Cookie": cookie}, follow_redirects=False)
+            checked += 1
+            assert answer.status_code == 403, (url, label, answer.status_code)
+    after = await db.fetch_all("select count(*) from sessions union all select count(*) from registrations "
+                               "union all select count(*) from organizations union all select count(*) from accounts")
+    assert [tuple(r) for r in before] == [tuple(r) for r in after]
+    print(f"\n[web] CSRF: {len(routes)} unsafe form routes x 3 = {checked} refusals")
+
+
+async def test_login_issues_a_new_session_cookie_and_logout_invalidates_the_old_one(client, db):
+    await make_account(db, "staff@kanazawa.example")
+    planted = "attacker-chosen-session-id"
+    client.cookies.set(LOGIN_COOKIE, planted)
+    page = await client.get("/organize/login")
+    answer = await client.post("/organize/login", data={"_csrf_token": csrf_from(page),
+                                                        "email": "staff@kanazawa.example", "password": PASSWORD},
+                               follow_redirects=False)
+    assert answer.status_code == 303
+    issued = answer.cookies.get(LOGIN_COOKIE)
+    assert issued and issued != planted
+    set_cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "samesite=lax" in set_cookie
+    client.cookies.clear()
+    assert (await client.get("/organize", headers={"Cookie": f"{LOGIN_COOKIE}={planted}"},
+                             follow_redirects=False)).status_code == 303
+    # a second login from the same browser ends the first session
+    client.cookies.set(LOGIN_COOKIE, issued)
+    page = await client.get("/organize/login")
+    again = await client.post("/organize/login", data={"_csrf_token": csrf_from(page),
+                                                       "email": "staff@kanazawa.example", "password": PASSWORD},
+                              follow_redirects=False)
+    second = again.cookies.get(LOGIN_COOKIE)
+    assert second and second != issued
+    client.cookies.clear()
+    assert (await client.get("/organize", headers={"Cookie": f"{LOGIN_COOKIE}={issued}"},
+                             follow_redirects=False)).status_code == 303
+    client.cookies.set(LOGIN_COOKIE, second)
+    assert (await client.get("/organize", follow_redirects=False)).status_code == 200
+    page = await client.get("/organize")
+    out = await client.post("/organize/logout", data={"_csrf_token": csrf_from(page)}, follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.clear()
+    stale = await client.get("/organize", headers={"Cookie": f"{LOGIN_COOKIE}={second}"}, follow_redirects=False)
+    assert stale.status_code == 303 and stale.headers["location"].startswith("/organize/login")
+
+
+# ---------------------------------------------------------------- headers
+
+async def test_every_kind_of_answer_carries_the_security_headers(client, db):
+    await make_account(db, "staff@kanazawa.example")
+    for url in ("/", "/sessions", "/organize/login", "/no-such-page", "/api/sessions", "/calendar.ics",
+                "/static/js/board.js", "/schema/openapi.json"):
+        answer = await client.get(url)
+        csp = answer.headers.get("content-security-policy", "")
+        directives = {part.split()[0]: part.split()[1:] for part in csp.split(";") if part.strip()}
+        assert directives.get("script-src") == ["'self'"], (url, csp)
+        assert "'unsafe-inline'" not in csp and "'unsafe-eval'" not in csp, url
+        assert directives.get("object-src") == ["'none'"] and directives.get("frame-ancestors") == ["'none'"], url
+        assert directives.get("base-uri") == ["'self'"], url
+        assert answer.headers.get("x-content-type-options") == "nosniff", url
+        assert answer.headers.get("x-frame-options") == "DENY", url
+        assert answer.headers.get("referrer-policy") in ("strict-origin-when-cross-origin", "no-referrer",
+                                                         "same-origin"), url
+    private = await client.get("/organize/login")
+    assert "no-store" in private.headers.get("cache-control", "")

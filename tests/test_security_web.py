@@ -438,3 +438,77 @@ async def test_every_kind_of_answer_carries_the_security_headers(client, db):
                                                          "same-origin"), url
     private = await client.get("/organize/login")
     assert "no-store" in private.headers.get("cache-control", "")
+
+
+# ---------------------------------------------------------------- sockets and the browser
+
+from tests.test_security_authz import connect, socket_server  # noqa: E402,F401 - the real server fixture
+
+
+async def test_socket_handshake_from_a_foreign_origin_or_with_a_forged_token_is_refused(socket_server):  # noqa: F811
+    base, world = socket_server
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        made = await http.post(f"/api/sessions/{world.session}/boards", json={"title": "起点", "prompts": ["a"]},
+                               headers={"Authorization": f"Bearer {world.api_tokens['organizer']}"})
+        board = made.json()
+        joined = await http.post(f"/api/boards/{board['id']}/participants", json={"code": board["join_code"]})
+        token = joined.json()["token"]
+    for origin in ("https://evil.example", "null", base.replace("127.0.0.1", "localhost")):
+        assert await connect(base, {"token": token}, {"Origin": origin}) is None, origin
+    assert await connect(base, {"token": token[:-2] + "xx"}, {"Origin": base}) is None
+    assert await connect(base, {"token": "tw_forged", "board": board["id"]}, {"Origin": base}) is None
+    client = await connect(base, {"token": token}, {"Origin": base})
+    assert client is not None  # the same token from the site's own origin is let in
+    await client.disconnect()
+
+
+@pytest.mark.browser
+async def test_csp_stops_inline_script_in_chromium(tmp_path):
+    from playwright.async_api import async_playwright
+
+    from tests.conftest import running_demo_server
+
+    chromium = "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("Debian chromium is missing: `make test` installs it")
+    with running_demo_server(tmp_path / "taiwa.sqlite3") as base:
+        token = subprocess.run([sys.executable, "-m", "server.cli", "create-token", "--email",
+                                "organizer@kanazawa.example"], cwd=ROOT, capture_output=True, text=True,
+                               env={**os.environ, "TAIWA_DB": str(tmp_path / "taiwa.sqlite3")}, check=True).stdout.strip()
+        payload = "<script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
+        async with httpx.AsyncClient(base_url=base) as http:
+            made = await http.post("/api/sessions", headers={"Authorization": f"Bearer {token}"}, json={
+                "title": payload, "description": payload, "status": "published", "format": "online",
+                "online_url": "https://meet.example.jp/x", "capacity_online": 10,
+                "starts_at": "2031-05-10T10:00:00+09:00", "ends_at": "2031-05-10T12:00:00+09:00"})
+            assert made.status_code == 201, made.text
+        session_url = f"{base}/sessions/{made.json()['id']}"
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=chromium, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            context = await browser.new_context()
+            # injected through DevTools (not the page), so it sees violations without being one
+            await context.add_init_script("window.__violations = []; document.addEventListener("
+                                          "'securitypolicyviolation', e => window.__violations.push(e.violatedDirective));")
+            page = await context.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            await page.goto(session_url)
+            assert await page.evaluate("window.__xss") is None
+            assert payload in await page.locator("h1").inner_text()
+
+            # the same page with a real inline script added to the server's answer (its headers kept)
+            async def inject(route: Any) -> None:
+                response = await route.fetch()
+                body = (await response.text()).replace("</body>", "<script>window.__xss = 'ran'</script></body>")
+                await route.fulfill(response=response, body=body)
+
+            await page.route(session_url, inject)
+            await page.goto(session_url)
+            await page.wait_for_timeout(300)
+            assert await page.evaluate("window.__xss") is None
+            violations = await page.evaluate("window.__violations")
+            assert any(v.startswith("script-src") for v in violations), violations
+            assert any("Content Security Policy" in text for text in console), console
+            await browser.close()

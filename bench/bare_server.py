@@ -1,18 +1,21 @@
-"""The baseline: a bare python-socketio room broadcast server (same uvicorn settings as Taiwa).
+"""The baseline: a bare python-socketio server (same uvicorn settings as Taiwa), nothing persisted.
 
 Run: python -m bench.bare_server PORT. Clients connect to namespace /board and join one room;
-`note:add` is acknowledged and broadcast to the room as `event`, with nothing persisted.
+`note:add` is acknowledged and broadcast to the room as `event`; `vote:cast` and `poll:answer`
+are only counted and acknowledged. Plain HTTP: `GET /health` and `POST /register` (reads a JSON
+body, answers 201 with a JSON object) stand in for Taiwa's JSON API in the registration burst.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 
 import socketio
 import uvicorn
 
 sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", logger=False, engineio_logger=False)
-counter = {"seq": 0}
+counter = {"seq": 0, "votes": 0, "answers": 0, "registrations": 0}
 
 
 @sio.on("connect", namespace="/board")
@@ -29,7 +32,43 @@ async def note_add(sid: str, data: dict) -> dict:
     return {"ok": True, "seq": seq}
 
 
-app = socketio.ASGIApp(sio)
+@sio.on("vote:cast", namespace="/board")
+async def vote_cast(sid: str, data: dict) -> dict:
+    counter["votes"] += 1
+    return {"ok": True, "seq": counter["votes"]}
+
+
+@sio.on("poll:answer", namespace="/board")
+async def poll_answer(sid: str, data: dict) -> dict:
+    counter["answers"] += 1
+    return {"ok": True, "seq": counter["answers"]}
+
+
+async def plain_http(scope: dict, receive, send) -> None:  # noqa: ANN001 - raw ASGI
+    """GET /health -> 200; POST /register -> 201 JSON (the body parsed, a counter returned)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    status, answer = 200, {"ok": True}
+    if scope["method"] == "POST":
+        data = json.loads(body or b"{}")
+        counter["registrations"] += 1
+        status, answer = 201, {"status": "confirmed", "name": data.get("name"), "id": counter["registrations"]}
+    payload = json.dumps(answer).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+app = socketio.ASGIApp(sio, other_asgi_app=plain_http)
 
 if __name__ == "__main__":
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")

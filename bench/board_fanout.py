@@ -1,125 +1,59 @@
 """Board fan-out: N participants on one board while notes are added at R per second.
 
 Measures, for Taiwa and for a bare python-socketio broadcast server in the same run, the delivery
-latency (send → every other client's `event`), loss (deliveries expected minus received) and the
-server's peak memory. Usage: python -m bench.board_fanout [--participants 500] [--rate 20] [--seconds 10]
+latency (send → every client's `event`, the sender's own included), loss (deliveries expected
+minus distinct deliveries received) and the server's peak memory.
+Usage: python -m bench.board_fanout [--participants 500] [--rate 20] [--seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import socketio
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
+from bench.common import (RESULTS, ROOT, Outcome, Server, api_token_for, bare_server, connect_clients,  # noqa: F401
+                          disconnect_all, free_port, ms, peak_rss_kb, prepare_taiwa, ratio, rss_per_100, summary,
+                          taiwa_server, wait_for, write_profile)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
-
-
-def peak_rss_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-async def prepare_taiwa(db_path: Path, participants: int) -> tuple[int, list[str], str]:
-    """A session, a board and N participant tokens, written before the server starts."""
-    sys.path.insert(0, str(ROOT))
-    from datetime import datetime, timedelta
-
-    from realtime import store as board_store
-    from server import accounts
-    from server.database import Database
-    from sessions import scheduling, store
-    from sessions.models import SessionInput
-
-    db = Database(db_path)
-    await db.open()
-    async with db.transaction() as conn:
-        org = await store.create_org(conn, slug="bench", name="ベンチマーク")
-        await accounts.create_account(conn, org_id=org, email="bench@example.jp", password="bench-password-1",
-                                      role="organizer")
-    start = datetime.now() + timedelta(days=7)
-    session_id = (await scheduling.create_sessions(db, org, SessionInput(
-        title="負荷試験", kind="workshop", format="online", online_url="https://meet.example.jp/b", capacity_online=1000,
-        starts_at=start, ends_at=start + timedelta(hours=2), status="published")))[0]
-    tokens = []
-    async with db.transaction() as conn:
-        board_id = await board_store.create_board(conn, session_id=session_id, org_id=org, title="負荷試験",
-                                                  prompts=["アイデア"], colors=None, vote_budget=5,
-                                                  max_votes_per_note=3, anonymous=False, private_writing=False)
-        for index in range(participants):
-            _pid, token = await board_store.add_participant(conn, board_id, f"参加者{index}", "online")
-            tokens.append(token)
-    await db.close()
-    return board_id, tokens, "z1"
-
-
-async def run_load(url: str, auths: list[dict[str, Any]], rate: float, seconds: float,
-                   note: dict[str, Any]) -> dict[str, Any]:
-    """Connect everyone, send notes from the first client at `rate`/s, collect deliveries."""
-    received: dict[str, list[float]] = {}
-    clients = []
+async def run_load(url: str | list[str], auths: list[dict[str, Any]], rate: float, seconds: float,
+                   note: dict[str, Any], senders: int = 1, settle: float = 3.0) -> dict[str, Any]:
+    """Connect everyone, send notes at `rate`/s round-robin from the first `senders` clients, collect deliveries."""
+    urls = [url] if isinstance(url, str) else url
+    received: dict[tuple[int, str], float] = {}
+    duplicates = 0
 
     def on_event(index: int):
         async def handler(event: dict[str, Any]) -> None:
+            nonlocal duplicates
             text = ((event.get("data") or {}).get("text")) or ""
             if text.startswith("bench-"):
-                received.setdefault(text, []).append(time.perf_counter())
+                if (index, text) in received:
+                    duplicates += 1
+                else:
+                    received[(index, text)] = time.perf_counter()
         return handler
 
-    async def connect(index: int, auth: dict[str, Any]) -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False)
-        client.on("event", on_event(index), namespace="/board")
-        await client.connect(url, namespaces=["/board"], auth=auth, transports=["websocket"], wait_timeout=30)
-        return client
-
-    for start in range(0, len(auths), 50):
-        clients += await asyncio.gather(*(connect(i, a) for i, a in enumerate(auths[start:start + 50], start)))
+    clients = await connect_clients(urls, auths, [on_event(i) for i in range(len(auths))])
     await asyncio.sleep(1)
     sent: dict[str, float] = {}
     acked = 0
-    sender = clients[0]
 
     async def send(index: int) -> None:
         nonlocal acked
         text = f"bench-{index}"
+        sender = clients[index % senders]
         sent[text] = time.perf_counter()
-        answer = await sender.call("note:add", {**note, "op": f"op-{index}", "text": text}, namespace="/board",
-                                   timeout=30)
+        try:
+            answer = await sender.call("note:add", {**note, "op": f"op-{index}", "text": text}, namespace="/board",
+                                       timeout=60)
+        except Exception:  # noqa: BLE001 - a timed-out ack counts as not acknowledged
+            answer = None
         acked += bool(answer and answer.get("ok"))
 
     tasks = []
@@ -129,14 +63,70 @@ async def run_load(url: str, auths: list[dict[str, Any]], rate: float, seconds: 
         tasks.append(asyncio.create_task(send(index)))
         await asyncio.sleep(max(0.0, began + (index + 1) / rate - time.perf_counter()))
     await asyncio.gather(*tasks)
-    await asyncio.sleep(3)  # let the last deliveries arrive
-    latencies = [(at - sent[text]) * 1000 for text, times in received.items() for at in times if text in sent]
     expected = total * len(clients)
-    for client in clients:
-        await client.disconnect()
-    quantiles = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    deadline = time.perf_counter() + settle + 10
+    await asyncio.sleep(settle)  # let the last deliveries arrive (wait longer while they still come)
+    while len(received) < expected and time.perf_counter() < deadline:
+        before = len(received)
+        await asyncio.sleep(1)
+        if len(received) == before:
+            break
+    elapsed = time.perf_counter() - began
+    latencies = [(at - sent[text]) * 1000 for (_index, text), at in received.items() if text in sent]
+    await disconnect_all(clients)
     return {"sent": total, "acked": acked, "expected": expected, "delivered": len(latencies),
-            "lost": expected - len(latencies), "p50": quantiles[49], "p95": quantiles[94], "p99": quantiles[98]}
+            "lost": expected - len(latencies), "duplicates": duplicates, "clients": len(clients),
+            "throughput": len(latencies) / elapsed, **summary(latencies)}
+
+
+def measure_bare(participants: int, rate: float, seconds: float, name: str = "bare-fanout") -> dict[str, Any]:
+    with bare_server(name) as bare:
+        result = asyncio.run(run_load(bare.base, [{}] * participants, rate, seconds, {"zone": "z1"}))
+        result["rss_kb"] = bare.sample_rss()
+    return result
+
+
+def measure_taiwa(participants: int, rate: float, seconds: float, name: str = "fanout") -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.sqlite3"
+        board_id, tokens, zone = asyncio.run(prepare_taiwa(db_path, participants))
+        server = taiwa_server(db_path, name)
+        with server:
+            result = asyncio.run(run_load(server.base, [{"token": t} for t in tokens], rate, seconds, {"zone": zone}))
+            result["rss_kb"] = server.sample_rss()
+        result["persisted"] = _notes_logged(db_path, board_id)
+        result["profile"] = write_profile(server.profile, name)
+    return result
+
+
+def _notes_logged(db_path: Path, board_id: int) -> int:
+    from bench.common import read_db
+
+    return read_db(db_path, "select count(*) from board_events where board_id = ? and type = 'note:added'",
+                   (board_id,))[0][0]
+
+
+def figures(r: dict[str, Any]) -> str:
+    return (f"p50 {ms(r['p50'])} / p95 {ms(r['p95'])} / p99 {ms(r['p99'])} ms; {r['throughput']:.0f} deliveries/s; "
+            f"lost {r['lost']} of {r['expected']}")
+
+
+def scenario(quick: bool = False) -> Outcome:
+    """Fan-out vs the bare broadcast server, same load, same run."""
+    participants, rate, seconds = (50, 10, 3) if quick else (500, 20, 10)
+    base = measure_bare(participants, rate, seconds)
+    taiwa = measure_taiwa(participants, rate, seconds)
+    correct = (taiwa["lost"] == 0 and taiwa["duplicates"] == 0 and taiwa["acked"] == taiwa["sent"]
+               and taiwa["persisted"] == taiwa["sent"])
+    r = ratio(taiwa["p95"], base["p95"])
+    return Outcome(
+        scenario="fanout", title=f"2. Board fan-out ({participants} participants, {rate:g} notes/s × {seconds:g} s, persisted)",
+        figures=figures(taiwa), goal="0 lost; p95 ≤ 1.3× baseline p95", met=correct and r <= 1.3,
+        baseline=f"bare python-socketio room broadcast: {figures(base)}", ratio=f"p95 {r:.2f}×",
+        rss=rss_per_100(taiwa["rss_kb"], participants), correct=correct,
+        checks=(f"lost {taiwa['lost']}, duplicates {taiwa['duplicates']}, acked {taiwa['acked']}/{taiwa['sent']}, "
+                f"in the log {taiwa['persisted']}/{taiwa['sent']}"),
+        profile=str(taiwa["profile"] or ""))
 
 
 def main() -> int:
@@ -145,53 +135,20 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    env = {**os.environ, "TAIWA_RATE_LIMITS": "off"}
-    rows = []
-
-    # baseline
-    port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "bench.bare_server", str(port)], cwd=ROOT, env=env)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", bare)
-        result = asyncio.run(run_load(f"http://127.0.0.1:{port}", [{}] * args.participants, args.rate, args.seconds,
-                                      {"zone": "z1"}))
-        result["rss_mb"] = peak_rss_kb(bare.pid) / 1024
-        rows.append(("bare python-socketio", result))
-    finally:
-        bare.terminate()
-        bare.wait()
-
-    # Taiwa
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
-        board_id, tokens, zone = asyncio.run(prepare_taiwa(db_path, args.participants))
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", str(db_path), "--port",
-                                   str(port)], cwd=ROOT, env={**env, "TAIWA_BASE_URL": base},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(base + "/", server)
-            result = asyncio.run(run_load(base, [{"token": t} for t in tokens], args.rate, args.seconds,
-                                          {"zone": zone}))
-            result["rss_mb"] = peak_rss_kb(server.pid) / 1024
-            rows.append(("Taiwa board (persisted)", result))
-        finally:
-            server.terminate()
-            server.wait()
-
+    rows = [("bare python-socketio", measure_bare(args.participants, args.rate, args.seconds)),
+            ("Taiwa board (persisted)", measure_taiwa(args.participants, args.rate, args.seconds))]
     base_p95 = rows[0][1]["p95"] or 1
     lines = [f"## Board fan-out: {args.participants} participants, {args.rate:g} notes/s for {args.seconds:g} s", "",
              "| server | sent | acked | deliveries expected | lost | p50 ms | p95 ms | p99 ms | p95 vs bare | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows:
         lines.append(f"| {name} | {r['sent']} | {r['acked']} | {r['expected']} | {r['lost']} | {r['p50']:.1f} | "
-                     f"{r['p95']:.1f} | {r['p99']:.1f} | {r['p95'] / base_p95:.2f}× | {r['rss_mb']:.0f} |")
+                     f"{r['p95']:.1f} | {r['p99']:.1f} | {r['p95'] / base_p95:.2f}× | {r['rss_kb'] / 1024:.0f} |")
     report = "\n".join(lines) + "\n"
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "board_fanout.md").write_text(report, encoding="utf-8")
-    return 0
+    return 0 if rows[1][1]["lost"] == 0 else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Poll burst: N participants answer one open poll at once.
 
-Reports acks received and ack latency percentiles, and checks the tally is exact.
+Reports acks and ack latency percentiles and checks the tally is exact, against a bare
+python-socketio server that only acknowledges the same `poll:answer` events, in the same run.
 Usage: python -m bench.poll_burst [--participants 500]
 """
 
@@ -8,106 +9,96 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
-import socketio
 
-from bench.board_fanout import RESULTS, ROOT, free_port, peak_rss_kb, prepare_taiwa, wait_for
+from bench.common import (RESULTS, Outcome, ack_burst, api_token_for, bare_server, connect_clients, disconnect_all,
+                          ms, prepare_taiwa, ratio, read_db, rss_per_100, taiwa_server, write_profile)
+
+CHOICES = ("o1", "o2", "o3")
 
 
-async def burst(base: str, tokens: list[str], api_token: str, board_id: int) -> dict[str, float]:
+def schedule(participants: int, poll: Any) -> list[tuple[int, float, str, dict[str, Any]]]:
+    return [(i, 0.0, "poll:answer", {"op": f"a{i}", "poll": poll, "choice": CHOICES[i % 3]})
+            for i in range(participants)]
+
+
+async def _bare(base: str, participants: int) -> dict[str, Any]:
+    clients = await connect_clients([base], [{}] * participants)
+    try:
+        return await ack_burst(clients, schedule(participants, "p1"))
+    finally:
+        await disconnect_all(clients)
+
+
+async def burst(base: str, tokens: list[str], api_token: str, board_id: int) -> dict[str, Any]:
+    auth = {"Authorization": f"Bearer {api_token}"}
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        created = await http.post(f"/api/boards/{board_id}/polls", headers={"Authorization": f"Bearer {api_token}"},
-                                  json={"type": "single_choice", "question": "どれを優先しますか",
-                                        "options": ["公共交通", "子育て支援", "防災"], "open": True})
-        poll = created.json()
-    clients = []
-    for start in range(0, len(tokens), 50):
-        batch = []
-        for token in tokens[start:start + 50]:
-            client = socketio.AsyncClient(reconnection=False)
-            batch.append(client.connect(base, namespaces=["/board"], auth={"token": token}, transports=["websocket"],
-                                        wait_timeout=30))
-            clients.append(client)
-        await asyncio.gather(*batch)
-    latencies: list[float] = []
-    acked = 0
-    sent = {"o1": 0, "o2": 0, "o3": 0}
-
-    async def answer(index: int, client: socketio.AsyncClient) -> None:
-        nonlocal acked
-        choice = ("o1", "o2", "o3")[index % 3]
-        sent[choice] += 1
-        began = time.perf_counter()
-        reply = await client.call("poll:answer", {"op": f"a{index}", "poll": poll["id"], "choice": choice},
-                                  namespace="/board", timeout=30)
-        latencies.append((time.perf_counter() - began) * 1000)
-        acked += bool(reply and reply.get("ok"))
-
-    began = time.perf_counter()
-    await asyncio.gather(*(answer(i, c) for i, c in enumerate(clients)))
-    elapsed = time.perf_counter() - began
+        poll = (await http.post(f"/api/boards/{board_id}/polls", headers=auth,
+                                json={"type": "single_choice", "question": "どれを優先しますか",
+                                      "options": ["公共交通", "子育て支援", "防災"], "open": True})).json()
+    option_ids = [option["id"] for option in poll["options"]]
+    clients = await connect_clients([base], [{"token": t} for t in tokens])
+    try:
+        calls = [(i, at, event, {**payload, "choice": option_ids[CHOICES.index(payload["choice"])]})
+                 for i, at, event, payload in schedule(len(tokens), poll["id"])]
+        result = await ack_burst(clients, calls)
+    finally:
+        await disconnect_all(clients)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        results = (await http.get(f"/api/polls/{poll['id']}/results",
-                                  headers={"Authorization": f"Bearer {api_token}"})).json()
-    for client in clients:
-        await client.disconnect()
-    q = statistics.quantiles(latencies, n=100)
-    return {"answers": len(clients), "acked": acked, "elapsed": elapsed, "p50": q[49], "p95": q[94], "p99": q[98],
-            "exact": results["counts"] == sent and results["total"] == len(clients)}
+        results = (await http.get(f"/api/polls/{poll['id']}/results", headers=auth)).json()
+    expected = {option_ids[c]: sum(1 for i in range(len(tokens)) if i % 3 == c) for c in range(3)}
+    result.update(poll=poll["id"], counts=results.get("counts"), total=results.get("total"), expected=expected,
+                  exact=results.get("counts") == expected and results.get("total") == len(tokens))
+    return result
 
 
-async def api_token_for(db_path: Path) -> str:
-    sys.path.insert(0, str(ROOT))
-    from server import accounts
-    from server.database import Database
-
-    db = Database(db_path)
-    await db.open()
-    account = await accounts.get_account_by_email(db, "bench@example.jp")
-    async with db.transaction() as conn:
-        token = await accounts.create_api_token(conn, account.id)  # type: ignore[union-attr]
-    await db.close()
-    return token
+def scenario(quick: bool = False) -> Outcome:
+    participants = 50 if quick else 500
+    with bare_server("bare-poll") as bare:
+        base = asyncio.run(_bare(bare.base, participants))
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.sqlite3"
+        board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, participants))
+        api_token = asyncio.run(api_token_for(db_path))
+        server = taiwa_server(db_path, "poll")
+        with server:
+            taiwa = asyncio.run(burst(server.base, tokens, api_token, board_id))
+            rss = server.sample_rss()
+        logged = read_db(db_path, "select count(*) from board_events where board_id = ? and type = 'poll:answered'",
+                         (board_id,))[0][0]
+        profile = write_profile(server.profile, "poll")
+    correct = taiwa["acked"] == participants and taiwa["exact"] and logged == participants
+    r = ratio(taiwa["p99"], base["p99"])
+    return Outcome(
+        scenario="poll", title=f"4. Poll burst ({participants} answers at once)",
+        figures=(f"ack p50 {ms(taiwa['p50'])} / p95 {ms(taiwa['p95'])} / p99 {ms(taiwa['p99'])} ms; "
+                 f"{taiwa['throughput']:.0f} answers/s; acked {taiwa['acked']}/{participants}"),
+        goal="all acked; p99 ≤ 150 ms", met=correct and taiwa["p99"] <= 150,
+        baseline=(f"bare python-socketio acking poll:answer: p50 {ms(base['p50'])} / p95 {ms(base['p95'])} / "
+                  f"p99 {ms(base['p99'])} ms"),
+        ratio=f"p99 {r:.2f}×", rss=rss_per_100(rss, participants), correct=correct,
+        checks=(f"lost acks {participants - taiwa['acked']}; tally {'exact' if taiwa['exact'] else 'INEXACT'} "
+                f"({taiwa['total']}); in the log on disk {logged}/{participants}"
+                + (f"; failures e.g. {taiwa['failures'][:2]}" if taiwa["failures"] else "")),
+        profile=str(profile or ""))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=500)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
-        board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, args.participants))
-        api_token = asyncio.run(api_token_for(db_path))
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", str(db_path), "--port",
-                                   str(port)], cwd=ROOT, env={**os.environ, "TAIWA_RATE_LIMITS": "off",
-                                                              "TAIWA_BASE_URL": base},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(base + "/", server)
-            result = asyncio.run(burst(base, tokens, api_token, board_id))
-            rss = peak_rss_kb(server.pid) / 1024
-        finally:
-            server.terminate()
-            server.wait()
-    report = (f"## Poll burst: {result['answers']} participants answer one poll\n\n"
-              "| answers | acked | tally exact | wall s | p50 ms | p95 ms | p99 ms | peak RSS MB |\n"
-              "|---|---|---|---|---|---|---|---|\n"
-              f"| {result['answers']} | {result['acked']} | {'yes' if result['exact'] else 'NO'} | {result['elapsed']:.2f} "
-              f"| {result['p50']:.1f} | {result['p95']:.1f} | {result['p99']:.1f} | {rss:.0f} |\n")
+    outcome = scenario(quick=args.participants <= 50)
+    report = "| scenario | figures | goal | met | baseline | ratio | RSS | checks |\n|---|---|---|---|---|---|---|---|\n"
+    report += outcome.row() + "\n"
     print(report)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "poll_burst.md").write_text(report, encoding="utf-8")
-    return 0 if result["exact"] and result["acked"] == result["answers"] else 1
+    return 0 if outcome.correct else 1
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ class Joined:
 
 Authenticate = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Joined | None]]
 Translate = Callable[[str, dict[str, Any], str], str]
-Limit = Callable[[str], bool]  # True when the key may act now
+Limit = Callable[[str, str], bool]  # (participant key, event): True when it may act now
 
 
 def participants_room(board_id: int) -> str:
@@ -135,8 +135,13 @@ class BoardNamespace(socketio.AsyncNamespace):
                 return {"ok": True, "snapshot": await self._snapshot(joined)}
         if not isinstance(payload, dict):
             return self._error(joined, "invalid", N_("The event data must be an object."))
-        if not self.allow(f"{joined.board_id}:{joined.actor.id}"):
-            return self._error(joined, "rate_limited", N_("Too many changes at once. Please wait a moment."))
+        if not self.allow(f"{joined.board_id}:{joined.actor.id}", event):
+            message = {"note:add": N_("You have added many notes in a short time. Please wait a minute and add "
+                                      "the next one."),
+                       "question:ask": N_("You have asked several questions in a short time. Please wait a minute "
+                                          "and ask again.")}.get(event, N_("Too many changes at once. Please wait a "
+                                                                           "moment."))
+            return self._error(joined, "rate_limited", message)
         data = {key: value for key, value in payload.items() if key != "op"}
         try:
             outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),

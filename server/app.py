@@ -57,15 +57,20 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     secret = stored_secret(settings)
     notify = mail.notifier(settings, secret)
     board_service = BoardService(db)
-    board_window = SlidingWindow(limit=40, seconds=10)
+    limits = {name: settings.limit(name) for name in settings.limits}
+    throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+    by_event = {"note:add": throttles["note"], "question:ask": throttles["question"]}
 
-    def board_limit(key: str) -> bool:
-        """Per-participant limit on board commands (off with TAIWA_RATE_LIMITS=off)."""
+    def board_limit(key: str, event: str = "") -> bool:
+        """Per-participant limits on board changes, and on notes and questions (TAIWA_LIMITS; all off
+        with TAIWA_RATE_LIMITS=off)."""
         if not settings.rate_limits:
             return True
-        if board_window.blocked(key):
+        windows = [throttles["board"], *([by_event[event]] if event in by_event else [])]
+        if any(window.blocked(key) for window in windows):
             return False
-        board_window.record(key)
+        for window in windows:
+            window.record(key)
         return True
 
     board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
@@ -110,8 +115,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     litestar_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
-        login_throttles=organize.login_throttles(),
-        registration_window=SlidingWindow(limit=settings.registrations_per_client, seconds=600),
+        login_throttles={"account": throttles["login_account"], "client": throttles["login_client"]},
+        registration_window=throttles["registration"], throttles=throttles,
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         feed_cache=OrderedDict(),
     )

@@ -289,7 +289,7 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
     values = form_values(await request.form())
     kind = str(values.get("type", ""))
     namespace = request.app.state.board_namespace
-    if not request.app.state.board_limit(f"{board_id}:{viewer.id}"):
+    if not request.app.state.board_limit(f"{board_id}:{viewer.id}", kind):
         message = _("Too many changes at once. Please wait a moment.")
     else:
         outcome = await request.app.state.board_service.handle(

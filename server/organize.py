@@ -18,19 +18,15 @@ from server.forms import (
     CHILD_AGE_CHOICES, form_values, session_form_values, session_input_from_form, venue_form_values,
     venue_input_from_form,
 )
+from server.i18n import current_locale
 from server.i18n import gettext as _
 from server.middleware import LOGIN_COOKIE, _cookies
 from server.pages import _local_path
-from server.throttle import SlidingWindow
+from server.throttle import wait_text
 from sessions import registration, scheduling, store
 from sessions.models import Session, SessionFilters, SessionInput
 from sessions.validation import InvalidInput
 
-
-
-def login_throttles() -> dict[str, SlidingWindow]:
-    """Failed sign-ins counted per account and per client (kept on the app's state)."""
-    return {"account": SlidingWindow(limit=5, seconds=15 * 60), "client": SlidingWindow(limit=20, seconds=15 * 60)}
 
 
 def signed_in(request: Request) -> Account:
@@ -82,8 +78,10 @@ async def login(request: Request) -> Template | Redirect:
     if target == "/":
         target = "/organize"
     throttles = request.app.state.login_throttles
-    if throttles["account"].blocked(email) or throttles["client"].blocked(client):
-        raise TooManyRequests(detail=_("Too many failed sign-in attempts. Please wait 15 minutes and try again."))
+    wait = max(throttles["account"].retry_after(email), throttles["client"].retry_after(client))
+    if wait:
+        raise TooManyRequests(detail=_("Too many failed sign-in attempts. Please wait {wait} and try again.").format(
+            wait=wait_text(wait, current_locale.get())))
     db = request.app.state.db
     account = await accounts.check_password(db, email, values.get("password", ""))
     if account is None:

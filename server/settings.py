@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from server.throttle import DEFAULT_LIMITS, Limit, parse_limits
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,6 +26,8 @@ class Settings:
     # a registration form sent back sooner than this was not filled in by a person
     form_min_seconds: float = 2.0
     registrations_per_client: int = 20
+    # abuse limits by name (see server/throttle.py); TAIWA_LIMITS overrides them
+    limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     # the mail, reminder and purge loop (tests that drive these steps themselves turn it off)
     background: bool = True
 
@@ -42,9 +46,18 @@ class Settings:
             "retention_days": int(env.get("TAIWA_RETENTION_DAYS") or 30),
             "form_min_seconds": float(env.get("TAIWA_FORM_MIN_SECONDS") or 2.0),
             "registrations_per_client": int(env.get("TAIWA_REGISTRATIONS_PER_CLIENT") or 20),
+            "limits": parse_limits(env.get("TAIWA_LIMITS", "")),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def limit(self, name: str) -> Limit:
+        """An abuse limit; registrations per client also follow TAIWA_REGISTRATIONS_PER_CLIENT unless
+        TAIWA_LIMITS sets them."""
+        limit = self.limits.get(name, DEFAULT_LIMITS[name])
+        if name == "registration" and limit == DEFAULT_LIMITS[name]:
+            return Limit(self.registrations_per_client, limit.seconds)
+        return limit
 
     @property
     def secure_cookies(self) -> bool:

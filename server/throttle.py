@@ -1,31 +1,96 @@
-"""Counting events in a sliding window: failed logins, registrations per client."""
+"""Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
+client, board changes, notes and questions per participant). Limits are configurable with
+TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds)."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.count}/{self.seconds:g}"
+
+
+DEFAULT_LIMITS: dict[str, Limit] = {
+    "login_account": Limit(5, 15 * 60),  # failed sign-ins per account
+    "login_client": Limit(20, 15 * 60),  # failed sign-ins per client address
+    "registration": Limit(20, 10 * 60),  # registrations per client address
+    "board": Limit(40, 10),  # board changes per participant
+    "note": Limit(30, 60),  # notes added per participant
+    "question": Limit(5, 60),  # questions asked per participant
+}
+
+
+def parse_limits(text: str) -> dict[str, Limit]:
+    """`name=count/seconds,...` over the defaults; raises ValueError naming what is wrong."""
+    limits = dict(DEFAULT_LIMITS)
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        count, _, seconds = value.partition("/")
+        name = name.strip()
+        if name not in DEFAULT_LIMITS:
+            raise ValueError(f"TAIWA_LIMITS: unknown limit {name!r} (known: {', '.join(DEFAULT_LIMITS)})")
+        try:
+            limit = Limit(int(count), float(seconds))
+        except ValueError:
+            raise ValueError(f"TAIWA_LIMITS: {item!r} should look like {name}=COUNT/SECONDS") from None
+        if limit.count < 1 or not 0 < limit.seconds <= 86_400:
+            raise ValueError(f"TAIWA_LIMITS: {item!r} needs a count of at least 1 and 1 to 86400 seconds")
+        limits[name] = limit
+    return limits
 
 
 class SlidingWindow:
-    """Remembers events per key; a key with `limit` events within `seconds` is blocked."""
+    """Remembers events per key; a key with `limit` events within `seconds` is blocked until the
+    oldest of them leaves the window (a lockout is always temporary)."""
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = limit
         self.seconds = seconds
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._events: dict[str, deque[float]] = defaultdict(deque)
 
     def _recent(self, key: str) -> deque[float]:
-        window = self._failures[key]
+        window = self._events[key]
         cutoff = time.monotonic() - self.seconds
         while window and window[0] < cutoff:
             window.popleft()
+        if not window:
+            self._events.pop(key, None)
+            return self._events[key]
         return window
 
     def blocked(self, key: str) -> bool:
         return len(self._recent(key)) >= self.limit
 
+    def retry_after(self, key: str) -> int:
+        """Whole seconds until `key` may act again (0 when it may now)."""
+        window = self._recent(key)
+        if len(window) < self.limit:
+            return 0
+        return max(1, math.ceil(window[-self.limit] + self.seconds - time.monotonic()))
+
     def record(self, key: str) -> None:
         self._recent(key).append(time.monotonic())
 
     def clear(self, key: str) -> None:
-        self._failures.pop(key, None)
+        self._events.pop(key, None)
+
+
+def windows(limits: dict[str, Limit]) -> dict[str, SlidingWindow]:
+    return {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+
+
+def wait_text(seconds: int, locale: str) -> str:
+    """"3 minutes" / "3分" — how long a lockout lasts, rounded up."""
+    if seconds >= 90:
+        minutes = math.ceil(seconds / 60)
+        return f"{minutes}分" if locale == "ja" else f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds}秒" if locale == "ja" else f"{seconds} second{'s' if seconds != 1 else ''}"

@@ -112,7 +112,10 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        personal = (path.startswith(("/organize", "/r/", "/api/")) or LOGIN_COOKIE in _cookies(scope))
+        # answers to a form (a registration shown again with its entries), boards (names), staff and
+        # registrant pages are never stored by a browser or a proxy
+        personal = (path.startswith(("/organize", "/r/", "/api/", "/boards/", "/j/")) or LOGIN_COOKIE in _cookies(scope)
+                    or scope.get("method", "GET") not in ("GET", "HEAD"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -563,9 +563,6 @@ def test_every_page_with_personal_data_says_no_store(tour):
     assert showing >= 10
 
 
-@pytest.mark.xfail(strict=True, reason="server/middleware.py SecurityHeadersMiddleware marks only /organize, /r/, "
-                   "/api/ and logged-in requests as personal: the registration form re-rendered after a typo (POST "
-                   "/sessions/{id}/register) carries the resident's email, phone and children's notes without no-store")
 def test_the_registration_form_shown_again_with_a_residents_entries_says_no_store(tour):
     visit = tour.visits[tour.ids["typo page"]]
     assert TYPO_RESIDENT["child_notes"] in visit.text

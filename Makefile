@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-deps install translations messages bench clean
+.PHONY: run test test-deps install translations messages bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,11 +46,14 @@ test-deps:
 test: $(VENV)/.installed-test translations test-deps
 	$(BIN)/python -m pytest -q
 
-# Benchmarks (not part of `make test`): results in bench/results/*.md
+# Benchmarks (not part of `make test`): every scenario against a baseline measured in the same
+# run, report in bench/results/latest.md (about 10 minutes); bench-quick: small versions for CI
+# (loss and exact counts, no timing) in bench/results/quick.md, under 2 minutes.
 bench: $(VENV)/.installed-test translations
-	$(BIN)/python -m bench.board_fanout
-	$(BIN)/python -m bench.poll_burst
-	@[ ! -f bench/calendar_feed.py ] || $(BIN)/python -m bench.calendar_feed
+	$(BIN)/python -m bench
+
+bench-quick: $(VENV)/.installed-test translations
+	$(BIN)/python -m bench --quick
 
 clean:
 	rm -rf $(VENV) node_modules server/locale/*/LC_MESSAGES/*.mo

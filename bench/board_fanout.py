@@ -111,22 +111,28 @@ def figures(r: dict[str, Any]) -> str:
             f"lost {r['lost']} of {r['expected']}")
 
 
-def scenario(quick: bool = False) -> Outcome:
-    """Fan-out vs the bare broadcast server, same load, same run."""
+def scenario(quick: bool = False) -> list[Outcome]:
+    """The baseline row (bare broadcast server) and fan-out against it, same load, same run."""
     participants, rate, seconds = (50, 10, 3) if quick else (500, 20, 10)
     base = measure_bare(participants, rate, seconds)
     taiwa = measure_taiwa(participants, rate, seconds)
     correct = (taiwa["lost"] == 0 and taiwa["duplicates"] == 0 and taiwa["acked"] == taiwa["sent"]
                and taiwa["persisted"] == taiwa["sent"])
     r = ratio(taiwa["p95"], base["p95"])
-    return Outcome(
+    bare_ok = base["lost"] == 0 and base["acked"] == base["sent"]
+    baseline = Outcome(
+        scenario="baseline", title=f"1. Baseline: bare python-socketio room broadcast ({participants} clients, same load)",
+        figures=figures(base), goal="reference for 2", met=True, baseline="–", ratio="1.00×",
+        rss=rss_per_100(base["rss_kb"], participants), correct=True,
+        checks=f"lost {base['lost']}, acked {base['acked']}/{base['sent']}" + ("" if bare_ok else " (the baseline lost)"))
+    return [baseline, Outcome(
         scenario="fanout", title=f"2. Board fan-out ({participants} participants, {rate:g} notes/s × {seconds:g} s, persisted)",
         figures=figures(taiwa), goal="0 lost; p95 ≤ 1.3× baseline p95", met=correct and r <= 1.3,
         baseline=f"bare python-socketio room broadcast: {figures(base)}", ratio=f"p95 {r:.2f}×",
         rss=rss_per_100(taiwa["rss_kb"], participants), correct=correct,
         checks=(f"lost {taiwa['lost']}, duplicates {taiwa['duplicates']}, acked {taiwa['acked']}/{taiwa['sent']}, "
                 f"in the log {taiwa['persisted']}/{taiwa['sent']}"),
-        profile=str(taiwa["profile"] or ""))
+        profile=str(taiwa["profile"] or ""))]
 
 
 def main() -> int:

@@ -30,6 +30,8 @@ from sessions import store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
 from sessions.validation import normalise_session
 
+from bench.common import Outcome, ratio, rss_per_100, summary, taiwa_server, write_profile
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "calendar_feed.md"
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -135,6 +137,39 @@ def measure(client: httpx.Client, requests: int) -> list[tuple[str, str]]:
         ("Feed size", f"{len(cold.content):,} bytes"),
         ("Events (VEVENT)", f"{events:,}"),
     ]
+
+
+def scenario(quick: bool = False) -> Outcome:
+    """/calendar.ics cold and 304, against a static file from the same server in the same run."""
+    count, requests = (200, 50) if quick else (5000, 200)
+    with tempfile.TemporaryDirectory(prefix="taiwa-bench-") as tmp:
+        db_path = Path(tmp) / "bench.sqlite3"
+        asyncio.run(build_database(db_path, count))
+        server = taiwa_server(db_path, "calendar")
+        with server, httpx.Client(base_url=server.base, timeout=120) as client:
+            cold_ms, cold = timed(client, "/calendar.ics")
+            events = len(Calendar.from_ical(cold.content).walk("VEVENT")) if cold.status_code == 200 else 0
+            etag = cold.headers.get("etag", "")
+            revalidations, statuses = [], set()
+            for _ in range(requests):
+                elapsed, answer = timed(client, "/calendar.ics", {"If-None-Match": etag})
+                revalidations.append(elapsed)
+                statuses.add(answer.status_code)
+            static = [timed(client, "/static/css/taiwa.css")[0] for _ in range(requests)]
+            rss = server.sample_rss()
+        profile = write_profile(server.profile, "calendar")
+    not_modified, base = summary(revalidations), summary(static)
+    correct = events == count and statuses == {304}
+    return Outcome(
+        scenario="calendar", title=f"6b. /calendar.ics ({count:,} sessions)",
+        figures=(f"cold {cold_ms:.0f} ms ({len(cold.content):,} bytes); 304 p50 {not_modified['p50']:.2f} / "
+                 f"p95 {not_modified['p95']:.2f} / p99 {not_modified['p99']:.2f} ms"),
+        goal="≤ 500 ms cold; 304 ≤ 5 ms", met=correct and cold_ms <= 500 and not_modified["p50"] <= 5,
+        baseline=f"static CSS file, same server: p50 {base['p50']:.2f} / p95 {base['p95']:.2f} ms",
+        ratio=f"304 p50 {ratio(not_modified['p50'], base['p50']):.2f}×; cold {ratio(cold_ms, base['p50']):.0f}×",
+        rss=rss_per_100(rss, 0).split(",")[0], correct=correct,
+        checks=f"{events}/{count} events in the feed; revalidation statuses {sorted(statuses)}",
+        profile=str(profile or ""))
 
 
 def table(rows: list[tuple[str, str]], count: int) -> str:

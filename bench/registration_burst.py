@@ -1,0 +1,134 @@
+"""Registration burst: N concurrent registrations (JSON API) for a session with S seats.
+
+Checks exactly S are confirmed and the rest waitlisted at positions 1..N-S, in the answers and
+in the database (positions follow arrival order there), and reports registrations per second.
+The baseline is a bare uvicorn ASGI endpoint that parses the same JSON POST and answers 201
+(bench/bare_server.py), hit by the same client with the same concurrency in the same run.
+Usage: python -m bench.registration_burst [--registrations 1000] [--seats 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import Outcome, bare_server, ms, ratio, read_db, rss_per_100, summary, taiwa_server, write_profile
+
+CONNECTIONS = 250  # concurrent connections of the load generator
+
+
+async def prepare(db_path: Path, seats: int) -> int:
+    """An organization and one published online session with `seats` places, open for registration."""
+    from server.database import Database
+    from sessions import scheduling, store
+    from sessions.models import SessionInput
+
+    db = Database(db_path)
+    await db.open()
+    try:
+        async with db.transaction() as conn:
+            org = await store.create_org(conn, slug="bench", name="ベンチマーク")
+        start = datetime.now() + timedelta(days=14)
+        return (await scheduling.create_sessions(db, org, SessionInput(
+            title="市民フォーラム：これからの公共交通", kind="forum", format="online",
+            online_url="https://meet.example.jp/forum", capacity_online=seats, starts_at=start,
+            ends_at=start + timedelta(hours=2), status="published")))[0]
+    finally:
+        await db.close()
+
+
+async def burst(base: str, path: str, count: int) -> dict[str, Any]:
+    """`count` POSTs started at once (CONNECTIONS at a time on the wire); latencies and answers."""
+    latencies: list[float] = []
+    answers: list[tuple[int, dict[str, Any]]] = []
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
+        async def register(index: int) -> None:
+            start = time.perf_counter()
+            try:
+                response = await http.post(path, json={"name": f"参加者 {index}", "email": f"p{index}@example.jp",
+                                                       "mode": "online"},
+                                           headers={"Accept-Language": "ja"})
+                answers.append((response.status_code, response.json()))
+            except (httpx.HTTPError, ValueError) as error:
+                answers.append((0, {"error": repr(error)}))
+            latencies.append((time.perf_counter() - start) * 1000)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(register(i) for i in range(count)))
+        elapsed = time.perf_counter() - began
+    return {"answers": answers, "elapsed": elapsed, "throughput": count / elapsed, **summary(latencies)}
+
+
+def check(db_path: Path, session_id: int, result: dict[str, Any], count: int, seats: int) -> dict[str, Any]:
+    """Exactly `seats` confirmed, the rest waitlisted 1..count-seats, in the answers and on disk."""
+    from sessions.registration import token_hash
+
+    created = [body for status, body in result["answers"] if status == 201]
+    confirmed = [b for b in created if b.get("status") == "confirmed"]
+    waitlisted = [b for b in created if b.get("status") == "waitlisted"]
+    positions_ok = sorted(b.get("position") or 0 for b in waitlisted) == list(range(1, count - seats + 1))
+    rows = read_db(db_path, "select token_hash, status from registrations where session_id = ? order by id",
+                   (session_id,))
+    db_confirmed = sum(1 for _h, status in rows if status == "confirmed")
+    db_waitlist = [h for h, status in rows if status == "waitlisted"]
+    by_hash = {token_hash(b["token"]): b.get("position") for b in waitlisted if b.get("token")}
+    db_positions_ok = [by_hash.get(h) for h in db_waitlist] == list(range(1, len(db_waitlist) + 1))
+    errors = sorted({status for status, _b in result["answers"] if status != 201})
+    return {"created": len(created), "confirmed": len(confirmed), "waitlisted": len(waitlisted),
+            "db_rows": len(rows), "db_confirmed": db_confirmed, "db_waitlisted": len(db_waitlist),
+            "positions_ok": positions_ok, "db_positions_ok": db_positions_ok, "errors": errors,
+            "exact": (len(created) == count and len(confirmed) == seats and db_confirmed == seats
+                      and len(rows) == count and positions_ok and db_positions_ok)}
+
+
+def scenario(quick: bool = False) -> Outcome:
+    count, seats = (100, 5) if quick else (1000, 50)
+    with bare_server("bare-registration") as bare:
+        base = asyncio.run(burst(bare.base, "/register", count))
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.sqlite3"
+        session_id = asyncio.run(prepare(db_path, seats))
+        server = taiwa_server(db_path, "registration")
+        with server:
+            taiwa = asyncio.run(burst(server.base, f"/api/sessions/{session_id}/registrations", count))
+            rss = server.sample_rss()
+        checked = check(db_path, session_id, taiwa, count, seats)
+        profile = write_profile(server.profile, "registration")
+    correct = checked["exact"]
+    r = ratio(taiwa["throughput"], base["throughput"])
+    return Outcome(
+        scenario="registration", title=f"5. Registration burst ({count:,} concurrent, {seats} seats, JSON API)",
+        figures=(f"p50 {ms(taiwa['p50'])} / p95 {ms(taiwa['p95'])} / p99 {ms(taiwa['p99'])} ms; "
+                 f"{taiwa['throughput']:.0f} registrations/s"),
+        goal=f"exactly {seats} confirmed; ≥ 300 registrations/s", met=correct and taiwa["throughput"] >= 300,
+        baseline=(f"bare uvicorn ASGI JSON POST → 201: p50 {ms(base['p50'])} / p95 {ms(base['p95'])} / "
+                  f"p99 {ms(base['p99'])} ms; {base['throughput']:.0f} requests/s"),
+        ratio=f"throughput {r:.2f}×", rss=rss_per_100(rss, count), correct=correct,
+        checks=(f"201: {checked['created']}/{count}; confirmed {checked['confirmed']} (on disk {checked['db_confirmed']}); "
+                f"waitlisted {checked['waitlisted']} (on disk {checked['db_waitlisted']}), positions 1..{count - seats} "
+                f"{'exact' if checked['positions_ok'] else 'INEXACT'}, same as arrival order on disk: "
+                f"{'yes' if checked['db_positions_ok'] else 'NO'}"
+                + (f"; other statuses {checked['errors']}" if checked["errors"] else "")),
+        profile=str(profile or ""))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    outcome = scenario(quick=args.quick)
+    print(outcome.row())
+    return 0 if outcome.correct else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Request, delete, get, patch, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from server.api import ORGANIZER, ORGANIZER_ERRORS, PUBLIC_ERRORS, _organizer
@@ -78,9 +78,15 @@ def registration_out(entry: Registration, *, token: str | None = None, base_url:
 
 @post("/api/sessions/{session_id:int}/registrations", summary="Register for a session", tags=["registrations"],
       status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 409, 422, 429))
-async def create_registration(request: Request, session_id: FromPath[int],
-                              data: JSONBody[RegistrationInput]) -> RegistrationOut:
-    """201 with status confirmed or waitlisted (and position); the token opens /r/{token} and is shown once."""
+async def create_registration(
+    request: Request, session_id: FromPath[int], data: JSONBody[RegistrationInput],
+    idempotency_key: Annotated[str | None, HeaderParameter(
+        name="Idempotency-Key", required=False, min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (e.g. a UUID) chosen by the client: sending the same registration again "
+                    "with the same key returns the first answer instead of taking a second seat.")] = None,
+) -> RegistrationOut:
+    """201 with status confirmed or waitlisted (and position); the token opens /r/{token} and is shown once.
+    Sent again with the same Idempotency-Key, the same registration is answered as it stands, with its token."""
     session = await store.get_session(request.app.state.db, session_id)
     if session is None or session.status == "draft":
         raise NotFoundException(detail=_("There is no such session."))
@@ -89,9 +95,12 @@ async def create_registration(request: Request, session_id: FromPath[int],
         data = msgspec.structs.replace(data, locale=request.scope["state"].get("locale", "ja"))
     try:
         result = await registration.register(request.app.state.db, session_id, data, notify=request.app.state.notify,
-                                             derive_token=request.app.state.derive_token)
+                                             derive_token=request.app.state.derive_token,
+                                             idempotency_key=idempotency_key)
     except registration.RegistrationClosed as closed:
         raise Conflict(detail=translate(closed.message)) from None
+    except registration.KeyReused:
+        raise Conflict(detail=_("This Idempotency-Key was already used for a different registration.")) from None
     return registration_out(result.registration, token=result.token, base_url=request.app.state.settings.base_url)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from sessions import registration_store as rstore
 from sessions import store
 from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_
@@ -116,15 +118,36 @@ def check_input(session: Session, data: RegistrationInput, now: datetime) -> lis
     return errors
 
 
+class KeyReused(Exception):
+    """An Idempotency-Key sent again with a different registration."""
+
+
 async def register(db: Database, session_id: int, data: RegistrationInput, *, notify: Notify,
                    derive_token: Callable[[str], str], staff: bool = False,
-                   now: datetime | None = None) -> RegistrationResult:
+                   now: datetime | None = None, idempotency_key: str | None = None) -> RegistrationResult:
     """Register for a session: confirmed while seats last, else waitlisted; children and requests likewise.
 
     derive_token(salt) makes the registrant's secret token (the web shell keys it with its secret).
+    With an idempotency key, the same registration sent again returns the first answer (the
+    registration as it stands now, with the same token) and takes nothing more.
     """
     now = now or store.now_utc()
+    key_hash = body_hash = ""
+    if idempotency_key is not None:
+        key_hash = token_hash(idempotency_key)
+        body_hash = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
     async with db.transaction() as conn:
+        if key_hash:
+            cursor = await conn.execute("select body_hash, registration_id from registration_keys "
+                                        "where session_id = ? and key_hash = ?", (session_id, key_hash))
+            first = await cursor.fetchone()
+            if first is not None:
+                if first[0] != body_hash:
+                    raise KeyReused()
+                earlier = await rstore.get_registration(_InTransaction(conn), first[1])
+                assert earlier is not None
+                salt = await rstore.token_salt(_InTransaction(conn), earlier.id)
+                return RegistrationResult(token=derive_token(salt), registration=earlier)
         session = await store.get_session(_InTransaction(conn), session_id)
         if session is None:
             raise RegistrationClosed(N_("There is no such session."))
@@ -166,6 +189,9 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             await rstore.insert_request(conn, registration_id, session_id, request.code, request.note.strip(),
                                         "confirmed" if offer.mode == "always" else "requested", late)
         await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id)
+        if key_hash:
+            await conn.execute("insert into registration_keys (session_id, key_hash, body_hash, registration_id) "
+                               "values (?, ?, ?, ?)", (session_id, key_hash, body_hash, registration_id))
         registration = await rstore.get_registration(_InTransaction(conn), registration_id)
     assert registration is not None
     return RegistrationResult(token=token, registration=registration)

@@ -223,6 +223,7 @@ class Ledger:
     verified_ops: int = 0
     resent_acked: int = 0
     resent_unacked: int = 0
+    resent_registrations: int = 0
 
 
 async def write_notes(client: Client, round_no: int) -> None:
@@ -282,12 +283,26 @@ async def register(http: httpx.AsyncClient, session_id: int, ledger: Ledger, lan
         if children:
             body.update(children=[{"age_months": 30, "notes": "卵アレルギー"}], consent_sensitive=True,
                         accommodations=[{"code": "sign_language"}])
-        in_flight = {"name": name, "children": children}
+        in_flight = {"name": name, "children": children, "body": body, "key": f"reg-{round_no}-{lane}-{n}"}
         ledger.unacked_registrations.append(in_flight)  # until its 201 arrives (a kill leaves it here)
-        answer = await http.post(f"/api/sessions/{session_id}/registrations", json=body)
+        answer = await http.post(f"/api/sessions/{session_id}/registrations", json=body,
+                                 headers={"Idempotency-Key": in_flight["key"]})
         assert answer.status_code == 201, answer.text
         ledger.unacked_registrations.remove(in_flight)
         ledger.registrations[answer.json()["token"]] = {"name": name, "children": children,
+                                                        "status": answer.json()["status"]}
+
+
+async def resend_registrations(http: httpx.AsyncClient, session_id: int, ledger: Ledger) -> None:
+    """Registrations whose answer was lost at a kill are sent again with their key, as a phone would:
+    each is then there exactly once, whichever side of the kill it fell."""
+    for in_flight in list(ledger.unacked_registrations):
+        answer = await http.post(f"/api/sessions/{session_id}/registrations", json=in_flight["body"],
+                                 headers={"Idempotency-Key": in_flight["key"]})
+        assert answer.status_code == 201, answer.text
+        ledger.unacked_registrations.remove(in_flight)
+        ledger.resent_registrations += 1
+        ledger.registrations[answer.json()["token"]] = {"name": in_flight["name"], "children": in_flight["children"],
                                                         "status": answer.json()["status"]}
 
 
@@ -443,6 +458,8 @@ async def test_acknowledged_writes_survive_repeated_kill_9_and_clients_resync(tm
                         {k: t["online"] for k, t in fresh["tallies"].items() if t["online"]}, client.label
                 assert client.respondents == {p["id"]: p["respondents"] for p in fresh["polls"]}, client.label
 
+            async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+                await resend_registrations(http, seeded.session_id, ledger)
             # an op in flight at the kill is sent again with the same id: applied once, whichever side it fell
             for client in clients:
                 if client.pending is not None:
@@ -501,15 +518,12 @@ async def test_acknowledged_writes_survive_repeated_kill_9_and_clients_resync(tm
     print(f"\ncrash recovery (seed {SEED}): {ledger.kills} kill -9 survived; {board_ops} acknowledged board ops "
           f"({dict(by_kind)}) and {len(ledger.registrations)} registrations verified exactly once "
           f"({ledger.verified_ops} checks); {ledger.resent_unacked} ops in flight resent, {ledger.resent_acked} acked "
-          f"ops resent with their original answer; {len(ledger.unacked_registrations)} registrations in flight at a "
-          f"kill; {time.perf_counter() - started:.1f} s")
+          f"ops resent with their original answer; {ledger.resent_registrations} registrations in flight at a kill "
+          f"resent with their Idempotency-Key; {time.perf_counter() - started:.1f} s")
     assert ledger.kills == ROUNDS
     assert by_kind["note:add"] and by_kind["vote:cast"] and by_kind["poll:answer"] and ledger.registrations
 
 
-@pytest.mark.xfail(strict=True, reason="POST /api/sessions/{id}/registrations has no op id / Idempotency-Key: a phone "
-                   "that lost the 201 at a crash and sends again takes a second seat (server/registration_api.py "
-                   "create_registration and sessions/registration.register need a stored key -> original answer)")
 async def test_a_registration_resent_with_the_same_idempotency_key_is_registered_once(client, db):
     account = await make_account(db, "organizer@kanazawa.example")
     session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id))
@@ -520,6 +534,17 @@ async def test_a_registration_resent_with_the_same_idempotency_key_is_registered
     again = await client.post(f"/api/sessions/{session_id}/registrations", json=body, headers=headers)
 
     assert first.status_code == 201
-    assert again.json()["token"] == first.json()["token"]
+    assert again.status_code == 201 and again.json()["token"] == first.json()["token"]
     rows = await db.fetch_all("select count(*) from registrations where session_id = ?", (session_id,))
     assert rows[0][0] == 1
+
+    other = await client.post(f"/api/sessions/{session_id}/registrations", headers=headers,
+                              json={**body, "name": "別人 太郎"})  # the same key for another registration
+    assert other.status_code == 409 and "Idempotency-Key" in other.json()["error"]["message"]
+    bad = await client.post(f"/api/sessions/{session_id}/registrations", json=body,
+                            headers={"Idempotency-Key": "x" * 101})
+    assert bad.status_code == 422 and bad.json()["error"]["message"]
+    without = await client.post(f"/api/sessions/{session_id}/registrations", json=body)
+    assert without.status_code == 201  # without a key each request is its own registration
+    rows = await db.fetch_all("select count(*) from registrations where session_id = ?", (session_id,))
+    assert rows[0][0] == 2

@@ -404,12 +404,12 @@ async def export_answer(request: Request, board: Board, fmt: str, *, names: bool
     headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
     if fmt == "md":
         return Response(export_markdown(board, state, names=names, session_title=title).encode("utf-8"),
-                        media_type="text/markdown; charset=utf-8", headers=headers)
+                        media_type="text/markdown", headers=headers)
     rows = export_rows(board, state, names=names)
     if fmt == "csv":
         columns = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
         return Response(csv_bytes(columns, ([row[c] for c in columns] for row in rows)),
-                        media_type="text/csv; charset=utf-8", headers=headers)
+                        media_type="text/csv", headers=headers)
     if fmt == "json":
         payload = {"board": {"id": board.id, "title": board.title, "session_id": board.session_id},
                    "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title}
@@ -462,7 +462,7 @@ async def polls_csv(request: Request, board_id: FromPath[int]) -> Response[bytes
         if question.status == "visible":
             rows.append([question.text, "question", _("Answered") if question.answered else "",
                          len(question.upvotes), 0, len(question.upvotes), "", ""])
-    return Response(csv_bytes(header, rows), media_type="text/csv; charset=utf-8", headers={
+    return Response(csv_bytes(header, rows), media_type="text/csv", headers={
         "Content-Disposition": f'attachment; filename="board-{board.id}-polls.csv"', "Cache-Control": "no-store"})
 
 

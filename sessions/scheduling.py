@@ -15,7 +15,7 @@ from sessions import store
 from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, VenueInput
 from sessions.validation import (
-    _ZONES, FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors,
+    _ZONES, FIRST_YEAR, LAST_YEAR, FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors,
 )
 
 
@@ -119,6 +119,9 @@ async def duplicate_session(db: Database, session: Session) -> int:
 
 async def move_occurrence(db: Database, session: Session, starts_at: datetime, ends_at: datetime) -> None:
     """Move one session (or one occurrence of a series) to a new time; its deadlines move with it."""
+    if not FIRST_YEAR <= starts_at.year <= LAST_YEAR:
+        raise InvalidInput([FieldError("date", N_("Enter a date between the years {first} and {last}."),
+                                       {"first": FIRST_YEAR, "last": LAST_YEAR})])
     moved = session.as_input().moved_to(as_utc(starts_at, session.timezone))
     moved = msgspec.structs.replace(moved, ends_at=as_utc(ends_at, session.timezone))
     await change_session(db, session, moved, status=session.status)

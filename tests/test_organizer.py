@@ -244,3 +244,16 @@ async def test_admin_creates_an_organization_and_an_account(client, db):
 async def test_organizers_cannot_open_administration(client, db):
     await signed_in_organizer(client, db)
     assert (await client.get("/organize/admin")).status_code == 403
+
+
+async def test_moving_a_session_to_a_far_off_year_is_refused_with_a_message(client, db):
+    account = await make_account(db, "staff@kanazawa.example")
+    session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id))
+    await login(client, "staff@kanazawa.example")
+    for day in ("0001-01-01", "9999-12-31"):
+        answer = await post_form(client, f"/organize/sessions/{session_id}/move", None,
+                                 {"date": day, "start_time": "10:00", "end_time": "12:00"})
+        assert answer.status_code == 422
+        assert "2000" in html(answer).select_one(".error-summary").get_text()
+    page = await client.get(f"/sessions/{session_id}")
+    assert page.status_code == 200  # the session was left as it was

@@ -3,7 +3,8 @@
 Checks exactly S are confirmed and the rest waitlisted at positions 1..N-S, in the answers and
 in the database (positions follow arrival order there), and reports registrations per second.
 The baseline is a bare uvicorn ASGI endpoint that parses the same JSON POST and answers 201
-(bench/bare_server.py), hit by the same client with the same concurrency in the same run.
+(bench/bare_server.py), hit by the same client with the same concurrency in the same run: all N
+requests start at once, each on its own connection.
 Usage: python -m bench.registration_burst [--registrations 1000] [--seats 50]
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -18,12 +20,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 from bench.common import Outcome, bare_server, ms, ratio, read_db, rss_per_100, summary, taiwa_server, write_profile
-
-CONNECTIONS = 250  # concurrent connections of the load generator
-
 
 async def prepare(db_path: Path, seats: int) -> int:
     """An organization and one published online session with `seats` places, open for registration."""
@@ -45,26 +43,43 @@ async def prepare(db_path: Path, seats: int) -> int:
         await db.close()
 
 
-async def burst(base: str, path: str, count: int) -> dict[str, Any]:
-    """`count` POSTs started at once (CONNECTIONS at a time on the wire); latencies and answers."""
+async def post_json(port: int, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One HTTP/1.1 POST on its own connection (each registrant is a different phone). A raw asyncio
+    client: httpx's pool gets slow with a thousand queued requests and would measure itself."""
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                     f"Accept-Language: ja\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                     + payload)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), None)
+        content = await (reader.readexactly(length) if length is not None else reader.read())
+        return status, json.loads(content or b"{}")
+    finally:
+        writer.close()
+
+
+async def burst(port: int, path: str, count: int) -> dict[str, Any]:
+    """`count` POSTs started at once, each on its own connection; latencies and answers."""
     latencies: list[float] = []
     answers: list[tuple[int, dict[str, Any]]] = []
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
-        async def register(index: int) -> None:
-            start = time.perf_counter()
-            try:
-                response = await http.post(path, json={"name": f"参加者 {index}", "email": f"p{index}@example.jp",
-                                                       "mode": "online"},
-                                           headers={"Accept-Language": "ja"})
-                answers.append((response.status_code, response.json()))
-            except (httpx.HTTPError, ValueError) as error:
-                answers.append((0, {"error": repr(error)}))
-            latencies.append((time.perf_counter() - start) * 1000)
 
-        began = time.perf_counter()
-        await asyncio.gather(*(register(i) for i in range(count)))
-        elapsed = time.perf_counter() - began
+    async def register(index: int) -> None:
+        start = time.perf_counter()
+        try:
+            answers.append(await post_json(port, path, {"name": f"参加者 {index}", "email": f"p{index}@example.jp",
+                                                        "mode": "online"}))
+        except (OSError, ValueError, asyncio.IncompleteReadError) as error:
+            answers.append((0, {"error": repr(error)}))
+        latencies.append((time.perf_counter() - start) * 1000)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(register(i) for i in range(count)))
+    elapsed = time.perf_counter() - began
     return {"answers": answers, "elapsed": elapsed, "throughput": count / elapsed, **summary(latencies)}
 
 
@@ -93,13 +108,13 @@ def check(db_path: Path, session_id: int, result: dict[str, Any], count: int, se
 def scenario(quick: bool = False) -> Outcome:
     count, seats = (100, 5) if quick else (1000, 50)
     with bare_server("bare-registration") as bare:
-        base = asyncio.run(burst(bare.base, "/register", count))
+        base = asyncio.run(burst(bare.port, "/register", count))
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.sqlite3"
         session_id = asyncio.run(prepare(db_path, seats))
         server = taiwa_server(db_path, "registration")
         with server:
-            taiwa = asyncio.run(burst(server.base, f"/api/sessions/{session_id}/registrations", count))
+            taiwa = asyncio.run(burst(server.port, f"/api/sessions/{session_id}/registrations", count))
             rss = server.sample_rss()
         checked = check(db_path, session_id, taiwa, count, seats)
         profile = write_profile(server.profile, "registration")

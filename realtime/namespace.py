@@ -83,6 +83,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, participants_room(board_id) if not joined.actor.facilitator
                               else facilitators_room(board_id))
         self.presence.setdefault(board_id, {})[sid] = joined.place
+        self._counts.pop(board_id, None)  # someone new may have joined: count again ("N of M have voted")
         since = auth.get("since")
         async with self.service.settled(board_id) as state:
             if isinstance(since, int) and not isinstance(since, bool) and 0 <= since <= state.seq \
@@ -226,7 +227,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         last: dict[Any, tuple[int, str, dict[str, Any]]] = {}
         for seq, kind, data in pending:
             last[data.get("poll") or data.get("note") or data.get("id")] = (seq, kind, data)
-        messages: list[tuple[str, dict[str, Any]]] = []
+        rooms: dict[str, list[dict[str, Any]]] = {participants_room(board_id): [], facilitators_room(board_id): []}
         covered = first
         ordered = sorted(last.values(), key=lambda item: item[0])
         for index, (seq, kind, data) in enumerate(ordered):
@@ -234,6 +235,10 @@ class BoardNamespace(socketio.AsyncNamespace):
             for room, facilitators in ((participants_room(board_id), False), (facilitators_room(board_id), True)):
                 message = room_event(state, seq, kind, data, facilitators=facilitators, participants=count)
                 message.update({"from": covered, "seq": upto})
-                messages.append((room, message))
+                sent = rooms[room]
+                if sent and (sent[-1]["type"], sent[-1]["data"]) == (message["type"], message["data"]):
+                    sent[-1]["seq"] = upto  # the same news again (dots before the reveal): one message covers both
+                else:
+                    sent.append(message)
             covered = upto + 1
-        return messages
+        return [(room, message) for room, sent in rooms.items() for message in sent]

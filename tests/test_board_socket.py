@@ -896,3 +896,29 @@ async def test_a_burst_of_dots_keeps_exact_tallies_while_people_refresh(fast_ser
             assert snapshot["votes"]["voters"] == 30
     finally:
         await api.close()
+
+
+async def test_a_burst_of_dots_reaches_participants_as_one_progress_message_and_the_facilitator_per_note(
+        fast_server, crowd):
+    api = Api(fast_server)
+    try:
+        board = await api.new_board(vote_budget=5, max_votes_per_note=5)
+        organizer = await facilitator(api, crowd, board)
+        notes = [(await add_note(organizer, f"案{n}"))["note"] for n in range(5)]
+        await ok(organizer, "phase:set", phase="vote")
+        people = await asyncio.gather(*(participant(api, crowd, board, f"投票者{n}") for n in range(10)))
+        acks = await asyncio.gather(*(ok(person, "vote:cast", note=note) for person in people for note in notes))
+        last = max(a["seq"] for a in acks)
+        await until(lambda: all(p.events and p.events[-1]["seq"] >= last for p in [*people, organizer]),
+                    "the dots' progress reached everyone")
+        watcher = people[0]
+        progress = [e for e in watcher.events if e["type"] == "votes:progress"]
+        assert progress[-1]["data"] == {"voters": 10, "participants": 10}  # how many voted, not for what
+        assert len(progress) < len(notes)  # 50 dots on 5 notes: not one message per note per flush
+        tallies: dict[str, int] = {}
+        for event in organizer.events:
+            if event["type"] == "votes:progress":
+                tallies[event["data"]["note"]] = event["data"]["online"]
+        assert tallies == {note: 10 for note in notes}  # the facilitator follows every note's count
+    finally:
+        await api.close()

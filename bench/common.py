@@ -152,7 +152,8 @@ def write_profile(raw: Path | None, scenario: str, top: int = 30) -> Path | None
              "## Own time (the function itself)", ""]
     lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in own.most_common(top)] if total else []
     lines += ["", "## Inclusive time (the function and what it calls), leaving out the event loop's frames", ""]
-    skip = ("asyncio/", "uvicorn/", "<module>", "run (", "_run_once", "run_forever", "run_until_complete")
+    skip = ("asyncio/", "uvicorn/", "<module>", "run (", "_run_once", "run_forever", "run_until_complete", "runpy",
+            "importlib", "threading.py", "server/cli.py", "concurrent/futures/thread.py")
     shown = [(f, n) for f, n in inclusive.most_common() if not any(s in f for s in skip)][:top]
     lines += [f"{100 * n / total:5.1f}%  {frame}" for frame, n in shown] if total else []
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -137,7 +137,7 @@ class BoardService:
                                                    "params": {}}})
         async with self.lock(board_id):
             state = await self.state(board_id, catch_up=False)
-            write = await self.db.begin()
+            write = await self.db.begin(savepoint=False)  # a few small inserts: nothing to undo on its own
             try:
                 outcome = await self._apply(write.conn, board_id, state, kind, data, actor, op)
             except BaseException:
@@ -174,10 +174,9 @@ class BoardService:
     async def _apply(self, conn: Any, board_id: int, state: BoardState, kind: str, data: Any, actor: Actor,
                      op: str) -> Outcome:
         """Inside the write: dedupe the op, catch up with the log, apply, log and fold the events."""
-        prior = await store.find_op(conn, board_id, actor.id, op)
+        prior, logged = await store.op_and_last_seq(conn, board_id, actor.id, op)
         if prior is not None:
             return Outcome(prior, duplicate=True)
-        logged = await store.last_seq(conn, board_id)
         if logged != state.seq:
             state = await self._reload(conn, board_id, state, logged)
         try:
@@ -186,7 +185,8 @@ class BoardService:
             return Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
                                                    "params": error.params}})
         first = state.seq + 1
-        await store.append_events(conn, board_id, first, events, actor.id)
+        if events:
+            await store.append_events(conn, board_id, first, events, actor.id)
         result: dict[str, Any] = {"ok": True, "seq": state.seq + len(events)}
         created = [e["data"]["id"] for e in events if e["type"] in CREATES]
         if created:

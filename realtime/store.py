@@ -92,22 +92,19 @@ async def events_since(db: Any, board_id: int, since: int, limit: int = 100_000)
 
 
 async def append_events(conn: Any, board_id: int, first_seq: int, events: list[dict[str, Any]], actor: str) -> None:
-    for offset, event in enumerate(events):
-        await conn.execute("insert into board_events (board_id, seq, type, data, actor) values (?, ?, ?, ?, ?)",
-                           (board_id, first_seq + offset, event["type"],
-                            json.dumps(event["data"], ensure_ascii=False), actor))
+    await conn.executemany(
+        "insert into board_events (board_id, seq, type, data, actor) values (?, ?, ?, ?, ?)",
+        [(board_id, first_seq + offset, event["type"], json.dumps(event["data"], ensure_ascii=False), actor)
+         for offset, event in enumerate(events)])
 
 
-async def last_seq(conn: Any, board_id: int) -> int:
-    cursor = await conn.execute("select coalesce(max(seq), 0) from board_events where board_id = ?", (board_id,))
-    return (await cursor.fetchone())[0]
-
-
-async def find_op(conn: Any, board_id: int, actor: str, op: str) -> dict[str, Any] | None:
-    cursor = await conn.execute("select result from board_ops where board_id = ? and actor = ? and op = ?",
-                                (board_id, actor, op))
-    row = await cursor.fetchone()
-    return json.loads(row[0]) if row else None
+async def op_and_last_seq(conn: Any, board_id: int, actor: str, op: str) -> tuple[dict[str, Any] | None, int]:
+    """In one round trip: the recorded answer to this actor's op (None if new), and the log's last seq."""
+    rows = await conn.execute_fetchall(
+        "select (select result from board_ops where board_id = ? and actor = ? and op = ?), "
+        "(select coalesce(max(seq), 0) from board_events where board_id = ?)", (board_id, actor, op, board_id))
+    result, last = rows[0]
+    return (json.loads(result) if result is not None else None), last
 
 
 async def record_op(conn: Any, board_id: int, actor: str, op: str, result: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ READERS = 3
 # A group takes writes that arrive while it is open, for at most this long and this many.
 GROUP_SECONDS = 0.004
 GROUP_MAX = 128
+YIELDS = 3  # turns of the event loop a group waits for its next write before it commits
 BEGIN_ATTEMPTS = 5  # each waits up to BUSY_TIMEOUT_MS for another process's write lock
 
 
@@ -102,15 +103,17 @@ class Database:
         write.finish(keep=True)
         await write.committed
 
-    async def begin(self) -> Write:
+    async def begin(self, *, savepoint: bool = True) -> Write:
         """Wait for this write's turn on the writer connection (inside a group's transaction).
 
         The caller runs its statements on `write.conn`, then calls `write.finish(keep=...)` and
         awaits `write.committed` before telling anyone. Between the two, other writes proceed:
         this is how a caller that serialises its own writes (a board) lets them share one commit.
+        Without a savepoint (two round trips fewer, for small writes that do not fail), a write that
+        is given up rolls back its whole group: the other writers are told theirs failed too.
         """
         assert self._writer is not None, "Database.open() was not awaited"
-        write = Write(self._writer)
+        write = Write(self._writer, savepoint)
         self._queue.append(write)
         if self._committer is None or self._committer.done():
             self._committer = asyncio.get_running_loop().create_task(self._commit_groups())
@@ -132,14 +135,25 @@ class Database:
             try:
                 await self._begin_immediate(conn)
                 closes = loop.time() + GROUP_SECONDS
-                while self._queue and len(group) < GROUP_MAX and (not group or loop.time() < closes):
+                while len(group) < GROUP_MAX and (not group or loop.time() < closes):
+                    for _ in range(YIELDS):
+                        if self._queue:
+                            break
+                        await asyncio.sleep(0)  # let writers just woken (a board's next command) join
+                    if not self._queue:
+                        break
                     write = self._queue.popleft()
                     if write.turn.cancelled():
                         continue
                     group.append(write)
-                    await conn.execute("savepoint write")
+                    if write.savepoint:
+                        await conn.execute("savepoint write")
                     write.turn.set_result(None)
                     keep = await write.done
+                    if not write.savepoint:
+                        if not keep:
+                            raise GroupAbandoned("a write without a savepoint was given up")
+                        continue
                     await conn.execute("release write" if keep else "rollback to write")
                     if not keep:
                         await conn.execute("release write")
@@ -171,14 +185,19 @@ class Database:
                 await asyncio.sleep(0.05 * (attempt + 1))
 
 
+class GroupAbandoned(sqlite3.OperationalError):
+    """A group rolled back because one of its writes could not be undone on its own."""
+
+
 class Write:
     """One writer's turn inside a group's transaction."""
 
-    __slots__ = ("conn", "turn", "done", "committed")
+    __slots__ = ("conn", "savepoint", "turn", "done", "committed")
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, savepoint: bool = True) -> None:
         loop = asyncio.get_running_loop()
         self.conn = conn
+        self.savepoint = savepoint
         self.turn: asyncio.Future[None] = loop.create_future()  # the writer may run its statements
         self.done: asyncio.Future[bool] = loop.create_future()  # the writer is done: keep or roll back
         self.committed: asyncio.Future[None] = loop.create_future()  # the group committed (or failed)

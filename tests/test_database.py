@@ -127,3 +127,26 @@ async def test_a_cancelled_writer_does_not_stall_the_others(tmp_path):
 async def _create(db: Database, slug: str) -> None:
     async with db.transaction() as conn:
         await store.create_org(conn, slug=slug, name=slug)
+
+
+async def test_a_write_without_a_savepoint_that_gives_up_rolls_back_its_whole_group(tmp_path):
+    """Writes that skip their savepoint (board commands) cannot be undone alone: if one is given up,
+    no writer of its group is told its write is done, and nothing of the group is kept."""
+    db = Database(tmp_path / "t.sqlite3")
+    await db.open()
+
+    async def fine(slug: str) -> None:
+        async with db.transaction() as conn:
+            await store.create_org(conn, slug=slug, name=slug)
+
+    async def gives_up() -> None:
+        write = await db.begin(savepoint=False)
+        await store.create_org(write.conn, slug="half", name="途中で失敗")
+        write.finish(keep=False)
+        await write.committed
+
+    results = await asyncio.gather(fine("before"), gives_up(), fine("after"), return_exceptions=True)
+    assert [type(r).__name__ for r in results[:2]] == ["GroupAbandoned", "GroupAbandoned"]
+    assert results[2] is None  # it had not run yet: it goes out in the next group
+    assert [row[0] for row in await db.fetch_all("select slug from organizations")] == ["after"]
+    await db.close()

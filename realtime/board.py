@@ -11,6 +11,7 @@ applying the same commands to the same state always yields the same events.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +127,18 @@ class BoardState:
         return sum(1 for votes in self.votes.values() if any(votes.values()))
 
 
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Text without invisible control characters (NUL, escape, …); tabs and line breaks stay."""
+    return CONTROLS.sub("", text)
+
+
 def _text(value: Any, limit: int, field_name: str) -> str:
     if not isinstance(value, str):
         raise CommandError("invalid", N_("{field} must be text."), field=field_name)
-    text = value.strip()
+    text = without_controls(value).strip()
     if not text:
         raise CommandError("invalid", N_("{field} cannot be empty."), field=field_name)
     if len(text) > limit:

@@ -17,7 +17,7 @@ from typing import Any
 import socketio
 
 from realtime import store
-from realtime.board import N_, Actor
+from realtime.board import N_, Actor, without_controls
 from realtime.service import BoardService, Outcome, Send
 from realtime.views import room_event, snapshot
 
@@ -42,6 +42,17 @@ class Joined:
 Authenticate = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Joined | None]]
 Translate = Callable[[str, dict[str, Any], str], str]
 Limit = Callable[[str, str], bool]  # (participant key, event): True when it may act now
+
+
+def _clean(value: Any) -> Any:
+    """Text in a command without invisible control characters (NUL, escape, …), however deeply nested."""
+    if isinstance(value, str):
+        return without_controls(value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
 
 
 def participants_room(board_id: int) -> str:
@@ -143,7 +154,7 @@ class BoardNamespace(socketio.AsyncNamespace):
                                           "and ask again.")}.get(event, N_("Too many changes at once. Please wait a "
                                                                            "moment."))
             return self._error(joined, "rate_limited", message)
-        data = {key: value for key, value in payload.items() if key != "op"}
+        data = {key: _clean(value) for key, value in payload.items() if key != "op"}
         try:
             outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),
                                                 announce=lambda done: self.announce(joined.board_id, done))

@@ -20,7 +20,7 @@ from server.boards import board_errors, create_board, export_answer
 from server.errors import error_responses
 from server.i18n import gettext as _
 from sessions import store
-from sessions.validation import FieldError, InvalidInput
+from sessions.validation import FieldError, InvalidInput, without_controls
 
 
 class BoardCreate(msgspec.Struct):
@@ -90,7 +90,7 @@ async def add_participant(request: Request, board_id: FromPath[int], data: JSONB
     allowed = board is not None and (data.code == board.join_code or await can_facilitate(db, account, board_id))
     if board is None or not allowed:
         raise NotFoundException(detail=_("There is no board with this code."))
-    name = data.display_name.strip()
+    name = without_controls(data.display_name).strip()
     if len(name) > 40:
         raise InvalidInput([FieldError("display_name", "Keep your name under 40 characters.")])
     async with db.transaction() as conn:

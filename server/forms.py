@@ -9,7 +9,7 @@ from typing import Any
 from sessions.catalog import ACCOMMODATIONS, AFTER_DEADLINE, FORMATS, KINDS, LANGUAGES, N_, VENUE_FEATURES
 from sessions.models import AccommodationOffer, ChildcareOffer, Recurrence, Session, SessionInput, Venue, VenueInput
 from sessions.registration_models import AccommodationRequestInput, ChildInput, RegistrationInput
-from sessions.validation import FieldError, InvalidInput, end_of_day, zone
+from sessions.validation import FieldError, InvalidInput, end_of_day, without_controls, zone
 
 FormValues = dict[str, Any]
 # Age choices for childcare, in months: what Japanese 託児 notices use (6か月〜就学前 …)
@@ -25,9 +25,10 @@ def form_values(form: Any) -> FormValues:
     values: FormValues = {}
     for key in form.keys():
         items = form.getall(key) if hasattr(form, "getall") else [form[key]]
-        items = [item for item in items if isinstance(item, str)]
+        items = [without_controls(item) for item in items if isinstance(item, str)]
         values[key] = items if key in multi else (items[-1] if items else "")
     return values
+
 
 
 class _Reader:

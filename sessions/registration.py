@@ -22,7 +22,7 @@ from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_
 from sessions.models import Session
 from sessions.registration_models import Registration, RegistrationInput, RegistrationResult
 from sessions.scheduling import Database
-from sessions.validation import FieldError, InvalidInput
+from sessions.validation import FieldError, InvalidInput, without_controls_in
 
 # notify(conn, kind, registration_id) queues a message inside the same transaction
 Notify = Callable[[Any, str, int], Awaitable[None]]
@@ -132,6 +132,7 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
     registration as it stands now, with the same token) and takes nothing more.
     """
     now = now or store.now_utc()
+    data = without_controls_in(data)
     key_hash = body_hash = ""
     if idempotency_key is not None:
         key_hash = token_hash(idempotency_key)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import msgspec
 
 from sessions.catalog import (
     DEFAULT_REQUEST_DAYS_BEFORE, LANGUAGES, MAX_CHILD_AGE_MONTHS, MAX_OCCURRENCES, N_,
@@ -81,6 +85,27 @@ def times_out_of_range(data: Any) -> list[str]:
             if isinstance(value, (date, datetime)) and not FIRST_YEAR <= value.year <= LAST_YEAR]
 
 
+CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_controls(text: str) -> str:
+    """Typed text without invisible control characters (NUL, escape, …); tabs and line breaks stay."""
+    return CONTROLS.sub("", text)
+
+
+def without_controls_in(value: Any) -> Any:
+    """A copy of submitted data (structs, lists, text) with control characters removed from its text."""
+    if isinstance(value, str):
+        return without_controls(value)
+    if isinstance(value, list):
+        return [without_controls_in(item) for item in value]
+    if isinstance(value, msgspec.Struct):
+        changes = {name: without_controls_in(getattr(value, name)) for name in value.__struct_fields__
+                   if isinstance(getattr(value, name), (str, list, msgspec.Struct))}
+        return msgspec.structs.replace(value, **changes) if changes else value
+    return value
+
+
 def range_errors(data: Any) -> list[FieldError]:
     return [FieldError(name, N_("Enter a date between the years {first} and {last}."),
                        {"first": FIRST_YEAR, "last": LAST_YEAR}) for name in times_out_of_range(data)]
@@ -88,6 +113,7 @@ def range_errors(data: Any) -> list[FieldError]:
 
 def normalise_session(data: SessionInput) -> SessionInput:
     """Trim text, convert times to UTC and fill default request deadlines (7 days before)."""
+    data = without_controls_in(data)
     tz_name = data.timezone.strip() or "Asia/Tokyo"
     if tz_name not in _ZONES or times_out_of_range(data):
         return data  # session_errors reports it

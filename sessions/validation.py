@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 import msgspec
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import hashlib
 import os
 import re
 import sqlite3
@@ -29,7 +28,8 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from server.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
-from tests.conftest import free_port
+from tests.conftest import free_port, read_db
+from sessions.registration import token_hash
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, axe_violations, new_page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,20 +118,6 @@ async def seed_session(db_path: Path, **values: Any) -> int:
         return await make_session(db, account.org_id, venue, **values)
     finally:
         await db.close()
-
-
-def read_db(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Read the server's SQLite file directly (WAL: a reader never blocks the server)."""
-    conn = sqlite3.connect(db_path, timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def eventually(check: Callable[[], Any], *, within: float, what: str) -> Any:

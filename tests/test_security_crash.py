@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -31,7 +29,9 @@ import socketio
 from server import accounts
 from server.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
+from sessions.registration import token_hash
 from tests.conftest import free_port, make_account, make_session, make_venue, next_saturday
+from tests.conftest import read_db as read
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "/board"
@@ -107,19 +107,6 @@ class Server:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
         self.process = None
-
-
-def read(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db_path, timeout=30)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- socket clients that remember what was acked

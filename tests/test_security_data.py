@@ -33,6 +33,7 @@ from server import accounts
 from server.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import PASSWORD, free_port, make_account, make_session, make_venue, next_saturday
+from tests.conftest import read_db as read
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "/board"
@@ -88,15 +89,6 @@ def taiwa(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TAIWA_")}
     return subprocess.run([sys.executable, "-m", "server.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, env={**environment, **env})
-
-
-def read(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db_path, timeout=30)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def in_thread(work: Any) -> Any:

@@ -764,3 +764,44 @@ async def test_import_of_times_written_in_utc_shows_them_at_tokyo_local_time(cli
     assert store.from_db(row["starts_at"]) == start
     assert row["timezone"] == "Asia/Tokyo"
     assert "10:00" in preview_rows(preview)[0][2]
+
+
+TRICKY_TITLES = [
+    "まちづくり対話, 第3回; 子育て\\N支援と防災\\",
+    "A" * 73 + "\\,",  # an escape right where the line folds
+    "市民フォーラム🙂絵文字と^カレット" * 4,
+    "Line one\nline two\r\nline three\rfour",
+    "ＡＢＣ全角とｶﾀｶﾅ、句読点。" * 6,
+]
+
+
+@pytest.mark.parametrize("locale", ["ja", "en"])
+async def test_feed_events_written_directly_match_icalendar_byte_for_byte(db, locale):
+    """The feed writes its VEVENTs without icalendar's general serialiser (5,000 events in about 0.15 s
+    instead of 1.4 s); what it writes must be exactly what icalendar writes."""
+    from server import i18n
+    from sessions import calendar
+
+    account = await make_account(db, "staff@kanazawa.example")
+    venue = await make_venue(db, account.org_id, name="金沢市民交流センター, 2階; 会議室\\A",
+                             address="石川県金沢市広坂1-1-1")
+    ids = [await make_session(db, account.org_id, venue, title=title, description=title * 3,
+                              themes=["子育て", "防災, 減災"], childcare=ChildcareOffer(places=3))
+           for title in TRICKY_TITLES]
+    ids.append(await make_session(db, account.org_id, None, title="オンライン説明会", format="online",
+                                  online_url="https://meet.example.jp/x", capacity_in_person=0, capacity_online=9))
+    cancelled = await make_session(db, account.org_id, venue, title="中止になった回")
+    await scheduling.cancel_session(db, await store.get_session(db, cancelled), "台風のため")
+    ids.append(cancelled)
+    token = i18n.current_locale.set(locale)
+    try:
+        text = feeds.feed_text()
+        for session_id in ids:
+            session = await store.get_session(db, session_id)
+            assert session is not None
+            direct = calendar.feed_event(session, text=text, base_url="https://taiwa.example.jp")
+            general = calendar.session_event(session, text=text, base_url="https://taiwa.example.jp").to_ical()
+            assert direct == general, session.title
+            assert all(len(line) <= 75 for line in direct.split(b"\r\n"))
+    finally:
+        i18n.current_locale.reset(token)

@@ -153,9 +153,11 @@ async def test_backup_while_a_workshop_adds_notes_is_a_consistent_prefix_of_the_
                               wait_timeout=20)
             clients.append(sio)
 
+        stop = asyncio.Event()  # cancelling alone can be lost on Python 3.11 (wait_for inside sio.call)
+
         async def write(sio: socketio.AsyncClient, actor: str) -> None:
             n = 0
-            while True:
+            while not stop.is_set():
                 n += 1
                 op = f"{actor}-{n}"
                 answer = await sio.call("note:add", {"op": op, "zone": "z1", "text": f"{actor} のメモ {n}"},
@@ -171,6 +173,7 @@ async def test_backup_while_a_workshop_adds_notes_is_a_consistent_prefix_of_the_
             result = await asyncio.to_thread(taiwa, "backup", str(copy), "--db", str(seeded.db_path))
             copies.append((copy, began, result))
             await asyncio.sleep(0.3)
+        stop.set()
         for task in writers:
             assert not task.done(), task.exception()
             task.cancel()

@@ -243,6 +243,8 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
             add(f"{prefix}.deadline", N_("The request deadline must be before the session starts."))
         if offer.capacity is not None and offer.capacity < 0:
             add(f"{prefix}.capacity", N_("Capacity cannot be negative."))
+        elif offer.capacity is not None and offer.capacity > CAPACITY_MAX:
+            add(f"{prefix}.capacity", N_("Capacity cannot exceed {max}."), max=CAPACITY_MAX)
         if offer.code == "interpretation" and not offer.language:
             add(f"{prefix}.language", N_("Say which language is interpreted."))
         if offer.code == "other" and not offer.note:
@@ -274,6 +276,8 @@ def venue_errors(data: VenueInput) -> list[FieldError]:
         errors.append(FieldError("address", N_("Keep this under {max} characters."), {"max": 500}))
     if data.capacity is not None and data.capacity < 0:
         errors.append(FieldError("capacity", N_("Capacity cannot be negative.")))
+    elif data.capacity is not None and data.capacity > CAPACITY_MAX:
+        errors.append(FieldError("capacity", N_("Capacity cannot exceed {max}."), {"max": CAPACITY_MAX}))
     if len(data.access_notes) > 2000 or len(data.access_notes_en) > 2000:
         errors.append(FieldError("access_notes", N_("Keep this under {max} characters."), {"max": 2000}))
     return errors

@@ -562,3 +562,16 @@ async def test_error_bodies_never_carry_a_stack_trace(client, db):
         assert 400 <= response.status_code < 500, (response.request.url, response.text)
         assert "Traceback" not in response.text and 'File "' not in response.text
         assert response.json()["error"]["message"]
+
+
+async def test_capacities_beyond_any_real_room_are_refused_with_a_field_error(client, db):
+    """Found by the API fuzz suite: a venue capacity of 10**28 reached SQLite and answered 500."""
+    account = await make_account(db, "staff@kanazawa.example")
+    async with db.transaction() as conn:
+        token = await accounts.create_api_token(conn, account.id, "capacity test")
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = await client.post("/api/venues", headers=headers,
+                               json={"name": "巨大な会場", "address": "金沢市", "capacity": 54227413488516002739889635328})
+    assert answer.status_code == 422
+    assert list(answer.json()["error"]["fields"]) == ["capacity"]
+    assert await db.fetch_all("select * from venues where name = '巨大な会場'") == []

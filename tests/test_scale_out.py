@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import pytest
 from server.database import Database
 from sessions import registration
 from sessions.registration_models import RegistrationInput
-from tests.conftest import make_account, make_session, make_venue
+from tests.conftest import make_account, make_session, make_venue, read_db
 from tests.test_board_socket import ROOT, Api, Member, TaiwaServer, add_note, free_port, ok, op, prepare_workshop, until
 
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -105,12 +104,8 @@ def in_order(member: Member, since: int = 0) -> list[int]:
 
 
 def log_seqs(db_path: Path, board_id: int) -> list[int]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in conn.execute("select seq from board_events where board_id = ? order by seq",
-                                               (board_id,))]
-    finally:
-        conn.close()
+    return [row[0] for row in read_db(db_path, "select seq from board_events where board_id = ? order by seq",
+                                      (board_id,))]
 
 
 async def test_participants_on_two_workers_see_each_others_notes_and_dots_in_order(workers):
@@ -290,8 +285,4 @@ async def _registration_due_for_a_reminder(db_path: Path) -> None:
 
 
 def _reminders(db_path: Path) -> int:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return conn.execute("select count(*) from outbox where kind = 'reminder'").fetchone()[0]
-    finally:
-        conn.close()
+    return read_db(db_path, "select count(*) from outbox where kind = 'reminder'")[0][0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sqlite3
 import time
 from random import Random
 from collections import Counter
@@ -31,6 +30,7 @@ import socketio
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from realtime.board import ALLOWED_PHASES, COLORS, FACILITATOR_ONLY, PHASES, POLL_COMMANDS
+from tests.conftest import read_db
 from tests.test_board_socket import TaiwaServer, prepare_workshop
 
 NS = "/board"
@@ -311,12 +311,8 @@ def covered_seqs(events: list[dict[str, Any]]) -> list[int]:
 
 
 def logged_seqs(db_path: Path, board_id: int) -> list[int]:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        return [row[0] for row in conn.execute("select seq from board_events where board_id = ? order by seq",
-                                               (board_id,))]
-    finally:
-        conn.close()
+    return [row[0] for row in read_db(db_path, "select seq from board_events where board_id = ? order by seq",
+                                      (board_id,))]
 
 
 # ---------------------------------------------------------------- the attack

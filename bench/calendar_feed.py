@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar import Calendar
 
-from server.database import Database
+from server.core.database import Database
 from sessions import store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
 from sessions.validation import normalise_session

@@ -285,8 +285,8 @@ async def prepare_taiwa(db_path: Path, participants: int) -> tuple[int, list[str
     from datetime import datetime, timedelta
 
     from realtime import store as board_store
-    from server import accounts
-    from server.database import Database
+    from server.auth import accounts
+    from server.core.database import Database
     from sessions import scheduling, store
     from sessions.models import SessionInput
 
@@ -314,8 +314,8 @@ async def prepare_taiwa(db_path: Path, participants: int) -> tuple[int, list[str
 
 async def api_token_for(db_path: Path, email: str = "bench@example.jp") -> str:
     """A fresh organizer API token (facilitator rights on the organizer's boards)."""
-    from server import accounts
-    from server.database import Database
+    from server.auth import accounts
+    from server.core.database import Database
 
     db = Database(db_path)
     await db.open()

@@ -25,7 +25,7 @@ from bench.common import Outcome, bare_server, ms, ratio, read_db, rss_per_100, 
 
 async def prepare(db_path: Path, seats: int) -> int:
     """An organization and one published online session with `seats` places, open for registration."""
-    from server.database import Database
+    from server.core.database import Database
     from sessions import scheduling, store
     from sessions.models import SessionInput
 

@@ -24,16 +24,26 @@ from litestar.template.config import TemplateConfig
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
 from realtime.socket import create_socket_server
-from server.board_access import authenticator, translate_for
-from server import (
-    admin, api, background, board_api, boards, feeds, importing, mail, organize, pages, registration_api, registration_pages, roster,
-)
-from server.database import Database
-from server.errors import EXCEPTION_HANDLERS
-from server.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from server.auth.board_access import authenticator, translate_for
+from server.organize import admin
+from server.api import sessions as api
+from server.core import background
+from server.api import boards as board_api
+from server.public import boards
+from server.public import calendars as feeds
+from server.organize import importing
+from server.core import mail
+from server.organize import sessions as organize
+from server.public import sessions as pages
+from server.api import registrations as registration_api
+from server.public import registration as registration_pages
+from server.organize import roster
+from server.core.database import Database
+from server.core.errors import EXCEPTION_HANDLERS
+from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from server.settings import ROOT, Settings
-from server.templating import configure
-from server.throttle import SlidingWindow
+from server.core.templating import configure
+from server.auth.limits import SlidingWindow
 
 CSRF_COOKIE = "taiwa_csrf"
 

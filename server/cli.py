@@ -8,10 +8,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from server import accounts
-from server.accounts import ROLES
-from server.database import Database
-from server.logs import uvicorn_log_config
+from server.auth import accounts
+from server.auth.accounts import ROLES
+from server.core.database import Database
+from server.core.logs import uvicorn_log_config
 from server.settings import Settings
 from sessions import store
 
@@ -133,7 +133,7 @@ def backup(args: argparse.Namespace) -> int:
 
 def purge_sensitive(args: argparse.Namespace) -> int:
     """Apply the retention rule now (the app also does it in the background)."""
-    from server.background import purge_sensitive as purge
+    from server.core.background import purge_sensitive as purge
 
     settings = _settings(args)
     days = args.days if args.days is not None else settings.retention_days

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.throttle import DEFAULT_LIMITS, Limit, parse_limits
+from server.auth.limits import DEFAULT_LIMITS, Limit, parse_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 

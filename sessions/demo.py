@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from server import accounts
+from server.auth import accounts
 from sessions import scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer, Recurrence, SessionInput, VenueInput
 

@@ -21,7 +21,7 @@ import pytest
 from bs4 import BeautifulSoup
 from litestar.testing import AsyncTestClient
 
-from server import accounts
+from server.auth import accounts
 from server.app import create_app
 from server.settings import Settings
 from sessions import scheduling, store

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from server.settings import Settings
-from server.throttle import DEFAULT_LIMITS, Limit, SlidingWindow, parse_limits
+from server.auth.limits import DEFAULT_LIMITS, Limit, SlidingWindow, parse_limits
 from tests.conftest import PASSWORD, html, login, make_account
 from tests.test_board_socket import Api, TaiwaServer, crowd, facilitator, op, participant, prepare_workshop  # noqa: F401
 

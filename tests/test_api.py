@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
-from server import accounts
+from server.auth import accounts
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
 

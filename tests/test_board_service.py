@@ -9,7 +9,7 @@ from typing import Any
 
 from realtime.board import Actor
 from realtime.service import BoardService, Outcome
-from server.database import Database
+from server.core.database import Database
 from tests.conftest import make_account, make_session, make_venue
 from tests.test_boards import new_board
 

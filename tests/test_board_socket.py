@@ -27,8 +27,8 @@ import pytest
 import socketio
 from babel.messages.pofile import read_po
 
-from server import accounts
-from server.database import Database
+from server.auth import accounts
+from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import make_account, make_session, make_venue, next_saturday
 

@@ -19,7 +19,7 @@ import recurring_ical_events
 from icalendar import Calendar
 from litestar.testing import AsyncTestClient
 
-from server import feeds
+from server.public import calendars as feeds
 from server.app import create_app
 from server.i18n import translations
 from server.settings import Settings

@@ -13,9 +13,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from server import accounts
+from server.auth import accounts
 from server.app import create_app
-from server.database import Database
+from server.core.database import Database
 from server.settings import Settings
 from tests.conftest import PASSWORD, make_account, make_session, make_venue, next_saturday
 

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from server.database import Database, migration_files
+from server.core.database import Database, migration_files
 from sessions import store
 
 

@@ -36,7 +36,7 @@ async def test_api_errors_follow_accept_language(client):
 
 async def test_malformed_json_is_a_400_with_a_message(client, db):
     account = await make_account(db, "staff@kanazawa.example")
-    from server import accounts
+    from server.auth import accounts
 
     async with db.transaction() as conn:
         token = await accounts.create_api_token(conn, account.id)

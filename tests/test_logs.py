@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from server.logs import MaskTokens, mask
+from server.core.logs import MaskTokens, mask
 
 
 def test_registrant_tokens_are_masked_in_paths():

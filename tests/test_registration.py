@@ -16,8 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from bs4 import BeautifulSoup, Tag
 
-from server import accounts, mail
-from server.background import purge_sensitive, queue_reminders
+from server.auth import accounts
+from server.core import mail
+from server.core.background import purge_sensitive, queue_reminders
 from server.i18n import format_date_only, translations
 from server.settings import Settings
 from sessions import registration, scheduling, store

@@ -25,7 +25,7 @@ from aiosmtpd.controller import Controller
 from icalendar import Calendar
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from server.database import Database
+from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
 from tests.conftest import free_port, read_db

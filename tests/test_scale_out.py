@@ -22,7 +22,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from server.database import Database
+from server.core.database import Database
 from sessions import registration
 from sessions.registration_models import RegistrationInput
 from tests.conftest import make_account, make_session, make_venue, read_db

@@ -34,12 +34,12 @@ from litestar.testing import AsyncTestClient
 
 from realtime import store as board_store
 from realtime.board import Actor
-from server import accounts
+from server.auth import accounts
 from server.app import create_app
-from server.board_access import participant_cookie
-from server.boards import board_errors, create_board
-from server.database import Database
-from server.middleware import LOGIN_COOKIE
+from server.auth.board_access import participant_cookie
+from server.public.boards import board_errors, create_board
+from server.core.database import Database
+from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
 from sessions import registration, scheduling
 from sessions.models import AccommodationOffer, Recurrence, SessionInput

@@ -26,8 +26,8 @@ import httpx
 import pytest
 import socketio
 
-from server import accounts
-from server.database import Database
+from server.auth import accounts
+from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from sessions.registration import token_hash
 from tests.conftest import free_port, make_account, make_session, make_venue, next_saturday

@@ -29,8 +29,8 @@ import pytest
 import socketio
 from bs4 import BeautifulSoup
 
-from server import accounts
-from server.database import Database
+from server.auth import accounts
+from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
 from tests.conftest import PASSWORD, free_port, make_account, make_session, make_venue, next_saturday
 from tests.conftest import read_db as read

@@ -23,10 +23,10 @@ from litestar.testing import AsyncTestClient
 
 from realtime import store as board_store
 from realtime.board import Actor
-from server import accounts
+from server.auth import accounts
 from server.app import create_app
-from server.boards import board_errors, create_board
-from server.middleware import LOGIN_COOKIE
+from server.public.boards import board_errors, create_board
+from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
 from sessions import registration, scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput

@@ -11,11 +11,11 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from realtime import store as board_store
-from server import antibot
-from server.errors import TooManyRequests, field_messages, form_with_errors
-from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
+from server.auth import antibot
+from server.core.errors import TooManyRequests, field_messages, form_with_errors
+from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.i18n import gettext as _, translate
-from server.pages import visible_session
+from server.public.sessions import visible_session
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.models import Session

@@ -12,10 +12,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from server.accounts import Account
-from server.errors import error_responses
+from server.auth.accounts import Account
+from server.core.errors import error_responses
 from server.i18n import gettext as _
-from server.pages import filters_from_query
+from server.public.sessions import filters_from_query
 from sessions import registration, scheduling, store
 from sessions.models import Session, SessionInput, SessionUpdate, Venue, VenueInput
 from sessions.validation import FieldError, InvalidInput, range_errors, zone

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 
 from realtime import store as board_store
 from server.i18n import LOCALES, gettext as _
-from server.middleware import ERA_COOKIE, LANG_COOKIE
+from server.core.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
 from sessions.models import Session, SessionFilters

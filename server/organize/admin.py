@@ -10,12 +10,13 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server import accounts, mail
-from server.accounts import ROLES, Account
-from server.errors import form_with_errors
-from server.forms import form_values
+from server.auth import accounts
+from server.core import mail
+from server.auth.accounts import ROLES, Account
+from server.core.errors import form_with_errors
+from server.core.forms import form_values
 from server.i18n import gettext as _
-from server.organize import signed_in
+from server.organize.sessions import signed_in
 from sessions import store
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

@@ -21,12 +21,12 @@ from realtime.board import COLORS, PHASES, Actor, BoardState, results
 from realtime.store import Board
 from realtime.polls import poll_results
 from realtime.views import poll_view, snapshot
-from server.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
-from server.errors import form_with_errors
-from server.forms import form_values
-from server.spreadsheet import csv_bytes
+from server.auth.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
+from server.core.errors import form_with_errors
+from server.core.forms import form_values
+from server.core.spreadsheet import csv_bytes
 from server.i18n import gettext as _, translate
-from server.organize import managed_session, signed_in
+from server.organize.sessions import managed_session, signed_in
 from sessions.catalog import N_
 from sessions import store
 

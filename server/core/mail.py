@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from server import i18n
 from server.settings import ROOT, Settings
-from server.templating import configure, localized
+from server.core.templating import configure, localized
 from sessions import registration_store as rstore
 from sessions import store
 from sessions import calendar
@@ -78,7 +78,7 @@ async def queue(conn: Any, kind: str, registration_id: int, *, settings: Setting
             page_url=f"{settings.base_url}/r/{token}")
         ics = None
         if kind in ("confirmed", "promoted"):
-            from server.feeds import feed_text
+            from server.public.calendars import feed_text
 
             online = session.online_url if registration.mode == "online" else ""
             ics = calendar.single(session, text=feed_text(), base_url=settings.base_url, name=title,

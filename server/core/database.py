@@ -228,9 +228,9 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 def migration_files() -> list[tuple[int, str, str]]:
-    """The numbered .sql files shipped in server/migrations, in order."""
+    """The numbered .sql files shipped in server/core/migrations, in order."""
     found = []
-    for entry in resources.files("server.migrations").iterdir():
+    for entry in resources.files("server.core.migrations").iterdir():
         match = MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

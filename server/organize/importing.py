@@ -10,9 +10,9 @@ from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
 
-from server.errors import field_messages, form_with_errors
+from server.core.errors import field_messages, form_with_errors
 from server.i18n import gettext as _, translate
-from server.organize import acting_org, signed_in
+from server.organize.sessions import acting_org, signed_in
 from sessions import scheduling
 from sessions.ics_import import MAX_BYTES, Problem, read_calendar
 from sessions.validation import InvalidInput, normalise_session, session_errors

@@ -10,7 +10,8 @@ from typing import Any
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import accounts, i18n
+from server.auth import accounts
+from server import i18n
 
 LOGIN_COOKIE = "taiwa_login"
 LANG_COOKIE = "taiwa_lang"

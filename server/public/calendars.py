@@ -21,9 +21,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from server.i18n import current_locale, format_date_only, gettext as _
-from server.pages import filters_from_query, filter_params
-from server.registration_pages import own_registration
-from server.templating import age_text, label, localized
+from server.public.sessions import filters_from_query, filter_params
+from server.public.registration import own_registration
+from server.core.templating import age_text, label, localized
 from sessions import calendar, store
 from sessions.models import Session, SessionFilters
 from sessions.validation import zone

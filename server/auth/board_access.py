@@ -5,8 +5,9 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 from typing import Any
 
-from server import accounts, i18n
-from server.middleware import LANG_COOKIE, LOGIN_COOKIE
+from server.auth import accounts
+from server import i18n
+from server.core.middleware import LANG_COOKIE, LOGIN_COOKIE
 from realtime import store as board_store
 from realtime.board import Actor
 from realtime.namespace import Joined

@@ -13,11 +13,11 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from realtime import store as board_store
-from server.api import ORGANIZER, ORGANIZER_ERRORS, _organizer
+from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, _organizer
 from realtime.polls import poll_results
-from server.board_access import can_facilitate, facilitator_actor
-from server.boards import board_errors, create_board, export_answer
-from server.errors import error_responses
+from server.auth.board_access import can_facilitate, facilitator_actor
+from server.public.boards import board_errors, create_board, export_answer
+from server.core.errors import error_responses
 from server.i18n import gettext as _
 from sessions import store
 from sessions.validation import FieldError, InvalidInput, without_controls

@@ -14,7 +14,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from server import mail
+from server.core import mail
 from server.settings import Settings
 from sessions import registration_store as rstore
 from sessions import store

@@ -10,7 +10,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from server import i18n
-from server.middleware import current_account
+from server.core.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue
 from sessions.store import from_db
@@ -62,13 +62,13 @@ def age_text(months: int) -> str:
 
 
 def session_calendar_links(session: Session, base_url: str) -> dict[str, str]:
-    from server.feeds import session_links  # feeds renders with these helpers too
+    from server.public.calendars import session_links  # feeds renders with these helpers too
 
     return session_links(session, base_url)
 
 
 def feed_calendar_links(path: str, params: dict[str, str], base_url: str) -> dict[str, str]:
-    from server.feeds import feed_links
+    from server.public.calendars import feed_links
 
     return feed_links(path, params, base_url)
 

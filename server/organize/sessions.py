@@ -11,18 +11,18 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server import accounts
-from server.accounts import Account
-from server.errors import TooManyRequests, field_messages, form_with_errors
-from server.forms import (
+from server.auth import accounts
+from server.auth.accounts import Account
+from server.core.errors import TooManyRequests, field_messages, form_with_errors
+from server.core.forms import (
     CHILD_AGE_CHOICES, form_values, session_form_values, session_input_from_form, venue_form_values,
     venue_input_from_form,
 )
 from server.i18n import current_locale
 from server.i18n import gettext as _
-from server.middleware import LOGIN_COOKIE, _cookies
-from server.pages import _local_path
-from server.throttle import wait_text
+from server.core.middleware import LOGIN_COOKIE, _cookies
+from server.public.sessions import _local_path
+from server.auth.limits import wait_text
 from sessions import registration, scheduling, store
 from sessions.models import Session, SessionFilters, SessionInput
 from sessions.validation import InvalidInput

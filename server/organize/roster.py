@@ -10,12 +10,12 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from server.errors import field_messages, form_with_errors
-from server.spreadsheet import csv_bytes
-from server.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
+from server.core.errors import field_messages, form_with_errors
+from server.core.spreadsheet import csv_bytes
+from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.i18n import gettext as _, translate
-from server.organize import managed_session, signed_in
-from server.templating import age_text, label
+from server.organize.sessions import managed_session, signed_in
+from server.core.templating import age_text, label
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.models import Session

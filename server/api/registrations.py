@@ -11,10 +11,10 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from server.api import ORGANIZER, ORGANIZER_ERRORS, PUBLIC_ERRORS, _organizer
-from server.errors import Conflict, error_responses
+from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC_ERRORS, _organizer
+from server.core.errors import Conflict, error_responses
 from server.i18n import gettext as _, translate
-from server.registration_pages import check_rate
+from server.public.registration import check_rate
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.registration_models import Registration, RegistrationInput

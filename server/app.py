@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import socketio
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.logging import LoggingConfig
@@ -24,20 +24,13 @@ from litestar.template.config import TemplateConfig
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
 from realtime.socket import create_socket_server
+from server.api import api_router
+from server.auth import signin
 from server.auth.board_access import authenticator, translate_for
-from server.organize import admin
-from server.api import sessions as api
-from server.core import background
-from server.api import boards as board_api
-from server.public import boards
-from server.public import calendars as feeds
-from server.organize import importing
-from server.core import mail
-from server.organize import sessions as organize
-from server.public import sessions as pages
-from server.api import registrations as registration_api
-from server.public import registration as registration_pages
-from server.organize import roster
+from server.core import background, mail
+from server.organize import organize_router
+from server.public import public_router
+from server.auth.guards import APP_DEPENDENCIES
 from server.core.database import Database
 from server.core.errors import EXCEPTION_HANDLERS
 from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
@@ -102,10 +95,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     litestar_app = Litestar(
         route_handlers=[
-            *pages.ROUTES, *registration_pages.ROUTES, *organize.ROUTES, *roster.ROUTES, *admin.ROUTES,
-            *api.ROUTES, *registration_api.ROUTES, *feeds.ROUTES, *importing.ROUTES, *boards.ROUTES, *board_api.ROUTES,
+            public_router(), organize_router(), api_router(),
+            Router(path="/", route_handlers=signin.ROUTES, include_in_schema=False),
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
+        dependencies=APP_DEPENDENCIES,
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=lambda engine: configure(engine.engine)),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po, write_po
 
-from server.i18n import LOCALE_DIR, LOCALES
+from server.core.i18n import LOCALE_DIR, LOCALES
 
 ROOT = LOCALE_DIR.parent.parent
 POT = LOCALE_DIR / "messages.pot"

@@ -19,7 +19,7 @@ import pytest
 from realtime import store as board_store
 from realtime.board import Actor
 from server.auth import accounts
-from server.public.boards import board_errors, create_board
+from server.organize.boards import board_errors, create_board
 from tests.conftest import csrf_from, field_errors, html, login, make_account, make_session, make_venue, post_form
 
 LANG = {"taiwa_lang": "en"}  # English pages, so the assertions do not depend on the Japanese catalog

@@ -21,7 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from server.public import calendars as feeds
 from server.app import create_app
-from server.i18n import translations
+from server.core.i18n import translations
 from server.settings import Settings
 from sessions import registration, scheduling, store
 from sessions.catalog import ACCOMMODATIONS, REGISTRATION_STATUSES
@@ -779,7 +779,7 @@ TRICKY_TITLES = [
 async def test_feed_events_written_directly_match_icalendar_byte_for_byte(db, locale):
     """The feed writes its VEVENTs without icalendar's general serialiser (5,000 events in about 0.15 s
     instead of 1.4 s); what it writes must be exactly what icalendar writes."""
-    from server import i18n
+    from server.core import i18n
     from sessions import calendar
 
     account = await make_account(db, "staff@kanazawa.example")

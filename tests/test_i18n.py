@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from server import i18n
+from server.core import i18n
 from server.catalogs import untranslated
 
 ROOT = Path(__file__).resolve().parent.parent

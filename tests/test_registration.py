@@ -19,7 +19,7 @@ from bs4 import BeautifulSoup, Tag
 from server.auth import accounts
 from server.core import mail
 from server.core.background import purge_sensitive, queue_reminders
-from server.i18n import format_date_only, translations
+from server.core.i18n import format_date_only, translations
 from server.settings import Settings
 from sessions import registration, scheduling, store
 from sessions.catalog import ACCOMMODATIONS

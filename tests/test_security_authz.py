@@ -37,7 +37,7 @@ from realtime.board import Actor
 from server.auth import accounts
 from server.app import create_app
 from server.auth.board_access import participant_cookie
-from server.public.boards import board_errors, create_board
+from server.organize.boards import board_errors, create_board
 from server.core.database import Database
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings

@@ -25,7 +25,7 @@ from realtime import store as board_store
 from realtime.board import Actor
 from server.auth import accounts
 from server.app import create_app
-from server.public.boards import board_errors, create_board
+from server.organize.boards import board_errors, create_board
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
 from sessions import registration, scheduling, store

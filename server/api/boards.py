@@ -11,14 +11,19 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
+from litestar.di import NamedDependency
 
 from realtime import store as board_store
-from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, _organizer
+from realtime.board_settings import board_settings
 from realtime.polls import poll_results
+from realtime.store import Board
+from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC
 from server.auth.board_access import can_facilitate, facilitator_actor
-from server.public.boards import board_errors, create_board, export_answer
+from server.organize.boards import create_board
+from server.public.facilitation import export_answer
 from server.core.errors import error_responses
-from server.i18n import gettext as _
+from server.core.i18n import gettext as _
+from server.auth.guards import Db, CurrentAccount, Viewer
 from sessions import store
 from sessions.validation import FieldError, InvalidInput, without_controls
 
@@ -60,15 +65,13 @@ class ParticipantOut(msgspec.Struct):
 
 @post("/api/sessions/{session_id:int}/boards", summary="Create a board for a session", tags=["boards"],
       status_code=HTTP_201_CREATED, **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def create(request: Request, session_id: FromPath[int], data: JSONBody[BoardCreate]) -> BoardOut:
-    account = _organizer(request)
-    db = request.app.state.db
+async def create(request: Request, session_id: FromPath[int], data: JSONBody[BoardCreate], account: CurrentAccount, db: Db) -> BoardOut:
     session = await store.get_session(db, session_id)
     if session is None or not account.can_see_drafts_of(session.org.id):
         raise NotFoundException(detail=_("There is no such session."))
     if not account.can_manage(session.org.id) and account.role != "facilitator":
         raise PermissionDeniedException(detail=_("Your account cannot create boards here."))
-    config, errors = board_errors(msgspec.to_builtins(data))
+    config, errors = board_settings(msgspec.to_builtins(data))
     if errors:
         raise InvalidInput([FieldError(name, message) for name, message in errors.items()])
     board_id = await create_board(db, session_id, session.org.id, config)
@@ -81,13 +84,12 @@ async def create(request: Request, session_id: FromPath[int], data: JSONBody[Boa
 
 
 @post("/api/boards/{board_id:int}/participants", summary="Join a board (returns a participant token)",
-      tags=["boards"], status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 422))
-async def add_participant(request: Request, board_id: FromPath[int], data: JSONBody[ParticipantCreate]) -> ParticipantOut:
+      tags=["boards"], status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 422), **PUBLIC)
+async def add_participant(board_id: FromPath[int], data: JSONBody[ParticipantCreate], viewer: Viewer,
+                          db: Db) -> ParticipantOut:
     """With the board's join code, or an organizer's bearer token of the board's organization."""
-    db = request.app.state.db
     board = await board_store.get_board(db, board_id)
-    account = request.scope["state"].get("account")
-    allowed = board is not None and (data.code == board.join_code or await can_facilitate(db, account, board_id))
+    allowed = board is not None and (data.code == board.join_code or await can_facilitate(db, viewer, board_id))
     if board is None or not allowed:
         raise NotFoundException(detail=_("There is no board with this code."))
     name = without_controls(data.display_name).strip()
@@ -99,11 +101,7 @@ async def add_participant(request: Request, board_id: FromPath[int], data: JSONB
     return ParticipantOut(token=token, participant=participant, board=board_id)
 
 
-async def _export(request: Request, board_id: int, fmt: str) -> Response[Any]:
-    account = _organizer(request)
-    board = await board_store.get_board(request.app.state.db, board_id)
-    if board is None or not await can_facilitate(request.app.state.db, account, board_id):
-        raise NotFoundException(detail=_("There is no such board."))
+async def _export(request: Request, board: NamedDependency[Board], fmt: str) -> Response[Any]:
     answer = await export_answer(request, board, fmt)
     # Litestar adds "; charset=utf-8" to text/* itself: a media type that already names it would say it twice
     if isinstance(answer.media_type, str):
@@ -114,20 +112,20 @@ async def _export(request: Request, board_id: int, fmt: str) -> Response[Any]:
 # one route per format, so the schema names each one's content type
 @get("/api/boards/{board_id:int}/export.md", summary="Export a board as Markdown", tags=["boards"],
      media_type="text/markdown", **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def export_md(request: Request, board_id: FromPath[int]) -> Response[str]:
-    return await _export(request, board_id, "md")
+async def export_md(request: Request, board_id: FromPath[int], board: NamedDependency[Board]) -> Response[str]:
+    return await _export(request, board, "md")
 
 
 @get("/api/boards/{board_id:int}/export.csv", summary="Export a board as CSV (UTF-8 with BOM)", tags=["boards"],
      media_type="text/csv", **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def export_csv(request: Request, board_id: FromPath[int]) -> Response[str]:
-    return await _export(request, board_id, "csv")
+async def export_csv(request: Request, board_id: FromPath[int], board: NamedDependency[Board]) -> Response[str]:
+    return await _export(request, board, "csv")
 
 
 @get("/api/boards/{board_id:int}/export.json", summary="Export a board as JSON", tags=["boards"],
      **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def export_json(request: Request, board_id: FromPath[int]) -> Response[dict[str, Any]]:
-    return await _export(request, board_id, "json")
+async def export_json(request: Request, board_id: FromPath[int], board: NamedDependency[Board]) -> Response[dict[str, Any]]:
+    return await _export(request, board, "json")
 
 
 class PollCreate(msgspec.Struct):
@@ -171,11 +169,8 @@ async def _run(request: Request, board_id: int, kind: str, data: dict[str, Any],
 
 @post("/api/boards/{board_id:int}/polls", summary="Create a poll (facilitator)", tags=["polls"],
       status_code=HTTP_201_CREATED, **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[PollCreate]) -> PollOut:
-    account = _organizer(request)
-    db = request.app.state.db
-    if not await can_facilitate(db, account, board_id):
-        raise NotFoundException(detail=_("There is no such board."))
+async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[PollCreate], board: NamedDependency[Board],
+                      account: CurrentAccount) -> PollOut:
     actor = facilitator_actor(account)
     payload = {key: value for key, value in msgspec.to_builtins(data).items() if key != "open" and value is not None}
     outcome = await _run(request, board_id, "poll:create", payload, actor)
@@ -188,18 +183,17 @@ async def create_poll(request: Request, board_id: FromPath[int], data: JSONBody[
 
 
 @get("/api/polls/{poll_id:str}/results", summary="A poll's results", tags=["polls"],
-     responses=error_responses(400, 404))
-async def poll_results_api(request: Request, poll_id: FromPath[str]) -> dict[str, Any]:
+     responses=error_responses(400, 404), **PUBLIC)
+async def poll_results_api(request: Request, poll_id: FromPath[str], viewer: Viewer, db: Db) -> dict[str, Any]:
     """{total, counts: {option_id: n}} ({total, words: [{text, count}]} for text polls); counts include
     the room's; hidden results are for the board's facilitators only."""
     match = POLL_ID.match(poll_id)
-    board = await board_store.get_board(request.app.state.db, int(match.group(1))) if match else None
+    board = await board_store.get_board(db, int(match.group(1))) if match else None
     state = await request.app.state.board_service.state(board.id) if board else None
     poll = state.polls.get(poll_id) if state else None
     if poll is None:
         raise NotFoundException(detail=_("There is no such poll."))
-    account = request.scope["state"].get("account")
-    if not (poll.revealed or poll.live_results or await can_facilitate(request.app.state.db, account, board.id)):
+    if not (poll.revealed or poll.live_results or await can_facilitate(db, viewer, board.id)):
         raise NotFoundException(detail=_("There is no such poll."))
     return poll_results(poll)
 

@@ -11,10 +11,11 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
-from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC_ERRORS, _organizer
+from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC, PUBLIC_ERRORS
 from server.core.errors import Conflict, error_responses
-from server.i18n import gettext as _, translate
+from server.core.i18n import gettext as _, translate
 from server.public.registration import check_rate
+from server.auth.guards import Db, CurrentAccount
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.registration_models import Registration, RegistrationInput
@@ -76,10 +77,10 @@ def registration_out(entry: Registration, *, token: str | None = None, base_url:
     )
 
 
-@post("/api/sessions/{session_id:int}/registrations", summary="Register for a session", tags=["registrations"],
+@post("/api/sessions/{session_id:int}/registrations", summary="Register for a session", tags=["registrations"], **PUBLIC,
       status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 409, 422, 429))
 async def create_registration(
-    request: Request, session_id: FromPath[int], data: JSONBody[RegistrationInput],
+    request: Request, session_id: FromPath[int], data: JSONBody[RegistrationInput], db: Db,
     idempotency_key: Annotated[str | None, HeaderParameter(
         name="Idempotency-Key", required=False, min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$",
         description="Any unique string (e.g. a UUID) chosen by the client: sending the same registration again "
@@ -87,14 +88,14 @@ async def create_registration(
 ) -> RegistrationOut:
     """201 with status confirmed or waitlisted (and position); the token opens /r/{token} and is shown once.
     Sent again with the same Idempotency-Key, the same registration is answered as it stands, with its token."""
-    session = await store.get_session(request.app.state.db, session_id)
+    session = await store.get_session(db, session_id)
     if session is None or session.status == "draft":
         raise NotFoundException(detail=_("There is no such session."))
     check_rate(request)
     if data.locale is None:
         data = msgspec.structs.replace(data, locale=request.scope["state"].get("locale", "ja"))
     try:
-        result = await registration.register(request.app.state.db, session_id, data, notify=request.app.state.notify,
+        result = await registration.register(db, session_id, data, notify=request.app.state.notify,
                                              derive_token=request.app.state.derive_token,
                                              idempotency_key=idempotency_key)
     except registration.RegistrationClosed as closed:
@@ -111,39 +112,36 @@ async def _by_token(request: Request, token: str) -> Registration:
     return found
 
 
-@get("/api/registrations/{token:str}", summary="A registration (by its token)", tags=["registrations"],
+@get("/api/registrations/{token:str}", summary="A registration (by its token)", tags=["registrations"], **PUBLIC,
      responses=PUBLIC_ERRORS)
 async def get_registration(request: Request, token: FromPath[str]) -> RegistrationOut:
     return registration_out(await _by_token(request, token))
 
 
-@delete("/api/registrations/{token:str}", summary="Cancel a registration (by its token)", tags=["registrations"],
+@delete("/api/registrations/{token:str}", summary="Cancel a registration (by its token)", tags=["registrations"], **PUBLIC,
         status_code=200, responses=PUBLIC_ERRORS)
-async def cancel_registration(request: Request, token: FromPath[str]) -> RegistrationOut:
+async def cancel_registration(request: Request, token: FromPath[str], db: Db) -> RegistrationOut:
     """Cancels; the first waitlisted registrant is promoted. Cancelling twice is harmless."""
     found = await _by_token(request, token)
-    await registration.cancel_registration(request.app.state.db, found, notify=request.app.state.notify)
+    await registration.cancel_registration(db, found, notify=request.app.state.notify)
     return registration_out(await _by_token(request, token))
 
 
 @get("/api/sessions/{session_id:int}/registrations", summary="The roster of a session", tags=["registrations"],
      **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def list_registrations(request: Request, session_id: FromPath[int]) -> list[RegistrationOut]:
-    account = _organizer(request)
-    session = await store.get_session(request.app.state.db, session_id)
+async def list_registrations(request: Request, session_id: FromPath[int], account: CurrentAccount, db: Db) -> list[RegistrationOut]:
+    session = await store.get_session(db, session_id)
     if session is None or not account.can_see_drafts_of(session.org.id):
         raise NotFoundException(detail=_("There is no such session."))
     if not account.can_manage(session.org.id):
         raise PermissionDeniedException(detail=_("Your account cannot see this roster."))
     return [registration_out(entry, roster=True)
-            for entry in await rstore.session_registrations(request.app.state.db, session_id)]
+            for entry in await rstore.session_registrations(db, session_id)]
 
 
 @patch("/api/accommodation-requests/{request_id:int}", summary="Answer an accommodation request",
        tags=["registrations"], **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def answer_request(request: Request, request_id: FromPath[int], data: JSONBody[RequestUpdate]) -> RequestOut:
-    account = _organizer(request)
-    db = request.app.state.db
+async def answer_request(request: Request, request_id: FromPath[int], data: JSONBody[RequestUpdate], account: CurrentAccount, db: Db) -> RequestOut:
     row = await rstore.request_with_session(db, request_id)
     if row is None or not account.can_see_drafts_of(row["org_id"]):
         raise NotFoundException(detail=_("There is no such request."))

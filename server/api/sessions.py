@@ -7,15 +7,16 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, get, patch, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.di import NamedDependency
 
 from server.auth.accounts import Account
+from server.auth.guards import PUBLIC as PUBLIC_OPT
 from server.core.errors import error_responses
-from server.i18n import gettext as _
+from server.core.i18n import gettext as _
 from server.public.sessions import filters_from_query
+from server.auth.guards import Db, CurrentAccount
 from sessions import registration, scheduling, store
 from sessions.models import Session, SessionInput, SessionUpdate, Venue, VenueInput
 from sessions.validation import FieldError, InvalidInput, range_errors, zone
@@ -23,13 +24,8 @@ from sessions.validation import FieldError, InvalidInput, range_errors, zone
 SECURITY = [{"bearer": []}]
 
 
-def requires_token(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
-    """Guard: organizer endpoints answer 401 before they read the body."""
-    if connection.scope["state"].get("account") is None:
-        raise NotAuthorizedException(detail=_("Send an API token: Authorization: Bearer <token>."))
-
-
-ORGANIZER = {"security": SECURITY, "guards": [requires_token]}
+ORGANIZER = {"security": SECURITY}
+PUBLIC = {"opt": PUBLIC_OPT}  # the /api router needs a bearer token for everything else
 # the error answers each kind of route documents (the body is always ErrorBody)
 PUBLIC_ERRORS = error_responses(400, 404, 422)
 ORGANIZER_ERRORS = error_responses(400, 401, 403, 404, 422)
@@ -158,13 +154,6 @@ def _account(request: Request) -> Account | None:
     return request.scope["state"].get("account")
 
 
-def _organizer(request: Request) -> Account:
-    account = _account(request)
-    if account is None:
-        raise NotAuthorizedException(detail=_("Send an API token: Authorization: Bearer <token>."))
-    return account
-
-
 def _out(request: Request, session: Session) -> SessionOut:
     account = _account(request)
     return session_out(session, base_url=request.app.state.settings.base_url,
@@ -179,19 +168,10 @@ async def _visible(request: Request, session_id: int) -> Session:
     return session
 
 
-async def _managed(request: Request, session_id: int) -> Session:
-    account = _organizer(request)
-    session = await _visible(request, session_id)
-    if not account.can_see_drafts_of(session.org.id):
-        raise NotFoundException(detail=_("There is no such session."))
-    if not account.can_manage(session.org.id):
-        raise PermissionDeniedException(detail=_("Your account cannot change this session."))
-    return session
-
-
-@get("/api/sessions", summary="List sessions", tags=["sessions"], responses=PUBLIC_ERRORS)
+@get("/api/sessions", summary="List sessions", tags=["sessions"], **PUBLIC, responses=PUBLIC_ERRORS)
 async def list_sessions(
     request: Request,
+    db: Db,
     limit: Annotated[int, QueryParameter(ge=1, le=200, description="page size")] = 50,
     cursor: Annotated[str | None, QueryParameter(description="the `next` value of the previous page")] = None,
     q: Annotated[str | None, QueryParameter(description="free text (Japanese substrings)")] = None,
@@ -211,51 +191,47 @@ async def list_sessions(
     scope: dict[str, Any] = {}
     if account:
         scope = {"all_drafts": True} if account.is_admin else {"drafts_of_org": account.org_id}
-    sessions, next_cursor = await store.list_sessions(request.app.state.db, filters, limit=limit, cursor=cursor,
+    sessions, next_cursor = await store.list_sessions(db, filters, limit=limit, cursor=cursor,
                                                       **scope)
     return SessionPage(items=[_out(request, s) for s in sessions], next=next_cursor)
 
 
 @post("/api/sessions", summary="Create a session or a series", tags=["sessions"], **ORGANIZER,
       responses=ORGANIZER_ERRORS)
-async def create_session(request: Request, data: JSONBody[SessionInput]) -> SessionOut:
+async def create_session(request: Request, data: JSONBody[SessionInput], account: CurrentAccount, db: Db) -> SessionOut:
     """Create a session; with `recurrence` every occurrence of the series is created (the first is returned)."""
-    account = _organizer(request)
     if not account.can_manage(account.org_id):
         raise PermissionDeniedException(detail=_("Your account cannot create sessions."))
-    ids = await scheduling.create_sessions(request.app.state.db, account.org_id, data)
-    return _out(request, await store.get_session(request.app.state.db, ids[0]))  # type: ignore[arg-type]
+    ids = await scheduling.create_sessions(db, account.org_id, data)
+    return _out(request, await store.get_session(db, ids[0]))  # type: ignore[arg-type]
 
 
-@get("/api/sessions/{session_id:int}", summary="Get a session", tags=["sessions"], responses=PUBLIC_ERRORS)
+@get("/api/sessions/{session_id:int}", summary="Get a session", tags=["sessions"], **PUBLIC, responses=PUBLIC_ERRORS)
 async def get_session(request: Request, session_id: FromPath[int]) -> SessionOut:
     return _out(request, await _visible(request, session_id))
 
 
 @patch("/api/sessions/{session_id:int}", summary="Change a session", tags=["sessions"], **ORGANIZER,
        responses=ORGANIZER_ERRORS)
-async def patch_session(request: Request, session_id: FromPath[int], data: JSONBody[SessionUpdate]) -> SessionOut:
+async def patch_session(request: Request, session_id: FromPath[int], data: JSONBody[SessionUpdate], session: NamedDependency[Session], db: Db) -> SessionOut:
     """Change some fields; `status` publishes, cancels or completes; one occurrence of a series changes alone."""
-    session = await _managed(request, session_id)
     if range_errors(data):  # before the new start moves deadlines (a far-off year would overflow)
         raise InvalidInput(range_errors(data))
-    await scheduling.patch_session(request.app.state.db, session, data)
-    await registration.refill_after_change(request.app.state.db, session_id, notify=request.app.state.notify)
-    return _out(request, await store.get_session(request.app.state.db, session_id))  # type: ignore[arg-type]
+    await scheduling.patch_session(db, session, data)
+    await registration.refill_after_change(db, session_id, notify=request.app.state.notify)
+    return _out(request, await store.get_session(db, session_id))  # type: ignore[arg-type]
 
 
 @post("/api/sessions/{session_id:int}/duplicate", summary="Duplicate a session as a draft", tags=["sessions"],
       **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def duplicate_session(request: Request, session_id: FromPath[int]) -> SessionOut:
-    session = await _managed(request, session_id)
-    new_id = await scheduling.duplicate_session(request.app.state.db, session)
-    return _out(request, await store.get_session(request.app.state.db, new_id))  # type: ignore[arg-type]
+async def duplicate_session(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> SessionOut:
+    new_id = await scheduling.duplicate_session(db, session)
+    return _out(request, await store.get_session(db, new_id))  # type: ignore[arg-type]
 
 
-@get("/api/series/{series_id:int}", summary="A series and its occurrences", tags=["sessions"],
+@get("/api/series/{series_id:int}", summary="A series and its occurrences", tags=["sessions"], **PUBLIC,
      responses=PUBLIC_ERRORS)
-async def get_series(request: Request, series_id: FromPath[int]) -> SeriesOut:
-    db = request.app.state.db
+async def get_series(request: Request, series_id: FromPath[int], db: Db) -> SeriesOut:
     series = await store.get_series(db, series_id)
     account = _account(request)
     drafts_ok = bool(account and series and account.can_see_drafts_of(series["org_id"]))
@@ -266,50 +242,37 @@ async def get_series(request: Request, series_id: FromPath[int]) -> SeriesOut:
                      occurrences=[_out(request, s) for s in occurrences])
 
 
-@get("/api/orgs", summary="Organizations", tags=["organizations"])
-async def list_orgs(request: Request) -> list[OrganizationOut]:
+@get("/api/orgs", summary="Organizations", tags=["organizations"], **PUBLIC)
+async def list_orgs(request: Request, db: Db) -> list[OrganizationOut]:
     return [OrganizationOut(**{f: getattr(org, f) for f in OrganizationOut.__struct_fields__})
-            for org in await store.list_orgs(request.app.state.db)]
+            for org in await store.list_orgs(db)]
 
 
 @get("/api/venues", summary="Your organization's venues", tags=["venues"], **ORGANIZER,
      responses=ORGANIZER_ERRORS)
-async def list_venues(request: Request) -> list[VenueOut]:
-    account = _organizer(request)
-    return [venue_out(v) for v in await store.list_venues(request.app.state.db, account.org_id)]
+async def list_venues(request: Request, account: CurrentAccount, db: Db) -> list[VenueOut]:
+    return [venue_out(v) for v in await store.list_venues(db, account.org_id)]
 
 
 @post("/api/venues", summary="Create a venue", tags=["venues"], **ORGANIZER, responses=ORGANIZER_ERRORS)
-async def create_venue(request: Request, data: JSONBody[VenueInput]) -> VenueOut:
-    account = _organizer(request)
+async def create_venue(request: Request, data: JSONBody[VenueInput], account: CurrentAccount, db: Db) -> VenueOut:
     if not account.can_manage(account.org_id):
         raise PermissionDeniedException(detail=_("Your account cannot create venues."))
-    venue_id = await scheduling.create_venue(request.app.state.db, account.org_id, data)
-    return venue_out(await store.get_venue(request.app.state.db, venue_id))  # type: ignore[arg-type]
-
-
-async def _managed_venue(request: Request, venue_id: int) -> Venue:
-    account = _organizer(request)
-    venue = await store.get_venue(request.app.state.db, venue_id)
-    if venue is None or not account.can_see_drafts_of(venue.org_id):
-        raise NotFoundException(detail=_("There is no such venue."))
-    if not account.can_manage(venue.org_id):
-        raise PermissionDeniedException(detail=_("Your account cannot change this venue."))
-    return venue
+    venue_id = await scheduling.create_venue(db, account.org_id, data)
+    return venue_out(await store.get_venue(db, venue_id))  # type: ignore[arg-type]
 
 
 @get("/api/venues/{venue_id:int}", summary="Get a venue", tags=["venues"], **ORGANIZER,
      responses=ORGANIZER_ERRORS)
-async def get_venue(request: Request, venue_id: FromPath[int]) -> VenueOut:
-    return venue_out(await _managed_venue(request, venue_id))
+async def get_venue(venue_id: FromPath[int], venue: NamedDependency[Venue]) -> VenueOut:
+    return venue_out(venue)
 
 
 @patch("/api/venues/{venue_id:int}", summary="Replace a venue's details", tags=["venues"], **ORGANIZER,
        responses=ORGANIZER_ERRORS)
-async def update_venue(request: Request, venue_id: FromPath[int], data: JSONBody[VenueInput]) -> VenueOut:
-    venue = await _managed_venue(request, venue_id)
-    await scheduling.change_venue(request.app.state.db, venue.id, data)
-    return venue_out(await store.get_venue(request.app.state.db, venue_id))  # type: ignore[arg-type]
+async def update_venue(request: Request, venue_id: FromPath[int], data: JSONBody[VenueInput], venue: NamedDependency[Venue], db: Db) -> VenueOut:
+    await scheduling.change_venue(db, venue.id, data)
+    return venue_out(await store.get_venue(db, venue_id))  # type: ignore[arg-type]
 
 
 ROUTES = [list_sessions, create_session, get_session, patch_session, duplicate_session, get_series, list_orgs,

@@ -6,7 +6,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from server.auth import accounts
-from server import i18n
+from server.core import i18n
 from server.core.middleware import LANG_COOKIE, LOGIN_COOKIE
 from realtime import store as board_store
 from realtime.board import Actor

@@ -15,7 +15,7 @@ from litestar.openapi import ResponseSpec
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from server.i18n import current_locale, format_date_only, gettext as _, translate
+from server.core.i18n import current_locale, format_date_only, gettext as _, translate
 from sessions.validation import FieldError, InvalidInput
 
 log = logging.getLogger("taiwa")

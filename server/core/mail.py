@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader
 
-from server import i18n
+from server.core import i18n
 from server.settings import ROOT, Settings
 from server.core.templating import configure, localized
 from sessions import registration_store as rstore

@@ -11,7 +11,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth import accounts
-from server import i18n
+from server.core import i18n
 
 LOGIN_COOKIE = "taiwa_login"
 LANG_COOKIE = "taiwa_lang"

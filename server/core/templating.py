@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from jinja2 import Environment
 from markupsafe import Markup, escape
 
-from server import i18n
+from server.core import i18n
 from server.core.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue

@@ -6,27 +6,20 @@ import re
 from typing import Any
 
 from litestar import Request, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from server.auth import accounts
 from server.core import mail
-from server.auth.accounts import ROLES, Account
+from server.auth.accounts import ROLES
 from server.core.errors import form_with_errors
 from server.core.forms import form_values
-from server.i18n import gettext as _
-from server.organize.sessions import signed_in
+from server.core.i18n import gettext as _
+from server.auth.guards import Db, CurrentAccount
 from sessions import store
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-
-def admin_only(request: Request) -> Account:
-    account = signed_in(request)
-    if not account.is_admin:
-        raise PermissionDeniedException()
-    return account
 
 
 def org_errors(values: dict[str, Any], *, new: bool) -> dict[str, str]:
@@ -60,23 +53,18 @@ def account_errors(values: dict[str, Any], *, new: bool) -> dict[str, str]:
 
 
 @get("/organize/admin", include_in_schema=False)
-async def admin_home(request: Request) -> Template:
-    admin_only(request)
-    db = request.app.state.db
+async def admin_home(request: Request, db: Db) -> Template:
     return Template("pages/admin/index.html", context={"orgs": await store.list_orgs(db),
                                                         "accounts": await accounts.list_accounts(db)})
 
 
 @get("/organize/admin/orgs/new", include_in_schema=False)
 async def new_org_form(request: Request) -> Template:
-    admin_only(request)
     return Template("pages/admin/org_form.html", context={"values": {}, "errors": {}, "org": None})
 
 
 @post("/organize/admin/orgs/new", include_in_schema=False)
-async def create_org(request: Request) -> Template | Redirect:
-    admin_only(request)
-    db = request.app.state.db
+async def create_org(request: Request, db: Db) -> Template | Redirect:
     values = form_values(await request.form())
     errors = org_errors(values, new=True)
     if not errors and await store.get_org_by_slug(db, values["slug"]):
@@ -90,9 +78,8 @@ async def create_org(request: Request) -> Template | Redirect:
 
 
 @get("/organize/admin/orgs/{org_id:int}/edit", include_in_schema=False)
-async def edit_org_form(request: Request, org_id: FromPath[int]) -> Template:
-    admin_only(request)
-    org = await store.get_org(request.app.state.db, org_id)
+async def edit_org_form(request: Request, org_id: FromPath[int], db: Db) -> Template:
+    org = await store.get_org(db, org_id)
     if org is None:
         raise NotFoundException()
     values = {key: getattr(org, key) for key in ("slug", "name", "name_en", "contact_email", "contact_phone",
@@ -101,9 +88,7 @@ async def edit_org_form(request: Request, org_id: FromPath[int]) -> Template:
 
 
 @post("/organize/admin/orgs/{org_id:int}/edit", include_in_schema=False)
-async def update_org(request: Request, org_id: FromPath[int]) -> Template | Redirect:
-    admin_only(request)
-    db = request.app.state.db
+async def update_org(request: Request, org_id: FromPath[int], db: Db) -> Template | Redirect:
     org = await store.get_org(db, org_id)
     if org is None:
         raise NotFoundException()
@@ -119,17 +104,14 @@ async def update_org(request: Request, org_id: FromPath[int]) -> Template | Redi
 
 
 @get("/organize/admin/accounts/new", include_in_schema=False)
-async def new_account_form(request: Request) -> Template:
-    admin_only(request)
+async def new_account_form(request: Request, db: Db) -> Template:
     return Template("pages/admin/account_form.html", context={
         "values": {"role": "organizer"}, "errors": {}, "target": None,
-        "orgs": await store.list_orgs(request.app.state.db)})
+        "orgs": await store.list_orgs(db)})
 
 
 @post("/organize/admin/accounts/new", include_in_schema=False)
-async def create_account(request: Request) -> Template | Redirect:
-    admin_only(request)
-    db = request.app.state.db
+async def create_account(request: Request, db: Db) -> Template | Redirect:
     values = form_values(await request.form())
     errors = account_errors(values, new=True)
     org = await store.get_org_by_slug(db, values.get("org", ""))
@@ -147,9 +129,8 @@ async def create_account(request: Request) -> Template | Redirect:
 
 
 @get("/organize/admin/accounts/{account_id:int}/edit", include_in_schema=False)
-async def edit_account_form(request: Request, account_id: FromPath[int]) -> Template:
-    admin_only(request)
-    target = await accounts.get_account(request.app.state.db, account_id)
+async def edit_account_form(request: Request, account_id: FromPath[int], db: Db) -> Template:
+    target = await accounts.get_account(db, account_id)
     if target is None:
         raise NotFoundException()
     values = {"role": target.role, "display_name": target.display_name, "active": "1" if target.active else ""}
@@ -158,16 +139,14 @@ async def edit_account_form(request: Request, account_id: FromPath[int]) -> Temp
 
 
 @post("/organize/admin/accounts/{account_id:int}/edit", include_in_schema=False)
-async def update_account(request: Request, account_id: FromPath[int]) -> Template | Redirect:
-    me = admin_only(request)
-    db = request.app.state.db
+async def update_account(request: Request, account_id: FromPath[int], account: CurrentAccount, db: Db) -> Template | Redirect:
     target = await accounts.get_account(db, account_id)
     if target is None:
         raise NotFoundException()
     values = form_values(await request.form())
     errors = account_errors(values, new=False)
     active = bool(values.get("active"))
-    if target.id == me.id and (not active or values.get("role") != "admin"):
+    if target.id == account.id and (not active or values.get("role") != "admin"):
         errors["role"] = _("You cannot remove your own administrator rights.")
     if errors:
         return form_with_errors(request, "pages/admin/account_form.html", {
@@ -180,12 +159,11 @@ async def update_account(request: Request, account_id: FromPath[int]) -> Templat
 
 
 @get("/organize/admin/outbox", include_in_schema=False)
-async def outbox_page(request: Request) -> Template:
+async def outbox_page(request: Request, db: Db) -> Template:
     """Mail waiting, sent and failing: with no SMTP server configured, this is where mail can be read."""
-    admin_only(request)
     settings = request.app.state.settings
     return Template("pages/admin/outbox.html", context={
-        "messages": await mail.outbox(request.app.state.db), "smtp": bool(settings.smtp_url)})
+        "messages": await mail.outbox(db), "smtp": bool(settings.smtp_url)})
 
 
 ROUTES = [outbox_page, admin_home, new_org_form, create_org, edit_org_form, update_org, new_account_form, create_account,

@@ -9,10 +9,11 @@ from typing import Any
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
 
 from server.core.errors import field_messages, form_with_errors
-from server.i18n import gettext as _, translate
-from server.organize.sessions import acting_org, signed_in
+from server.core.i18n import gettext as _, translate
+from server.auth.guards import Db
 from sessions import scheduling
 from sessions.ics_import import MAX_BYTES, Problem, read_calendar
 from sessions.validation import InvalidInput, normalise_session, session_errors
@@ -34,16 +35,12 @@ def _preview(raw: bytes) -> dict[str, Any]:
 
 
 @get("/organize/import", include_in_schema=False)
-async def import_form(request: Request) -> Template:
-    account = signed_in(request)
-    await acting_org(request, account)
+async def import_form(request: Request, acting_org: NamedDependency[int]) -> Template:
     return Template("pages/organize/import.html", context={"stage": "upload", "error": None})
 
 
 @post("/organize/import", include_in_schema=False, request_max_body_size=MAX_BYTES + 64 * 1024)
-async def import_preview(request: Request) -> Template:
-    account = signed_in(request)
-    await acting_org(request, account)
+async def import_preview(request: Request, acting_org: NamedDependency[int]) -> Template:
     form = await request.form()
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -59,10 +56,8 @@ async def import_preview(request: Request) -> Template:
 
 
 @post("/organize/import/confirm", include_in_schema=False, request_max_body_size=3 * MAX_BYTES)
-async def import_confirm(request: Request) -> Template | Redirect:
+async def import_confirm(request: Request, acting_org: NamedDependency[int], db: Db) -> Template | Redirect:
     """Create the readable events as drafts, all in one transaction."""
-    account = signed_in(request)
-    org_id = await acting_org(request, account)
     form = await request.form()
     try:
         raw = base64.b64decode(str(form.get("content", "")), validate=True)
@@ -73,7 +68,7 @@ async def import_confirm(request: Request) -> Template | Redirect:
         return form_with_errors(request, "pages/organize/import.html", {
             "stage": "upload", "error": preview["fatal"] or _("There is nothing to import.")})
     try:
-        ids = await scheduling.create_drafts(request.app.state.db, org_id, [e.data for e in preview["events"]])
+        ids = await scheduling.create_drafts(db, acting_org, [e.data for e in preview["events"]])
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/import.html", {
             "stage": "upload", "error": "; ".join(field_messages(invalid.errors).values())})

@@ -6,16 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
 
+from server.auth.guards import managers
 from server.core.errors import field_messages, form_with_errors
 from server.core.spreadsheet import csv_bytes
 from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
-from server.i18n import gettext as _, translate
-from server.organize.sessions import managed_session, signed_in
+from server.core.i18n import gettext as _, translate
 from server.core.templating import age_text, label
+from server.auth.guards import Db, CurrentAccount
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.models import Session
@@ -54,9 +56,7 @@ def summary(session: Session, registrations: list[Registration], kept: dict[str,
 
 
 @get("/organize/sessions/{session_id:int}/registrations", include_in_schema=False)
-async def registrations_page(request: Request, session_id: FromPath[int]) -> Template:
-    _account, session = await managed_session(request, session_id)
-    db = request.app.state.db
+async def registrations_page(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template:
     entries = await rstore.session_registrations(db, session_id)
     return Template("pages/organize/registrations.html", context={
         "session": session, "registrations": entries, "summary": summary(session, entries, await rstore.totals(db, session_id)),
@@ -64,10 +64,8 @@ async def registrations_page(request: Request, session_id: FromPath[int]) -> Tem
 
 
 @post("/organize/sessions/{session_id:int}/registrations/{registration_id:int}/check-in", include_in_schema=False)
-async def check_in(request: Request, session_id: FromPath[int], registration_id: FromPath[int]) -> Template | Redirect:
+async def check_in(request: Request, session_id: FromPath[int], registration_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template | Redirect:
     """Toggle attendance; htmx swaps the roster row, a plain form post comes back to the roster."""
-    _account, session = await managed_session(request, session_id)
-    db = request.app.state.db
     entry = await rstore.get_registration(db, registration_id)
     if entry is None or entry.session_id != session_id:
         raise NotFoundException()
@@ -82,9 +80,7 @@ async def check_in(request: Request, session_id: FromPath[int], registration_id:
 
 @post("/organize/sessions/{session_id:int}/registrations/{registration_id:int}/cancel", include_in_schema=False)
 async def cancel_for_registrant(request: Request, session_id: FromPath[int],
-                                registration_id: FromPath[int]) -> Redirect:
-    _account, _session = await managed_session(request, session_id)
-    db = request.app.state.db
+                                registration_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Redirect:
     entry = await rstore.get_registration(db, registration_id)
     if entry is None or entry.session_id != session_id:
         raise NotFoundException()
@@ -93,23 +89,21 @@ async def cancel_for_registrant(request: Request, session_id: FromPath[int],
 
 
 @get("/organize/sessions/{session_id:int}/registrations/new", include_in_schema=False)
-async def staff_entry_form(request: Request, session_id: FromPath[int]) -> Template:
-    _account, session = await managed_session(request, session_id)
+async def staff_entry_form(request: Request, session_id: FromPath[int], session: NamedDependency[Session]) -> Template:
     return Template("pages/organize/staff_entry.html", context={
         "session": session, "values": {"mode": "online" if session.format == "online" else "in_person"},
         "errors": {}, "child_fields": range(1, MAX_CHILD_FIELDS + 1), "now": store.now_utc()})
 
 
 @post("/organize/sessions/{session_id:int}/registrations/new", include_in_schema=False)
-async def staff_entry(request: Request, session_id: FromPath[int]) -> Template | Redirect:
+async def staff_entry(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template | Redirect:
     """A phone, paper or walk-in registration entered by staff: same rules, marked staff-entered."""
-    _account, session = await managed_session(request, session_id)
     values = form_values(await request.form())
     data, unreadable = registration_input_from_form(values, session, values.get("locale", "ja"))
     try:
         if unreadable:
             raise InvalidInput(unreadable)
-        await registration.register(request.app.state.db, session_id, data, notify=request.app.state.notify,
+        await registration.register(db, session_id, data, notify=request.app.state.notify,
                                     derive_token=request.app.state.derive_token, staff=True)
     except InvalidInput as invalid:
         errors = field_messages(invalid.errors)
@@ -123,15 +117,9 @@ async def staff_entry(request: Request, session_id: FromPath[int]) -> Template |
 
 
 @post("/organize/requests/{request_id:int}", include_in_schema=False)
-async def answer_request(request: Request, request_id: FromPath[int]) -> Redirect:
+async def answer_request(request: Request, request_id: FromPath[int], support_request: NamedDependency[Any], db: Db) -> Redirect:
     """Set an accommodation request to arranged / could not be arranged, with a message for the registrant."""
-    account = signed_in(request)
-    db = request.app.state.db
-    row = await rstore.request_with_session(db, request_id)
-    if row is None or not account.can_see_drafts_of(row["org_id"]):
-        raise NotFoundException()
-    if not account.can_manage(row["org_id"]):
-        raise PermissionDeniedException()
+    row = support_request
     values = form_values(await request.form())
     await registration.set_request_status(db, request_id, values.get("status", ""), values.get("message", ""),
                                           notify=request.app.state.notify)
@@ -139,10 +127,9 @@ async def answer_request(request: Request, request_id: FromPath[int]) -> Redirec
 
 
 @get("/organize/sessions/{session_id:int}/registrations.csv", include_in_schema=False)
-async def roster_csv(request: Request, session_id: FromPath[int]) -> Response[bytes]:
+async def roster_csv(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Response[bytes]:
     """The roster as UTF-8 CSV with a BOM (Excel in Japan opens it); sensitive columns for organizers only."""
-    _account, session = await managed_session(request, session_id)
-    entries = await rstore.session_registrations(request.app.state.db, session_id)
+    entries = await rstore.session_registrations(db, session_id)
     headers = [_("No."), _("Status"), _("How they take part"), _("Name"), _("Name in kana"), _("Email address"),
                _("Phone"), _("Registered at"), _("Checked in"), _("Entered by staff"), _("Childcare"),
                _("Support requested"), _("Notes")]
@@ -163,13 +150,10 @@ async def roster_csv(request: Request, session_id: FromPath[int]) -> Response[by
         "Content-Disposition": f'attachment; filename="roster-{session_id}.csv"', "Cache-Control": "no-store"})
 
 
-@get("/organize/arrange", include_in_schema=False)
-async def to_arrange(request: Request) -> Template:
+@get("/organize/arrange", include_in_schema=False, guards=[managers])  # support needs: not for facilitators
+async def to_arrange(account: CurrentAccount, db: Db) -> Template:
     """Every open childcare and accommodation request of the organization, soonest deadline first."""
-    account = signed_in(request)
-    if not account.can_manage(account.org_id):  # support needs are sensitive: not for facilitators
-        raise PermissionDeniedException()
-    rows = await rstore.pending_requests(request.app.state.db, None if account.is_admin else account.org_id)
+    rows = await rstore.pending_requests(db, None if account.is_admin else account.org_id)
     return Template("pages/organize/arrange.html", context={"rows": rows})
 
 

@@ -1,0 +1,26 @@
+"""Pages for residents and workshop participants: the listing and session pages, registration and
+the registrant's own page (/r), calendar feeds, joining and using a board (/j, /boards).
+
+None of them needs an account. The facilitator's board pages (facilitation.py) share the
+/boards prefix but sit behind the `staff` guard on a router of their own.
+"""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from server.auth.guards import STAFF, facilitated_board, staff
+from server.public import boards, calendars, facilitation, registration, sessions
+
+
+def public_router() -> Router:
+    """Resident pages (open), and the facilitator's board pages (guarded)."""
+    return Router(
+        path="/", include_in_schema=False,
+        route_handlers=[
+            *sessions.ROUTES, *registration.ROUTES, *calendars.ROUTES, *boards.ROUTES,
+            Router(path="/", guards=[staff], route_handlers=facilitation.ROUTES,
+                   dependencies={**STAFF, "board": Provide(facilitated_board)}),
+        ],
+    )

@@ -1,124 +1,40 @@
-"""Board pages: set up boards for a session, join by code or QR, the participant board, the
-plain-HTML list view, the facilitator's controls, the projector, exports and the published outcome."""
+"""Board pages for everyone in the workshop: join by code or QR (/j), the participant board, the
+plain-HTML list view and its form commands, and the published outcome.
+
+No account is needed: a participant holds a cookie for one board; a signed-in facilitator of the
+board's organization sees the same pages with the facilitator's rights (see facilitation.py).
+"""
 
 from __future__ import annotations
 
-import io
-import json
 import uuid
 from typing import Any
 
-import segno
-from litestar import Request, Response, get, post
+from litestar import Request, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from markupsafe import Markup
+from litestar.di import NamedDependency
 
 from realtime import store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results
-from realtime.store import Board
+from realtime.exports import export_rows
 from realtime.polls import poll_results
+from realtime.store import Board
 from realtime.views import poll_view, snapshot
 from server.auth.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
 from server.core.errors import form_with_errors
 from server.core.forms import form_values
-from server.core.spreadsheet import csv_bytes
-from server.i18n import gettext as _, translate
-from server.organize.sessions import managed_session, signed_in
-from sessions.catalog import N_
+from server.core.i18n import gettext as _, translate
+from server.auth.guards import Db
 from sessions import store
+from sessions.catalog import N_
 
-MAX_PROMPTS = 8
 PHASE_NAMES = {"write": N_("Write"), "group": N_("Group"), "vote": N_("Vote"), "discuss": N_("Discuss"),
                "closed": N_("Finished")}
 COLOR_NAMES = {"yellow": N_("Yellow"), "pink": N_("Pink"), "blue": N_("Blue"), "green": N_("Green"),
                "orange": N_("Orange"), "purple": N_("Purple")}
-
-
-# ---------------------------------------------------------------- setting up boards
-
-def board_errors(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Board settings from a form (or JSON), and a message per invalid field."""
-    errors: dict[str, str] = {}
-    title = str(values.get("title", "")).strip()
-    prompts_raw = values.get("prompts", "")
-    prompts = prompts_raw if isinstance(prompts_raw, list) else str(prompts_raw).splitlines()
-    prompts = [str(p).strip() for p in prompts if str(p).strip()]
-    if not title or len(title) > 100:
-        errors["title"] = _("Enter a title of up to 100 characters.")
-    if not 1 <= len(prompts) <= MAX_PROMPTS or any(len(p) > 100 for p in prompts):
-        errors["prompts"] = _("Enter 1 to 8 prompts, one per line, each up to 100 characters.")
-
-    def number(name: str, default: int) -> int:
-        raw = values.get(name, default)
-        try:
-            value = int(raw) if raw not in ("", None) else default
-        except (TypeError, ValueError):
-            errors[name] = _("Enter a whole number.")
-            return default
-        if not 1 <= value <= 20:
-            errors[name] = _("Enter a number from 1 to 20.")
-        return value
-
-    budget = number("vote_budget", 5)
-    per_note = number("max_votes_per_note", 3)
-    if per_note > budget and "max_votes_per_note" not in errors:
-        errors["max_votes_per_note"] = _("Dots per note cannot exceed the dots per person.")
-    colors = values.get("colors") or list(COLORS)
-    colors = [c for c in (colors if isinstance(colors, list) else [colors]) if c in COLORS] or list(COLORS)
-    truthy = lambda v: v in (True, "1", "on", "true")  # noqa: E731
-    config = {"title": title, "prompts": prompts, "vote_budget": budget, "max_votes_per_note": per_note,
-              "anonymous": truthy(values.get("anonymous")), "private_writing": truthy(values.get("private_writing")),
-              "colors": colors}
-    return config, errors
-
-
-async def create_board(db: Any, session_id: int, org_id: int, config: dict[str, Any]) -> int:
-    async with db.transaction() as conn:
-        return await board_store.create_board(conn, session_id=session_id, org_id=org_id, **config)
-
-
-@get("/organize/sessions/{session_id:int}/boards", include_in_schema=False)
-async def boards_page(request: Request, session_id: FromPath[int]) -> Template:
-    _account, session = await managed_session(request, session_id)
-    db = request.app.state.db
-    values: dict[str, Any] = {"prompts": "地域の良いところ\n困っていること\nやってみたいこと", "vote_budget": "5",
-                              "max_votes_per_note": "3", "colors": list(COLORS)}
-    template_id = request.query_params.get("template")
-    for row in await board_store.templates(db, session.org.id):
-        if str(row["id"]) == template_id:
-            config = json.loads(row["config"])
-            values = {**config, "prompts": "\n".join(config["prompts"]), "anonymous": "1" if config["anonymous"] else "",
-                      "private_writing": "1" if config["private_writing"] else ""}
-    return Template("pages/organize/boards.html", context=await _boards_context(request, session, values, {}))
-
-
-async def _boards_context(request: Request, session: Any, values: dict[str, Any], errors: dict[str, str]) -> dict:
-    db = request.app.state.db
-    return {"session": session, "boards": await board_store.session_boards(db, session.id), "values": values,
-            "errors": errors, "templates": await board_store.templates(db, session.org.id), "colors": COLORS,
-            "color_names": {c: _(COLOR_NAMES[c]) for c in COLORS}}
-
-
-@post("/organize/sessions/{session_id:int}/boards", include_in_schema=False)
-async def create_board_page(request: Request, session_id: FromPath[int]) -> Template | Redirect:
-    _account, session = await managed_session(request, session_id)
-    values = form_values(await request.form())
-    config, errors = board_errors(values)
-    template_name = str(values.get("template_name", "")).strip()
-    if values.get("save_template") and not template_name:
-        errors["template_name"] = _("Name the template.")
-    if errors:
-        return form_with_errors(request, "pages/organize/boards.html",
-                                await _boards_context(request, session, values, errors))
-    db = request.app.state.db
-    board_id = await create_board(db, session.id, session.org.id, config)
-    if values.get("save_template"):
-        async with db.transaction() as conn:
-            await board_store.save_template(conn, session.org.id, template_name[:100], config)
-    return Redirect(path=f"/boards/{board_id}/facilitate", status_code=303)
 
 
 # ---------------------------------------------------------------- joining
@@ -147,21 +63,20 @@ async def join_by_code_form(request: Request) -> Template | Redirect:
 
 
 @get("/j/{code:str}", include_in_schema=False)
-async def join_form(request: Request, code: FromPath[str]) -> Template:
-    board = await board_store.board_by_code(request.app.state.db, code[:20])
+async def join_form(request: Request, code: FromPath[str], db: Db) -> Template:
+    board = await board_store.board_by_code(db, code[:20])
     if board is None:
         return form_with_errors(request, "pages/join.html", {
             "board": None, "values": {"code": code[:20]},
             "errors": {"code": _("There is no board with this code. Check the six digits on the screen.")}})
-    session = await store.get_session(request.app.state.db, board.session_id)
+    session = await store.get_session(db, board.session_id)
     return Template("pages/join.html", context={"board": board, "session": session, "errors": {},
                                                 "values": {"place": "online"}})
 
 
 @post("/j/{code:str}", include_in_schema=False)
-async def join(request: Request, code: FromPath[str]) -> Template | Redirect:
+async def join(request: Request, code: FromPath[str], db: Db) -> Template | Redirect:
     """A display name (or anonymous) and where you are; then the board. No account needed."""
-    db = request.app.state.db
     board = await board_store.board_by_code(db, code[:20])
     if board is None:
         raise NotFoundException()
@@ -186,7 +101,7 @@ async def join(request: Request, code: FromPath[str]) -> Template | Redirect:
 
 # ---------------------------------------------------------------- viewing and acting
 
-async def viewer_for(request: Request, board: Board) -> Actor | None:
+async def viewer_for(request: Request, board: NamedDependency[Board]) -> Actor | None:
     """The facilitator (signed in, same organization) or the participant (cookie) looking at a board."""
     account = request.scope["state"].get("account")
     if account is not None and await can_facilitate(request.app.state.db, account, board.id):
@@ -195,7 +110,7 @@ async def viewer_for(request: Request, board: Board) -> Actor | None:
     return participant_actor(row) if row is not None else None
 
 
-async def board_context(request: Request, board: Board, viewer: Actor) -> dict[str, Any]:
+async def board_context(request: Request, board: NamedDependency[Board], viewer: Actor) -> dict[str, Any]:
     service = request.app.state.board_service
     state: BoardState = await service.state(board.id)
     session = await store.get_session(request.app.state.db, board.session_id)
@@ -309,181 +224,13 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
     return Redirect(path=f"/boards/{board_id}/{target}", query_params={"msg": message}, status_code=303)
 
 
-async def facilitator_board(request: Request, board_id: int) -> tuple[Board, Actor]:
-    board = await _board_or_404(request, board_id)
-    account = signed_in(request)
-    if not await can_facilitate(request.app.state.db, account, board_id):
-        raise NotFoundException()
-    return board, facilitator_actor(account)
-
-
-@get("/boards/{board_id:int}/facilitate", include_in_schema=False)
-async def facilitate(request: Request, board_id: FromPath[int]) -> Template:
-    board, actor = await facilitator_board(request, board_id)
-    context = await board_context(request, board, actor)
-    context.update(mode="facilitator", token="", message=request.query_params.get("msg", ""), back="facilitate",
-                   join_url=f"{request.app.state.settings.base_url}/j/{board.join_code}")
-    return Template("pages/board_facilitate.html", context=context)
-
-
-def qr_svg(url: str) -> Markup:
-    """The join QR code as inline SVG (segno), for the projector."""
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True,
-                                    title=_("QR code to join the board"), svgclass="qr", lineclass=None)
-    return Markup(buffer.getvalue().decode())
-
-
-@get("/boards/{board_id:int}/present", include_in_schema=False)
-async def present(request: Request, board_id: FromPath[int]) -> Template:
-    board, actor = await facilitator_board(request, board_id)
-    context = await board_context(request, board, Actor(id="projector", name="", facilitator=False))
-    join_url = f"{request.app.state.settings.base_url}/j/{board.join_code}"
-    state = context["state"]
-    context.update(mode="projector", token="", join_url=join_url, qr=qr_svg(join_url),
-                   ranked=results(state) if state.revealed else [], js=True)
-    if request.query_params.get("fragment") == "1":
-        return Template("partials/_board_list.html", context=context)
-    return Template("pages/board_present.html", context=context)
-
-
-# ---------------------------------------------------------------- exports and the outcome
-
-def export_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[str, Any]]:
-    zones = {z["id"]: z["title"] for z in state.zones}
-    rows = []
-    for note in state.notes.values():
-        if note.hidden:
-            continue
-        group = state.groups.get(note.group) if note.group else None
-        rows.append({"zone": zones.get(note.zone, note.zone), "cluster": group.title if group else "",
-                     "note": note.text, "author": note.author_name if names and not board.anonymous else "",
-                     "entered_by_facilitator": note.by_facilitator, "dots_online": state.tally(note.id),
-                     "dots_proxy": state.proxy.get(note.id, 0)})
-    rows.sort(key=lambda r: (list(zones.values()).index(r["zone"]) if r["zone"] in zones.values() else 99,
-                             r["cluster"], -(r["dots_online"] + r["dots_proxy"])))
-    return rows
-
-
-def export_markdown(board: Board, state: BoardState, *, names: bool, session_title: str) -> str:
-    lines = [f"# {board.title}", "", f"{session_title}", ""]
-    ranked = results(state)
-    if ranked:
-        heading, online_word, room_word = _("Vote results"), _("Online"), _("In the room")
-        lines += [f"## {heading}", ""]
-        for place, item in enumerate(ranked[:10], start=1):
-            lines.append(f"{place}. {item['title']} — {item['total']} ({online_word} {item['online']}, "
-                         f"{room_word} {item['proxy']})")
-        lines.append("")
-    for zone in state.zones:
-        lines += [f"## {zone['title']}", ""]
-        zone_notes = [n for n in state.notes.values() if n.zone == zone["id"] and not n.hidden]
-        for group in [g for g in state.groups.values() if g.zone == zone["id"]]:
-            lines.append(f"### {group.title}")
-            for note in [n for n in zone_notes if n.group == group.id]:
-                lines.append(_markdown_note(board, state, note, names))
-            lines.append("")
-        for note in [n for n in zone_notes if n.group is None]:
-            lines.append(_markdown_note(board, state, note, names))
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _markdown_note(board: Board, state: BoardState, note: Any, names: bool) -> str:
-    dots = state.tally(note.id) + state.proxy.get(note.id, 0)
-    author = f" — {note.author_name}" if names and not board.anonymous and note.author_name else ""
-    text = note.text.replace("\n", " ")
-    return f"- {text}{author}" + (f" ({dots})" if dots else "")
-
-
-async def export_answer(request: Request, board: Board, fmt: str, *, names: bool = True) -> Response[Any]:
-    state = await request.app.state.board_service.state(board.id)
-    session = await store.get_session(request.app.state.db, board.session_id)
-    title = session.title if session else ""
-    filename = f"board-{board.id}.{fmt}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
-    if fmt == "md":
-        return Response(export_markdown(board, state, names=names, session_title=title).encode("utf-8"),
-                        media_type="text/markdown", headers=headers)
-    rows = export_rows(board, state, names=names)
-    if fmt == "csv":
-        columns = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
-        return Response(csv_bytes(columns, ([row[c] for c in columns] for row in rows)),
-                        media_type="text/csv", headers=headers)
-    if fmt == "json":
-        payload = {"board": {"id": board.id, "title": board.title, "session_id": board.session_id},
-                   "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title}
-                                                    for g in state.groups.values()],
-                   "notes": rows, "results": results(state), "phase": state.phase}
-        return Response(payload, headers=headers)
-    raise NotFoundException()
-
-
-EXPORT_FORMATS = ("md", "csv", "json")
-
-
-@get([f"/boards/{{board_id:int}}/export.{fmt}" for fmt in EXPORT_FORMATS], include_in_schema=False)
-async def export(request: Request, board_id: FromPath[int]) -> Response[Any]:
-    """/boards/{id}/export.md, .csv and .json (a path parameter cannot share a segment with text)."""
-    board, _actor = await facilitator_board(request, board_id)
-    return await export_answer(request, board, request.url.path.rsplit(".", 1)[-1])
-
-
-def poll_rows(state: BoardState) -> list[list[Any]]:
-    """One row per poll option (or word), with online, room and total counts and the share."""
-    rows: list[list[Any]] = []
-    for poll in state.polls.values():
-        result = poll_results(poll)
-        if poll.type == "text":
-            for word in result["words"]:
-                rows.append([poll.question, poll.type, word["text"], word["count"], 0, word["count"], ""])
-            continue
-        total = sum(result["counts"].values()) or 0
-        for option in poll.options:
-            count = result["counts"].get(option["id"], 0)
-            rows.append([poll.question, poll.type, option["label"], result["online"].get(option["id"], 0),
-                         result["room"].get(option["id"], 0), count,
-                         f"{count / total * 100:.1f}" if total else "0.0"])
-    return rows
-
-
-@get("/boards/{board_id:int}/polls.csv", include_in_schema=False)
-async def polls_csv(request: Request, board_id: FromPath[int]) -> Response[bytes]:
-    """Poll results and questions as CSV (UTF-8 with BOM), for the facilitator."""
-    board, _actor = await facilitator_board(request, board_id)
-    state = await request.app.state.board_service.state(board.id)
-    header = [_("Question"), _("Type"), _("Option"), _("Online"), _("In the room"), _("Total"), "%", _("Name")]
-    rows = [[*row, ""] for row in poll_rows(state)]
-    for poll in state.polls.values():  # who answered what, for polls that are not anonymous
-        if not poll.anonymous:
-            for item in poll_view(poll, Actor(id="facilitator", facilitator=True)).get("named_answers", []):
-                rows.append([poll.question, "answer", item["answer"], 1, 0, 1, "", item["name"] or _("Anonymous")])
-    for question in state.questions.values():
-        if question.status == "visible":
-            rows.append([question.text, "question", _("Answered") if question.answered else "",
-                         len(question.upvotes), 0, len(question.upvotes), "", ""])
-    return Response(csv_bytes(header, rows), media_type="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="board-{board.id}-polls.csv"', "Cache-Control": "no-store"})
-
-
-@post("/boards/{board_id:int}/outcome", include_in_schema=False)
-async def publish_outcome(request: Request, board_id: FromPath[int]) -> Redirect:
-    """Publish (公開) the outcome on a public page linked from the session, with or without names."""
-    board, _actor = await facilitator_board(request, board_id)
-    values = form_values(await request.form())
-    async with request.app.state.db.transaction() as conn:
-        await board_store.set_outcome(conn, board.id, values.get("publish") == "1", bool(values.get("names")))
-    request.app.state.board_service.forget(board.id)
-    return Redirect(path=f"/boards/{board_id}/facilitate", status_code=303)
-
-
 @get("/boards/{board_id:int}/outcome", include_in_schema=False)
-async def outcome(request: Request, board_id: FromPath[int]) -> Template:
+async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template:
     board = await _board_or_404(request, board_id)
     if not board.outcome_published:
         raise NotFoundException()
     state = await request.app.state.board_service.state(board.id)
-    session = await store.get_session(request.app.state.db, board.session_id)
+    session = await store.get_session(db, board.session_id)
     polls = [poll_view(p, None) | {"results": poll_results(p)} for p in state.polls.values()
              if p.status != "draft" and (p.revealed or p.live_results)]
     answered = [q for q in state.questions.values() if q.status == "visible" and q.answered]
@@ -492,5 +239,4 @@ async def outcome(request: Request, board_id: FromPath[int]) -> Template:
         "answered": answered, "rows": export_rows(board, state, names=board.outcome_names)})
 
 
-ROUTES = [boards_page, create_board_page, join_by_code_form, join_form, join, participant_board, list_view,
-          http_command, facilitate, present, export, polls_csv, publish_outcome, outcome]
+ROUTES = [join_by_code_form, join_form, join, participant_board, list_view, http_command, outcome]

@@ -20,10 +20,11 @@ from litestar import HttpMethod, Request, Response, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
-from server.i18n import current_locale, format_date_only, gettext as _
+from server.core.i18n import current_locale, format_date_only, gettext as _
 from server.public.sessions import filters_from_query, filter_params
 from server.public.registration import own_registration
 from server.core.templating import age_text, label, localized
+from server.auth.guards import Db
 from sessions import calendar, store
 from sessions.models import Session, SessionFilters
 from sessions.validation import zone
@@ -119,7 +120,7 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     return Response(body, media_type="text/calendar", headers=headers)
 
 
-async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
+async def _feed_sessions(db: Db, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
     """Published, cancelled and completed sessions from PAST_DAYS ago on, and whole series they belong to."""
     since = store.now_utc() - timedelta(days=PAST_DAYS)
     singles: list[Session] = []
@@ -146,7 +147,7 @@ async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session
     return singles, series
 
 
-async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
+async def _version(db: Db, filters: SessionFilters) -> tuple[Any, ...]:
     """A cheap fingerprint of everything a feed shows.
 
     It covers every session matching the filters whatever its status (so one leaving the feed
@@ -190,7 +191,7 @@ def _event_cache(request: Request) -> _EventCache:
     return state.event_cache
 
 
-async def _revision(db: Any, session_id: int) -> int:
+async def _revision(db: Db, session_id: int) -> int:
     row = await db.fetch_one("select revision from sessions where id = ?", (session_id,))
     return row[0] if row else 0
 

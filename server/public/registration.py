@@ -14,7 +14,7 @@ from realtime import store as board_store
 from server.auth import antibot
 from server.core.errors import TooManyRequests, field_messages, form_with_errors
 from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
-from server.i18n import gettext as _, translate
+from server.core.i18n import gettext as _, translate
 from server.public.sessions import visible_session
 from sessions import registration, store
 from sessions import registration_store as rstore

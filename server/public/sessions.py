@@ -12,7 +12,8 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from realtime import store as board_store
-from server.i18n import LOCALES, gettext as _
+from server.core.redirects import local_path
+from server.core.i18n import LOCALES, gettext as _
 from server.core.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
@@ -140,20 +141,13 @@ async def organization_page(request: Request, slug: FromPath[str]) -> Template:
     return Template("pages/organization.html", context={"org": org, "sessions": sessions})
 
 
-def _local_path(target: str | None) -> str:
-    """Only redirect within the site (no //evil.example or scheme)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 @get("/lang/{code:str}", include_in_schema=False)
 async def switch_language(request: Request, code: FromPath[str]) -> Redirect:
     """Remember the reader's language for a year and go back to where they were."""
     if code not in LOCALES:
         raise NotFoundException()
     settings = request.app.state.settings
-    return Redirect(path=_local_path(request.query_params.get("next")), status_code=303, cookies=[
+    return Redirect(path=local_path(request.query_params.get("next")), status_code=303, cookies=[
         Cookie(key=LANG_COOKIE, value=code, max_age=ONE_YEAR, httponly=True, samesite="lax",
                secure=settings.secure_cookies)])
 
@@ -164,7 +158,7 @@ async def switch_era(request: Request, mode: FromPath[str]) -> Redirect:
     if mode not in ("wareki", "seireki"):
         raise NotFoundException()
     settings = request.app.state.settings
-    return Redirect(path=_local_path(request.query_params.get("next")), status_code=303, cookies=[
+    return Redirect(path=local_path(request.query_params.get("next")), status_code=303, cookies=[
         Cookie(key=ERA_COOKIE, value=mode, max_age=ONE_YEAR, httponly=True, samesite="lax",
                secure=settings.secure_cookies)])
 

@@ -1,0 +1,92 @@
+"""A board written out for the record: rows (CSV, JSON, the outcome page), Markdown, poll rows.
+
+Labels in the Markdown are translated by the caller's `gettext`, so this module stays free of
+the web layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from realtime.board import BoardState, results
+from realtime.polls import poll_results
+from realtime.store import Board
+
+ROW_COLUMNS = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
+
+
+def export_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[str, Any]]:
+    """One row per visible note, by prompt, then cluster, then most dots first."""
+    zones = {z["id"]: z["title"] for z in state.zones}
+    rows = []
+    for note in state.notes.values():
+        if note.hidden:
+            continue
+        group = state.groups.get(note.group) if note.group else None
+        rows.append({"zone": zones.get(note.zone, note.zone), "cluster": group.title if group else "",
+                     "note": note.text, "author": note.author_name if names and not board.anonymous else "",
+                     "entered_by_facilitator": note.by_facilitator, "dots_online": state.tally(note.id),
+                     "dots_proxy": state.proxy.get(note.id, 0)})
+    rows.sort(key=lambda r: (list(zones.values()).index(r["zone"]) if r["zone"] in zones.values() else 99,
+                             r["cluster"], -(r["dots_online"] + r["dots_proxy"])))
+    return rows
+
+
+def export_markdown(board: Board, state: BoardState, *, names: bool, session_title: str,
+                    gettext: Callable[[str], str]) -> str:
+    """The board as a Markdown document: vote results, then each prompt with its clusters and notes."""
+    lines = [f"# {board.title}", "", f"{session_title}", ""]
+    ranked = results(state)
+    if ranked:
+        heading, online_word, room_word = gettext("Vote results"), gettext("Online"), gettext("In the room")
+        lines += [f"## {heading}", ""]
+        for place, item in enumerate(ranked[:10], start=1):
+            lines.append(f"{place}. {item['title']} — {item['total']} ({online_word} {item['online']}, "
+                         f"{room_word} {item['proxy']})")
+        lines.append("")
+    for zone in state.zones:
+        lines += [f"## {zone['title']}", ""]
+        zone_notes = [n for n in state.notes.values() if n.zone == zone["id"] and not n.hidden]
+        for group in [g for g in state.groups.values() if g.zone == zone["id"]]:
+            lines.append(f"### {group.title}")
+            for note in [n for n in zone_notes if n.group == group.id]:
+                lines.append(_markdown_note(board, state, note, names))
+            lines.append("")
+        for note in [n for n in zone_notes if n.group is None]:
+            lines.append(_markdown_note(board, state, note, names))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_note(board: Board, state: BoardState, note: Any, names: bool) -> str:
+    dots = state.tally(note.id) + state.proxy.get(note.id, 0)
+    author = f" — {note.author_name}" if names and not board.anonymous and note.author_name else ""
+    text = note.text.replace("\n", " ")
+    return f"- {text}{author}" + (f" ({dots})" if dots else "")
+
+
+def export_json(board: Board, state: BoardState, *, names: bool) -> dict[str, Any]:
+    """The board as JSON: zones, clusters, note rows, results and the phase."""
+    return {"board": {"id": board.id, "title": board.title, "session_id": board.session_id},
+            "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title}
+                                             for g in state.groups.values()],
+            "notes": export_rows(board, state, names=names), "results": results(state), "phase": state.phase}
+
+
+def poll_rows(state: BoardState) -> list[list[Any]]:
+    """One row per poll option (or word), with online, room and total counts and the share."""
+    rows: list[list[Any]] = []
+    for poll in state.polls.values():
+        result = poll_results(poll)
+        if poll.type == "text":
+            for word in result["words"]:
+                rows.append([poll.question, poll.type, word["text"], word["count"], 0, word["count"], ""])
+            continue
+        total = sum(result["counts"].values()) or 0
+        for option in poll.options:
+            count = result["counts"].get(option["id"], 0)
+            rows.append([poll.question, poll.type, option["label"], result["online"].get(option["id"], 0),
+                         result["room"].get(option["id"], 0), count,
+                         f"{count / total * 100:.1f}" if total else "0.0"])
+    return rows

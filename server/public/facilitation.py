@@ -1,0 +1,118 @@
+"""The facilitator's pages of a board: the console (/boards/{id}/facilitate), the projector
+(/present), exports, poll results as CSV and publishing the outcome.
+
+Its router needs a signed-in account (guard `staff`), and the `board` dependency hands each
+handler only a board the account facilitates; any other board is 404.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import segno
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from litestar.di import NamedDependency
+from markupsafe import Markup
+
+from realtime import store as board_store
+from realtime.board import Actor, results
+from realtime.exports import ROW_COLUMNS, export_json, export_markdown, export_rows, poll_rows
+from realtime.store import Board
+from realtime.views import poll_view
+from server.auth.board_access import facilitator_actor
+from server.core.forms import form_values
+from server.core.i18n import gettext as _
+from server.core.spreadsheet import csv_bytes
+from server.public.boards import board_context
+from server.auth.guards import Db, CurrentAccount
+from sessions import store
+
+
+@get("/boards/{board_id:int}/facilitate", include_in_schema=False)
+async def facilitate(request: Request, board: NamedDependency[Board], account: CurrentAccount) -> Template:
+    context = await board_context(request, board, facilitator_actor(account))
+    context.update(mode="facilitator", token="", message=request.query_params.get("msg", ""), back="facilitate",
+                   join_url=f"{request.app.state.settings.base_url}/j/{board.join_code}")
+    return Template("pages/board_facilitate.html", context=context)
+
+
+def qr_svg(url: str) -> Markup:
+    """The join QR code as inline SVG (segno), for the projector."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True,
+                                    title=_("QR code to join the board"), svgclass="qr", lineclass=None)
+    return Markup(buffer.getvalue().decode())
+
+
+@get("/boards/{board_id:int}/present", include_in_schema=False)
+async def present(request: Request, board: NamedDependency[Board]) -> Template:
+    context = await board_context(request, board, Actor(id="projector", name="", facilitator=False))
+    join_url = f"{request.app.state.settings.base_url}/j/{board.join_code}"
+    state = context["state"]
+    context.update(mode="projector", token="", join_url=join_url, qr=qr_svg(join_url),
+                   ranked=results(state) if state.revealed else [], js=True)
+    if request.query_params.get("fragment") == "1":
+        return Template("partials/_board_list.html", context=context)
+    return Template("pages/board_present.html", context=context)
+
+
+# ---------------------------------------------------------------- exports and the outcome
+
+async def export_answer(request: Request, board: NamedDependency[Board], fmt: str, *, names: bool = True) -> Response[Any]:
+    """The board as a download: Markdown, CSV (UTF-8 with BOM) or JSON."""
+    state = await request.app.state.board_service.state(board.id)
+    headers = {"Content-Disposition": f'attachment; filename="board-{board.id}.{fmt}"', "Cache-Control": "no-store"}
+    if fmt == "md":
+        session = await store.get_session(request.app.state.db, board.session_id)
+        text = export_markdown(board, state, names=names, session_title=session.title if session else "", gettext=_)
+        return Response(text.encode("utf-8"), media_type="text/markdown", headers=headers)
+    if fmt == "csv":
+        rows = export_rows(board, state, names=names)
+        return Response(csv_bytes(ROW_COLUMNS, ([row[c] for c in ROW_COLUMNS] for row in rows)),
+                        media_type="text/csv", headers=headers)
+    if fmt == "json":
+        return Response(export_json(board, state, names=names), headers=headers)
+    raise NotFoundException()
+
+
+EXPORT_FORMATS = ("md", "csv", "json")
+
+
+@get([f"/boards/{{board_id:int}}/export.{fmt}" for fmt in EXPORT_FORMATS], include_in_schema=False)
+async def export(request: Request, board: NamedDependency[Board]) -> Response[Any]:
+    """/boards/{id}/export.md, .csv and .json (a path parameter cannot share a segment with text)."""
+    return await export_answer(request, board, request.url.path.rsplit(".", 1)[-1])
+
+
+@get("/boards/{board_id:int}/polls.csv", include_in_schema=False)
+async def polls_csv(request: Request, board: NamedDependency[Board]) -> Response[bytes]:
+    """Poll results and questions as CSV (UTF-8 with BOM), for the facilitator."""
+    state = await request.app.state.board_service.state(board.id)
+    header = [_("Question"), _("Type"), _("Option"), _("Online"), _("In the room"), _("Total"), "%", _("Name")]
+    rows = [[*row, ""] for row in poll_rows(state)]
+    for poll in state.polls.values():  # who answered what, for polls that are not anonymous
+        if not poll.anonymous:
+            for item in poll_view(poll, Actor(id="facilitator", facilitator=True)).get("named_answers", []):
+                rows.append([poll.question, "answer", item["answer"], 1, 0, 1, "", item["name"] or _("Anonymous")])
+    for question in state.questions.values():
+        if question.status == "visible":
+            rows.append([question.text, "question", _("Answered") if question.answered else "",
+                         len(question.upvotes), 0, len(question.upvotes), "", ""])
+    return Response(csv_bytes(header, rows), media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="board-{board.id}-polls.csv"', "Cache-Control": "no-store"})
+
+
+@post("/boards/{board_id:int}/outcome", include_in_schema=False)
+async def publish_outcome(request: Request, board: NamedDependency[Board], db: Db) -> Redirect:
+    """Publish (公開) the outcome on a public page linked from the session, with or without names."""
+    values = form_values(await request.form())
+    async with db.transaction() as conn:
+        await board_store.set_outcome(conn, board.id, values.get("publish") == "1", bool(values.get("names")))
+    request.app.state.board_service.forget(board.id)
+    return Redirect(path=f"/boards/{board.id}/facilitate", status_code=303)
+
+
+ROUTES = [facilitate, present, export, polls_csv, publish_outcome]

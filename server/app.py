@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import socketio
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.plugins.htmx import HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             create_static_files_router(path="/static", directories=[ROOT / "static"], include_in_schema=False),
         ],
         dependencies=APP_DEPENDENCIES,
+        request_class=HTMXRequest,  # request.htmx: the HX-* headers, read once
         lifespan=[lifespan],
         template_config=TemplateConfig(directory=ROOT / "templates", engine=JinjaTemplateEngine,
                                        engine_callback=lambda engine: configure(engine.engine)),

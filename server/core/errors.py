@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from litestar.plugins.htmx import HTMXRequest
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
@@ -70,9 +71,9 @@ def field_messages(errors: list[FieldError]) -> dict[str, str]:
     return messages
 
 
-def form_with_errors(request: Request, template: str, context: dict[str, Any]) -> Template:
+def form_with_errors(request: HTMXRequest, template: str, context: dict[str, Any]) -> Template:
     """An invalid form shown again with its messages: 422, or 200 for htmx (which swaps only 2xx)."""
-    status = 200 if request.headers.get("hx-request") == "true" else 422
+    status = 200 if request.htmx else 422
     return Template(template_name=template, context=context, status_code=status)
 
 

@@ -23,7 +23,7 @@ from sessions.validation import zone
 
 LOCALES = ("ja", "en")
 DEFAULT_LOCALE = "ja"
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # server/locale
 
 current_locale: ContextVar[str] = ContextVar("current_locale", default=DEFAULT_LOCALE)
 # 和暦 (令和) instead of the Western year, when the reader asks for it

@@ -72,7 +72,7 @@ async def check_in(request: Request, session_id: FromPath[int], registration_id:
     if entry.status in ("confirmed", "waitlisted"):
         async with db.transaction() as conn:
             await rstore.set_checked_in(conn, registration_id, None if entry.checked_in_at else store.now_utc())
-    if request.headers.get("hx-request") == "true":
+    if request.htmx:
         return Template("partials/_roster_row.html", context={
             "session": session, "entry": await rstore.get_registration(db, registration_id)})
     return Redirect(path=f"/organize/sessions/{session_id}/registrations#roster", status_code=303)

@@ -149,7 +149,7 @@ async def list_view(request: Request, board_id: FromPath[int]) -> Template | Red
         return Redirect(path=f"/j/{board.join_code}", status_code=303)
     context = await board_context(request, board, viewer)
     context["message"] = request.query_params.get("msg", "")
-    if request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "board-list":
+    if request.htmx and request.htmx.target == "board-list":
         return Template("partials/_board_list.html", context=context)
     return Template("pages/board_list.html", context=context)
 
@@ -217,7 +217,7 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
             message = translate(error["message"], error.get("params"))
     back = str(values.get("back", "list"))
     target = {"facilitate": "facilitate", "list": "list"}.get(back, "list")
-    if request.headers.get("hx-request") == "true" and target == "list":
+    if request.htmx and target == "list":
         context = await board_context(request, board, viewer)
         context["message"] = message
         return Template("partials/_board_list.html", context=context)

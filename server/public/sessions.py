@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from litestar.plugins.htmx import HTMXRequest
 from litestar import Request, get
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
@@ -24,9 +25,9 @@ PAGE_SIZE = 20
 ONE_YEAR = 365 * 24 * 3600
 
 
-def is_fragment(request: Request, target: str) -> bool:
+def is_fragment(request: HTMXRequest, target: str) -> bool:
     """True when htmx asks for one region of the page (the same partial the page includes)."""
-    return request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == target
+    return bool(request.htmx) and request.htmx.target == target
 
 
 def _printable(text: str) -> str:

@@ -7,8 +7,9 @@ import contextlib
 from collections import OrderedDict
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import socketio
 from litestar import Litestar, Router
@@ -53,21 +54,12 @@ def stored_secret(settings: Settings) -> str:
         return conn.execute("select value from meta where key = 'secret'").fetchone()[0]
 
 
-def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
-    """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
-    settings = settings or Settings.from_env()
-    db = Database(settings.db_path)
-    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
-    secret = stored_secret(settings)
-    notify = mail.notifier(settings, secret)
-    board_service = BoardService(db)
-    limits = {name: settings.limit(name) for name in settings.limits}
-    throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
+    """Per-participant limits on board changes, and on notes and questions (TAIWA_LIMITS; all off
+    with TAIWA_RATE_LIMITS=off)."""
     by_event = {"note:add": throttles["note"], "question:ask": throttles["question"]}
 
     def board_limit(key: str, event: str = "") -> bool:
-        """Per-participant limits on board changes, and on notes and questions (TAIWA_LIMITS; all off
-        with TAIWA_RATE_LIMITS=off)."""
         if not settings.rate_limits:
             return True
         windows = [throttles["board"], *([by_event[event]] if event in by_event else [])]
@@ -77,8 +69,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             window.record(key)
         return True
 
-    board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
-    sio.register_namespace(board_namespace)
+    return board_limit
+
+
+def lifespan_for(db: Database, settings: Settings, notify: Any) -> Callable[[Litestar], Any]:
+    """Open the database at start-up, lead background work (mail, reminders, purges), close at the end."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -94,7 +89,12 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
                     await worker
             await db.close()
 
-    litestar_app = Litestar(
+    return lifespan
+
+
+def litestar_app(settings: Settings, secret: str, lifespan: Callable[[Litestar], Any]) -> Litestar:
+    """Pages, feeds and the API: one router per URL prefix, each with its guards."""
+    return Litestar(
         route_handlers=[
             public_router(), organize_router(), api_router(),
             Router(path="/", route_handlers=signin.ROUTES, include_in_schema=False),
@@ -118,7 +118,23 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         logging_config=LoggingConfig(log_exceptions="never", configure_root_logger=False),
         debug=False,
     )
-    litestar_app.state.update(
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
+    settings = settings or Settings.from_env()
+    db = Database(settings.db_path)
+    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
+    secret = stored_secret(settings)
+    notify = mail.notifier(settings, secret)
+    board_service = BoardService(db)
+    limits = {name: settings.limit(name) for name in settings.limits}
+    throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+    board_limit = board_limiter(settings, throttles)
+    board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
+    sio.register_namespace(board_namespace)
+    web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify))
+    web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
         login_throttles={"account": throttles["login_account"], "client": throttles["login_client"]},
@@ -126,7 +142,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         feed_cache=OrderedDict(),
     )
-    web = SecurityHeadersMiddleware(RequestContextMiddleware(litestar_app, db))
+    web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db))
     app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
-    app.litestar = litestar_app  # type: ignore[attr-defined]  # tests reach the state through it
+    app.litestar = web_app  # type: ignore[attr-defined]  # tests reach the state through it
     return app

@@ -10,6 +10,7 @@ upvoted once per participant, moderated (approve-first or afterwards), answered 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,92 +142,172 @@ def validate_answer(poll: Poll, data: dict[str, Any]) -> Any:
     return _clean(data.get("text"), ANSWER_TEXT_MAX, N_("answer"))
 
 
+@dataclass(frozen=True)
+class PollCommand:
+    """One poll or question command and what its rules read: the board's polls, questions and settings."""
+
+    polls: dict[str, Poll]
+    questions: dict[str, Question]
+    data: dict[str, Any]
+    actor: Any
+    next_id: int
+    moderation: str
+    board_id: int
+
+
+def _event(type_: str, **payload: Any) -> dict[str, Any]:
+    return {"type": type_, "data": payload}
+
+
+def _options_and_max(poll_type: str, labels: list[str], data: dict[str, Any]) -> tuple[str, list[dict[str, str]], int]:
+    """A poll's stored type, its options (scales carry their values) and how many may be chosen."""
+    values: list[str] = []
+    if poll_type == "fist_to_five":
+        poll_type, labels, values = "scale", [str(n) for n in range(6)], [str(n) for n in range(6)]
+    elif poll_type == "likert" or (poll_type == "scale" and not labels):
+        labels = labels or ["1", "2", "3", "4", "5"]
+        poll_type, values = "scale", [str(n) for n in range(1, len(labels) + 1)]
+    elif poll_type == "scale":
+        values = [str(n) for n in range(1, len(labels) + 1)]
+    if poll_type != "text" and not 2 <= len(labels) <= MAX_OPTIONS:
+        raise PollError("invalid", N_("Give between 2 and {max} options."), max=MAX_OPTIONS)
+    options = _options_for(poll_type, labels if poll_type != "text" else [])
+    for option, value in zip(options, values):
+        option["value"] = value
+    max_choices = data.get("max_choices", 1 if poll_type != "multiple_choice" else len(options))
+    if not isinstance(max_choices, int) or isinstance(max_choices, bool) or not 1 <= max_choices <= max(1, len(options)):
+        raise PollError("invalid", N_("Choose at most {max}."), max=len(options))
+    return poll_type, options, max_choices
+
+
+def _create_poll(command: PollCommand) -> list[dict[str, Any]]:
+    data = command.data
+    poll_type = data.get("type")
+    if poll_type not in (*POLL_TYPES, "fist_to_five", "likert"):
+        raise PollError("invalid", N_("Choose a poll type."))
+    question = _clean(data.get("question"), QUESTION_MAX, N_("question"))
+    raw = data.get("options") or []
+    if not isinstance(raw, list):
+        raise PollError("invalid", N_("Options must be a list."))
+    labels = [_clean(label, OPTION_MAX, N_("option")) for label in raw if isinstance(label, str) and label.strip()]
+    poll_type, options, max_choices = _options_and_max(poll_type, labels, data)
+    # poll ids name their board, so the API can find a poll by its id alone (GET /api/polls/{id})
+    return [_event("poll:created", id=f"b{command.board_id}p{command.next_id}", type=poll_type, question=question,
+                   options=options, max_choices=max_choices, live_results=bool(data.get("live_results", False)),
+                   anonymous=bool(data.get("anonymous", True)))]
+
+
+def _poll_status(command: PollCommand, status: str) -> list[dict[str, Any]]:
+    poll = _poll(command.polls, command.data)
+    return [_event("poll:status", poll=poll.id, status=status)] if poll.status != status else []
+
+
+def _open_poll(command: PollCommand) -> list[dict[str, Any]]:
+    return _poll_status(command, "open")
+
+
+def _close_poll(command: PollCommand) -> list[dict[str, Any]]:
+    return _poll_status(command, "closed")
+
+
+def _reveal_poll(command: PollCommand) -> list[dict[str, Any]]:
+    poll = _poll(command.polls, command.data)
+    revealed = command.data.get("revealed", True) not in (False, "0", "false", 0)
+    return [_event("poll:revealed", poll=poll.id, revealed=revealed)] if poll.revealed != revealed else []
+
+
+def _room_counts(command: PollCommand) -> list[dict[str, Any]]:
+    """Counts from the room (a show of hands, paper), one per option; text and ranking polls have none."""
+    poll = _poll(command.polls, command.data)
+    counts = command.data.get("counts")
+    ids = [option["id"] for option in poll.options]
+    if poll.type in ("text", "ranking") or not isinstance(counts, dict) or any(
+            key not in ids or not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 100_000
+            for key, n in counts.items()):
+        raise PollError("invalid", N_("Enter a count from 0 for each option."))
+    return [_event("poll:room_counts", poll=poll.id, counts=counts)]
+
+
+def _answer_poll(command: PollCommand) -> list[dict[str, Any]]:
+    poll, actor = _poll(command.polls, command.data), command.actor
+    if poll.status != "open":
+        raise PollError("poll_closed", N_("This poll is not open."))
+    answer = validate_answer(poll, command.data)
+    if poll.answers.get(actor.id) == answer:
+        return []  # the same answer again (another tab, a retry): counted once
+    return [_event("poll:answered", poll=poll.id, participant=actor.id, name=actor.name, answer=answer)]
+
+
+def _ask_question(command: PollCommand) -> list[dict[str, Any]]:
+    data, actor = command.data, command.actor
+    text = _clean(data.get("text"), QUESTION_MAX, N_("question"))
+    anonymous = bool(data.get("anonymous", False))
+    return [_event("question:asked", id=f"q{command.next_id}", text=text, author=actor.id,
+                   author_name="" if anonymous else actor.name,
+                   status="pending" if command.moderation == "pre" and not actor.facilitator else "visible")]
+
+
+def _visible_question(command: PollCommand) -> Question:
+    data = command.data
+    question = command.questions.get(data.get("question")) if isinstance(data.get("question"), str) else None
+    if question is None or question.status != "visible":
+        raise PollError("not_found", N_("There is no such question."))
+    return question
+
+
+def _upvote(command: PollCommand) -> list[dict[str, Any]]:
+    question, actor = _visible_question(command), command.actor
+    has = actor.id in question.upvotes
+    return [] if has else [_event("question:upvoted", id=question.id, participant=actor.id)]
+
+
+def _unvote(command: PollCommand) -> list[dict[str, Any]]:
+    question, actor = _visible_question(command), command.actor
+    has = actor.id in question.upvotes
+    return [_event("question:unvoted", id=question.id, participant=actor.id)] if has else []
+
+
+def _moderate_question(command: PollCommand) -> list[dict[str, Any]]:
+    data = command.data
+    question = command.questions.get(data.get("question")) if isinstance(data.get("question"), str) else None
+    if question is None:
+        raise PollError("not_found", N_("There is no such question."))
+    action = data.get("action")
+    if action not in ("approve", "hide", "answered", "unanswered", "pin", "unpin"):
+        raise PollError("invalid", N_("Unknown action."))
+    return [_event("question:moderated", id=question.id, action=action)]
+
+
+def _set_moderation(command: PollCommand) -> list[dict[str, Any]]:
+    """Questions shown at once ("post") or only once the facilitator approves them ("pre")."""
+    mode = command.data.get("moderation")
+    if mode not in ("pre", "post"):
+        raise PollError("invalid", N_("Unknown action."))
+    return [_event("qa:moderation_set", moderation=mode)]
+
+
+_COMMANDS: dict[str, Callable[[PollCommand], list[dict[str, Any]]]] = {
+    "poll:create": _create_poll,
+    "poll:open": _open_poll,
+    "poll:close": _close_poll,
+    "poll:reveal": _reveal_poll,
+    "poll:room": _room_counts,
+    "poll:answer": _answer_poll,
+    "question:ask": _ask_question,
+    "question:upvote": _upvote,
+    "question:unvote": _unvote,
+    "question:moderate": _moderate_question,
+    "qa:moderation": _set_moderation,
+}
+
+
 def apply_poll(polls: dict[str, Poll], questions: dict[str, Question], kind: str, data: dict[str, Any],
                actor: Any, *, next_id: int, moderation: str, board_id: int) -> list[dict[str, Any]]:
     """Events for a poll:* or question:* command (the board checked the actor and phase)."""
-    event = lambda type_, **payload: {"type": type_, "data": payload}  # noqa: E731
-    if kind == "poll:create":
-        poll_type = data.get("type")
-        if poll_type not in (*POLL_TYPES, "fist_to_five", "likert"):
-            raise PollError("invalid", N_("Choose a poll type."))
-        question = _clean(data.get("question"), QUESTION_MAX, N_("question"))
-        raw = data.get("options") or []
-        if not isinstance(raw, list):
-            raise PollError("invalid", N_("Options must be a list."))
-        labels = [_clean(label, OPTION_MAX, N_("option")) for label in raw if isinstance(label, str) and label.strip()]
-        values: list[str] = []
-        if poll_type == "fist_to_five":
-            poll_type, labels, values = "scale", [str(n) for n in range(6)], [str(n) for n in range(6)]
-        elif poll_type == "likert" or (poll_type == "scale" and not labels):
-            labels = labels or ["1", "2", "3", "4", "5"]
-            poll_type, values = "scale", [str(n) for n in range(1, len(labels) + 1)]
-        elif poll_type == "scale":
-            values = [str(n) for n in range(1, len(labels) + 1)]
-        if poll_type != "text" and not 2 <= len(labels) <= MAX_OPTIONS:
-            raise PollError("invalid", N_("Give between 2 and {max} options."), max=MAX_OPTIONS)
-        options = _options_for(poll_type, labels if poll_type != "text" else [])
-        for option, value in zip(options, values):
-            option["value"] = value
-        max_choices = data.get("max_choices", 1 if poll_type != "multiple_choice" else len(options))
-        if not isinstance(max_choices, int) or isinstance(max_choices, bool) or not 1 <= max_choices <= max(1, len(options)):
-            raise PollError("invalid", N_("Choose at most {max}."), max=len(options))
-        # poll ids name their board, so the API can find a poll by its id alone (GET /api/polls/{id})
-        return [event("poll:created", id=f"b{board_id}p{next_id}", type=poll_type, question=question, options=options,
-                      max_choices=max_choices, live_results=bool(data.get("live_results", False)),
-                      anonymous=bool(data.get("anonymous", True)))]
-    if kind in ("poll:open", "poll:close"):
-        poll = _poll(polls, data)
-        status = "open" if kind == "poll:open" else "closed"
-        return [event("poll:status", poll=poll.id, status=status)] if poll.status != status else []
-    if kind == "poll:reveal":
-        poll = _poll(polls, data)
-        revealed = data.get("revealed", True) not in (False, "0", "false", 0)
-        return [event("poll:revealed", poll=poll.id, revealed=revealed)] if poll.revealed != revealed else []
-    if kind == "poll:room":
-        poll = _poll(polls, data)
-        counts = data.get("counts")
-        ids = [option["id"] for option in poll.options]
-        if poll.type in ("text", "ranking") or not isinstance(counts, dict) or any(
-                key not in ids or not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 100_000
-                for key, n in counts.items()):
-            raise PollError("invalid", N_("Enter a count from 0 for each option."))
-        return [event("poll:room_counts", poll=poll.id, counts=counts)]
-    if kind == "poll:answer":
-        poll = _poll(polls, data)
-        if poll.status != "open":
-            raise PollError("poll_closed", N_("This poll is not open."))
-        answer = validate_answer(poll, data)
-        if poll.answers.get(actor.id) == answer:
-            return []  # the same answer again (another tab, a retry): counted once
-        return [event("poll:answered", poll=poll.id, participant=actor.id, name=actor.name, answer=answer)]
-    if kind == "question:ask":
-        text = _clean(data.get("text"), QUESTION_MAX, N_("question"))
-        anonymous = bool(data.get("anonymous", False))
-        return [event("question:asked", id=f"q{next_id}", text=text, author=actor.id,
-                      author_name="" if anonymous else actor.name,
-                      status="pending" if moderation == "pre" and not actor.facilitator else "visible")]
-    if kind in ("question:upvote", "question:unvote"):
-        question = questions.get(data.get("question")) if isinstance(data.get("question"), str) else None
-        if question is None or question.status != "visible":
-            raise PollError("not_found", N_("There is no such question."))
-        has = actor.id in question.upvotes
-        if kind == "question:upvote":
-            return [] if has else [event("question:upvoted", id=question.id, participant=actor.id)]
-        return [event("question:unvoted", id=question.id, participant=actor.id)] if has else []
-    if kind == "question:moderate":
-        question = questions.get(data.get("question")) if isinstance(data.get("question"), str) else None
-        if question is None:
-            raise PollError("not_found", N_("There is no such question."))
-        action = data.get("action")
-        if action not in ("approve", "hide", "answered", "unanswered", "pin", "unpin"):
-            raise PollError("invalid", N_("Unknown action."))
-        return [event("question:moderated", id=question.id, action=action)]
-    if kind == "qa:moderation":
-        mode = data.get("moderation")
-        if mode not in ("pre", "post"):
-            raise PollError("invalid", N_("Unknown action."))
-        return [event("qa:moderation_set", moderation=mode)]
-    raise PollError("unknown_event", N_("Unknown event: {type}."), type=kind)
+    handler = _COMMANDS.get(kind)
+    if handler is None:
+        raise PollError("unknown_event", N_("Unknown event: {type}."), type=kind)
+    return handler(PollCommand(polls, questions, data, actor, next_id, moderation, board_id))
 
 
 def fold_poll(state: Any, kind: str, data: dict[str, Any]) -> None:

@@ -113,64 +113,109 @@ def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int,
     return snap
 
 
-def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, facilitators: bool,
-               participants: int) -> dict[str, Any]:
-    """One logged event as a room sees it (state is already folded up to this event)."""
+# What a room is sent for one event: a type and its data. Each function below gets
+# (state, kind, data, facilitators, participants), where `facilitators` says whether the room is theirs.
+RoomView = tuple[str, dict[str, Any]]
+
+
+def _as_logged(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool, participants: int) -> RoomView:
+    """The event's own data without who wrote or voted (and without names on an anonymous board)."""
     out: dict[str, Any] = dict(data)
     out.pop("author", None)
     out.pop("participant", None)
     if state.anonymous:
         out.pop("author_name", None)
         out.pop("name", None)
-    if kind == "note:added":
-        note = state.notes.get(data["id"])
-        if note is None or (note.hidden and not facilitators):
-            # deleted or hidden since (a replay to a reconnecting client): its text is not sent
-            return {"seq": seq, "type": "noop", "data": {}}
-        out = note_view(state, note, None)
-        if facilitators:
-            out["hidden"] = note.hidden
-        elif _private_phase(state):
-            out = {"id": data["id"], "zone": data["zone"], "private": True}
-    elif kind == "note:edited" and not facilitators:
-        note = state.notes.get(data["id"])
-        if note is None or note.hidden:
-            return {"seq": seq, "type": "noop", "data": {}}
-        if _private_phase(state):
-            out = {"id": data["id"], "private": True}
-    elif kind in ("poll:answered", "poll:room_counts", "poll:created", "poll:status", "poll:revealed"):
-        poll = state.polls[data.get("poll", data.get("id"))]
-        if kind == "poll:created" and not facilitators:
-            return {"seq": seq, "type": "noop", "data": {}}  # drafts appear when opened
-        out = {"poll": poll.id, "status": poll.status, "respondents": len(poll.answers)}
-        if kind == "poll:revealed":  # which way: results shown, or hidden again
-            out["revealed"] = poll.revealed
-        if kind == "poll:created" or kind == "poll:status":
-            out = poll_view(poll, None)
-        if results_visible(poll, facilitators):
-            out["results"] = poll_results(poll)
-        return {"seq": seq, "type": "poll:progress" if kind == "poll:answered" else kind, "data": out}
-    elif kind in ("question:asked", "question:upvoted", "question:unvoted", "question:moderated"):
-        question = state.questions.get(data["id"])
-        if question is not None and not facilitators and kind == "question:moderated" and data["action"] == "hide":
-            # participants who saw it must learn it is gone (its text is not sent again)
-            return {"seq": seq, "type": kind, "data": {"id": question.id, "status": "hidden"}}
-        if question is None or (question.status != "visible" and not facilitators):
-            return {"seq": seq, "type": "noop", "data": {}}
-        return {"seq": seq, "type": kind, "data": question_view(state, question, None)}
-    elif kind in ("vote:cast", "vote:retracted", "proxy:set"):
-        note_id = data["note"]
-        out = {"voters": state.voters(), "participants": participants}
-        if facilitators or state.revealed:
-            out.update(note=note_id, online=state.tally(note_id), proxy=state.proxy.get(note_id, 0))
-        if kind == "proxy:set" and not (facilitators or state.revealed):
-            return {"seq": seq, "type": "noop", "data": {}}
-        return {"seq": seq, "type": "votes:progress", "data": out}
-    elif kind == "note:hidden" and not facilitators:
-        note = state.notes.get(data["id"])
-        if note is None or data["hidden"] or note.hidden:
-            return {"seq": seq, "type": "note:deleted", "data": {"id": data["id"]}}
-        if _private_phase(state):
-            return {"seq": seq, "type": "note:added", "data": {"id": note.id, "zone": note.zone, "private": True}}
-        return {"seq": seq, "type": "note:added", "data": note_view(state, note, None)}
-    return {"seq": seq, "type": kind, "data": out}
+    return kind, out
+
+
+def _note_added(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool, participants: int) -> RoomView:
+    note = state.notes.get(data["id"])
+    if note is None or (note.hidden and not facilitators):
+        # deleted or hidden since (a replay to a reconnecting client): its text is not sent
+        return "noop", {}
+    out = note_view(state, note, None)
+    if facilitators:
+        out["hidden"] = note.hidden
+    elif _private_phase(state):
+        out = {"id": data["id"], "zone": data["zone"], "private": True}
+    return kind, out
+
+
+def _note_edited(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool, participants: int) -> RoomView:
+    if facilitators:
+        return _as_logged(state, kind, data, facilitators, participants)
+    note = state.notes.get(data["id"])
+    if note is None or note.hidden:
+        return "noop", {}
+    if _private_phase(state):
+        return kind, {"id": data["id"], "private": True}
+    return _as_logged(state, kind, data, facilitators, participants)
+
+
+def _poll_changed(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool,
+                  participants: int) -> RoomView:
+    poll = state.polls[data.get("poll", data.get("id"))]
+    if kind == "poll:created" and not facilitators:
+        return "noop", {}  # drafts appear when opened
+    out = {"poll": poll.id, "status": poll.status, "respondents": len(poll.answers)}
+    if kind == "poll:revealed":  # which way: results shown, or hidden again
+        out["revealed"] = poll.revealed
+    if kind == "poll:created" or kind == "poll:status":
+        out = poll_view(poll, None)
+    if results_visible(poll, facilitators):
+        out["results"] = poll_results(poll)
+    return "poll:progress" if kind == "poll:answered" else kind, out
+
+
+def _question_changed(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool,
+                      participants: int) -> RoomView:
+    question = state.questions.get(data["id"])
+    if question is not None and not facilitators and kind == "question:moderated" and data["action"] == "hide":
+        # participants who saw it must learn it is gone (its text is not sent again)
+        return kind, {"id": question.id, "status": "hidden"}
+    if question is None or (question.status != "visible" and not facilitators):
+        return "noop", {}
+    return kind, question_view(state, question, None)
+
+
+def _votes_changed(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool,
+                   participants: int) -> RoomView:
+    note_id = data["note"]
+    out = {"voters": state.voters(), "participants": participants}
+    if facilitators or state.revealed:
+        out.update(note=note_id, online=state.tally(note_id), proxy=state.proxy.get(note_id, 0))
+    if kind == "proxy:set" and not (facilitators or state.revealed):
+        return "noop", {}
+    return "votes:progress", out
+
+
+def _note_hidden(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool, participants: int) -> RoomView:
+    if facilitators:
+        return _as_logged(state, kind, data, facilitators, participants)
+    note = state.notes.get(data["id"])
+    if note is None or data["hidden"] or note.hidden:
+        return "note:deleted", {"id": data["id"]}
+    if _private_phase(state):
+        return "note:added", {"id": note.id, "zone": note.zone, "private": True}
+    return "note:added", note_view(state, note, None)
+
+
+_ROOM_VIEWS = {
+    "note:added": _note_added,
+    "note:edited": _note_edited,
+    **dict.fromkeys(("poll:answered", "poll:room_counts", "poll:created", "poll:status", "poll:revealed"),
+                    _poll_changed),
+    **dict.fromkeys(("question:asked", "question:upvoted", "question:unvoted", "question:moderated"),
+                    _question_changed),
+    **dict.fromkeys(("vote:cast", "vote:retracted", "proxy:set"), _votes_changed),
+    "note:hidden": _note_hidden,
+}
+
+
+def room_event(state: BoardState, seq: int, kind: str, data: dict[str, Any], *, facilitators: bool,
+               participants: int) -> dict[str, Any]:
+    """One logged event as a room sees it (state is already folded up to this event)."""
+    view = _ROOM_VIEWS.get(kind, _as_logged)
+    type_, out = view(state, kind, data, facilitators, participants)
+    return {"seq": seq, "type": type_, "data": out}

@@ -12,7 +12,6 @@ a restart), when another process has appended to it, or when a commit failed.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -209,9 +208,6 @@ class BoardService:
             assert board is not None
             state = board.initial_state()
             self._states[board_id] = state
-        cursor = await conn.execute(
-            "select seq, type, data from board_events where board_id = ? and seq > ? order by seq",
-            (board_id, state.seq))
-        for seq, event_type, payload in await cursor.fetchall():
-            _fold_next(state, seq, event_type, json.loads(payload))
+        for seq, kind, data in await store.events_since(conn, board_id, state.seq, limit=None):
+            _fold_next(state, seq, kind, data)
         return state

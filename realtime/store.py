@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from realtime.board import COLORS, BoardState
+from sessions.tokens import token_hash
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,6 @@ def _board(row: sqlite3.Row) -> Board:
                  outcome_names=bool(row["outcome_names"]))
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 async def get_board(db: Any, board_id: int) -> Board | None:
     row = await db.fetch_one("select * from boards where id = ?", (board_id,))
     return _board(row) if row else None
@@ -68,8 +64,7 @@ async def create_board(conn: Any, *, session_id: int, org_id: int, title: str, p
     zones = [{"id": f"z{index + 1}", "title": prompt} for index, prompt in enumerate(prompts)]
     for _attempt in range(20):
         code = f"{secrets.randbelow(900_000) + 100_000}"
-        cursor = await conn.execute("select 1 from boards where join_code = ?", (code,))
-        if await cursor.fetchone() is None:
+        if await conn.fetch_one("select 1 from boards where join_code = ?", (code,)) is None:
             break
     cursor = await conn.execute(
         "insert into boards (session_id, org_id, title, prompts, colors, vote_budget, max_votes_per_note, anonymous, "
@@ -84,10 +79,12 @@ async def set_outcome(conn: Any, board_id: int, published: bool, names: bool) ->
                        (int(published), int(names), board_id))
 
 
-async def events_since(db: Any, board_id: int, since: int, limit: int = 100_000) -> list[tuple[int, str, dict[str, Any]]]:
+async def events_since(db: Any, board_id: int, since: int,
+                       limit: int | None = 100_000) -> list[tuple[int, str, dict[str, Any]]]:
+    """(seq, type, data) of the board's events after `since`, in order: at most `limit`, or all with None."""
     rows = await db.fetch_all(
         "select seq, type, data from board_events where board_id = ? and seq > ? order by seq limit ?",
-        (board_id, since, limit))
+        (board_id, since, -1 if limit is None else limit))  # in SQLite a negative limit is none
     return [(row[0], row[1], json.loads(row[2])) for row in rows]
 
 
@@ -100,10 +97,10 @@ async def append_events(conn: Any, board_id: int, first_seq: int, events: list[d
 
 async def op_and_last_seq(conn: Any, board_id: int, actor: str, op: str) -> tuple[dict[str, Any] | None, int]:
     """In one round trip: the recorded answer to this actor's op (None if new), and the log's last seq."""
-    rows = await conn.execute_fetchall(
+    row = await conn.fetch_one(
         "select (select result from board_ops where board_id = ? and actor = ? and op = ?), "
         "(select coalesce(max(seq), 0) from board_events where board_id = ?)", (board_id, actor, op, board_id))
-    result, last = rows[0]
+    result, last = row
     return (json.loads(result) if result is not None else None), last
 
 

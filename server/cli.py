@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 from server.auth import accounts
 from server.auth.accounts import ROLES
@@ -46,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
             if args.demo:
                 from sessions.demo import seed_demo
 
-                created = await seed_demo(db)
+                created = await seed_demo(db, add_account=_demo_account)
                 print(f"taiwa: demo data {'seeded: ' + str(created) + ' sessions' if created else 'already present'}")
         finally:
             await db.close()
@@ -64,6 +65,12 @@ def serve(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
     return 0
+
+
+async def _demo_account(conn: Any, **account: Any) -> None:
+    """A demo account, unless one with its email exists already (that one is left as it is)."""
+    if await accounts.get_account_by_email(conn, account["email"]) is None:
+        await accounts.create_account(conn, **account)
 
 
 def create_user(args: argparse.Namespace) -> int:

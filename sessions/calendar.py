@@ -17,6 +17,7 @@ from icalendar import Calendar, Event, Timezone, vRecur
 from icalendar.prop import vUri
 
 from sessions.models import Session
+from sessions.text import without_control_bytes
 from sessions.validation import zone
 
 Describe = Callable[[Session], str]
@@ -54,15 +55,6 @@ def session_uid(session: Session, host: str) -> str:
 
 def series_uid(series_id: int, host: str) -> str:
     return f"series-{series_id}@{host}"
-
-
-_CONTROLS = bytes(range(0, 32)).replace(b"\t", b"").replace(b"\r", b"").replace(b"\n", b"") + b"\x7f"
-
-
-def without_controls(ical: bytes) -> bytes:
-    """RFC 5545 text has no control characters (a NUL in a title makes calendar apps drop the file);
-    line breaks inside values are already escaped, so only the file's own CRLFs remain."""
-    return ical.translate(None, _CONTROLS)
 
 
 def new_calendar(name: str, *, description: str = "") -> Calendar:
@@ -271,7 +263,7 @@ def feed(name: str, singles: list[Session], series: list[tuple[SeriesRule, list[
         for event in series_events(rule, occurrences, text=text, base_url=base_url):
             parts.append(event.to_ical())
     parts.append(b"END:VCALENDAR" + end)
-    return without_controls(b"".join(parts))
+    return without_control_bytes(b"".join(parts))
 
 
 def single(session: Session, *, text: FeedText, base_url: str, name: str, private_note: str = "",
@@ -281,4 +273,4 @@ def single(session: Session, *, text: FeedText, base_url: str, name: str, privat
     add_timezones(calendar, [session])
     calendar.add_component(session_event(session, text=text, base_url=base_url, private_note=private_note,
                                          online_url=online_url))
-    return without_controls(calendar.to_ical())
+    return without_control_bytes(calendar.to_ical())

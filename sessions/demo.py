@@ -7,15 +7,18 @@ Dates are relative to today (Asia/Tokyo), so the demo always has upcoming sessio
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from server.auth import accounts
 from sessions import scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer, Recurrence, SessionInput, VenueInput
 
 TZ = "Asia/Tokyo"
+# add_account(conn, *, org_id, email, password, role, display_name) creates an account inside the
+# seeding transaction, leaving an existing one with that email alone (accounts are the web shell's)
+AddAccount = Callable[..., Awaitable[object]]
 DEMO_PASSWORD = "taiwa-demo-2026"
 DEMO_ACCOUNTS: tuple[dict[str, str], ...] = (
     {"email": "admin@taiwa.example", "role": "admin", "org": "kanazawa", "display_name": "Taiwa 管理者"},
@@ -461,28 +464,25 @@ def _sessions(today: date) -> list[dict[str, Any]]:
     ]
 
 
-async def seed_demo(db: Any) -> int:
+async def seed_demo(db: Any, add_account: AddAccount) -> int:
     """Seed realistic demo data if the database has no sessions yet; return how many sessions were created.
 
     Creates (or reuses, by slug) three organizations with their venues, the accounts of DEMO_ACCOUNTS
-    (password DEMO_PASSWORD; existing emails are left alone), published, draft, past and cancelled
-    sessions including a monthly round-table series and a weekly course. Returns 0, changing nothing,
-    when the database already has sessions.
+    (password DEMO_PASSWORD, through `add_account`), published, draft, past and cancelled sessions
+    including a monthly round-table series and a weekly course. Returns 0, changing nothing, when
+    the database already has sessions.
     """
-    row = await db.fetch_one("select count(*) from sessions")
-    if row and row[0]:
+    if await store.any_sessions(db):
         return 0
 
     org_ids: dict[str, int] = {}
     async with db.transaction() as conn:
         for slug, fields in ORGS.items():
-            existing = await store.get_org_by_slug(db, slug)
+            existing = await store.get_org_by_slug(conn, slug)
             org_ids[slug] = existing.id if existing else await store.create_org(conn, slug=slug, **fields)
         for account in DEMO_ACCOUNTS:
-            if not await accounts.get_account_by_email(db, account["email"]):
-                await accounts.create_account(conn, org_id=org_ids[account["org"]], email=account["email"],
-                                              password=DEMO_PASSWORD, role=account["role"],
-                                              display_name=account["display_name"])
+            await add_account(conn, org_id=org_ids[account["org"]], email=account["email"], password=DEMO_PASSWORD,
+                              role=account["role"], display_name=account["display_name"])
 
     venue_ids = {key: await scheduling.create_venue(db, org_ids[slug], venue) for key, (slug, venue) in VENUES.items()}
 

@@ -19,10 +19,13 @@ import msgspec
 from sessions import registration_store as rstore
 from sessions import store
 from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_
-from sessions.models import Session
+from sessions.models import ChildcareOffer, Session
 from sessions.registration_models import Registration, RegistrationInput, RegistrationResult
 from sessions.scheduling import Database
-from sessions.validation import FieldError, InvalidInput, without_controls_in
+from sessions.text import without_controls_in
+from sessions.timestamps import now_utc
+from sessions.tokens import token_hash
+from sessions.validation import FieldError, InvalidInput
 
 # notify(conn, kind, registration_id) queues a message inside the same transaction
 Notify = Callable[[Any, str, int], Awaitable[None]]
@@ -36,11 +39,6 @@ class RegistrationClosed(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def token_hash(token: str) -> str:
-    """Registrant tokens are kept only as SHA-256 digests."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def registration_open(session: Session, now: datetime) -> str | None:
@@ -84,23 +82,35 @@ def check_input(session: Session, data: RegistrationInput, now: datetime) -> lis
     if len(data.note) > 1000:
         add("note", N_("Keep this under {max} characters."), max=1000)
     if data.children:
-        care = session.childcare
-        if care is None:
-            add("children", N_("This session does not offer childcare."))
-        elif mode != "in_person":
-            add("children", N_("Childcare is only for people taking part in person."))
-        elif _deadline_passed(care.deadline, now) and care.after_deadline == "closed":
-            add("children", N_("Childcare requests closed on {date}."), date=care.deadline)
-        elif len(data.children) > MAX_CHILDREN:
-            add("children", N_("Register at most {max} children."), max=MAX_CHILDREN)
-        else:
-            for index, child in enumerate(data.children):
-                if not 0 <= child.age_months <= MAX_CHILD_AGE_MONTHS or not (
-                        care.min_age_months <= child.age_months <= care.max_age_months):
-                    add(f"children.{index}.age_months", N_("Childcare here is for children aged {min} to {max} months."),
-                        min=care.min_age_months, max=care.max_age_months)
-                if len(child.notes) > 500:
-                    add(f"children.{index}.notes", N_("Keep this under {max} characters."), max=500)
+        errors += _children_errors(session.childcare, data, mode, now)
+    return errors + _request_errors(session, data, now)
+
+
+def _children_errors(care: ChildcareOffer | None, data: RegistrationInput, mode: str,
+                     now: datetime) -> list[FieldError]:
+    if care is None:
+        return [FieldError("children", N_("This session does not offer childcare."))]
+    if mode != "in_person":
+        return [FieldError("children", N_("Childcare is only for people taking part in person."))]
+    if _deadline_passed(care.deadline, now) and care.after_deadline == "closed":
+        return [FieldError("children", N_("Childcare requests closed on {date}."), {"date": care.deadline})]
+    if len(data.children) > MAX_CHILDREN:
+        return [FieldError("children", N_("Register at most {max} children."), {"max": MAX_CHILDREN})]
+    errors = []
+    for index, child in enumerate(data.children):
+        if not 0 <= child.age_months <= MAX_CHILD_AGE_MONTHS or not (
+                care.min_age_months <= child.age_months <= care.max_age_months):
+            errors.append(FieldError(f"children.{index}.age_months",
+                                     N_("Childcare here is for children aged {min} to {max} months."),
+                                     {"min": care.min_age_months, "max": care.max_age_months}))
+        if len(child.notes) > 500:
+            errors.append(FieldError(f"children.{index}.notes", N_("Keep this under {max} characters."), {"max": 500}))
+    return errors
+
+
+def _request_errors(session: Session, data: RegistrationInput, now: datetime) -> list[FieldError]:
+    errors: list[FieldError] = []
+    add = lambda name, message, **params: errors.append(FieldError(name, message, params))  # noqa: E731
     seen: set[str] = set()
     for request in data.accommodations:
         offer = session.accommodation(request.code)
@@ -131,7 +141,7 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
     With an idempotency key, the same registration sent again returns the first answer (the
     registration as it stands now, with the same token) and takes nothing more.
     """
-    now = now or store.now_utc()
+    now = now or now_utc()
     data = without_controls_in(data)
     key_hash = body_hash = ""
     if idempotency_key is not None:
@@ -139,34 +149,15 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
         body_hash = hashlib.sha256(msgspec.json.encode(data)).hexdigest()
     async with db.transaction() as conn:
         if key_hash:
-            cursor = await conn.execute("select body_hash, registration_id from registration_keys "
-                                        "where session_id = ? and key_hash = ?", (session_id, key_hash))
-            first = await cursor.fetchone()
+            first = await rstore.earlier_registration(conn, session_id, key_hash)
             if first is not None:
-                if first[0] != body_hash:
-                    raise KeyReused()
-                earlier = await rstore.get_registration(_InTransaction(conn), first[1])
-                assert earlier is not None
-                salt = await rstore.token_salt(_InTransaction(conn), earlier.id)
-                return RegistrationResult(token=derive_token(salt), registration=earlier)
-        session = await store.get_session(_InTransaction(conn), session_id)
-        if session is None:
-            raise RegistrationClosed(N_("There is no such session."))
-        closed = registration_open(session, now)
-        if closed and not (staff and session.status == "published"):
-            raise RegistrationClosed(closed)
-        errors = check_input(session, data, now)
-        if errors:
-            raise InvalidInput(errors)
+                return await _first_answer(conn, first, body_hash, derive_token)
+        session = await _session_taking(conn, session_id, data, now, staff=staff)
         mode = data.mode or ("online" if session.format == "online" else "in_person")
         taken = await rstore.counts(conn, session_id)
         capacity = session.capacity_in_person if mode == "in_person" else session.capacity_online
         status = "confirmed" if taken[mode] < capacity else "waitlisted"
-        for request in data.accommodations:
-            offer = session.accommodation(request.code)
-            if offer and offer.capacity is not None and await rstore.active_requests(conn, session_id, request.code) >= offer.capacity:
-                raise InvalidInput([FieldError(f"accommodations.{request.code}",
-                                               N_("This support is fully booked. Please contact the organizer."))])
+        await _check_support_left(conn, session, data)
         salt = secrets.token_urlsafe(24)
         token = derive_token(salt)
         consent = data.consent_sensitive
@@ -175,27 +166,69 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             name_kana=data.name_kana.strip(), email=data.email.strip(), phone=data.phone.strip(), mode=mode,
             status=status, consent=consent, staff=staff, locale=data.locale or "ja",
             note=data.note.strip() if consent else "")
-        care = session.childcare
-        free_places = (care.places - taken["childcare"]) if care else 0
-        for child in data.children if consent else []:
-            late = care is not None and _deadline_passed(care.deadline, now)
-            child_status = "confirmed" if status == "confirmed" and free_places > 0 else "waitlisted"
-            free_places -= child_status == "confirmed"
-            await rstore.insert_child(conn, registration_id, session_id, child.age_months, child.notes.strip(),
-                                      child_status, late)
-        for request in data.accommodations if consent else []:
-            offer = session.accommodation(request.code)
-            assert offer is not None
-            late = offer.mode == "on_request" and _deadline_passed(offer.deadline, now)
-            await rstore.insert_request(conn, registration_id, session_id, request.code, request.note.strip(),
-                                        "confirmed" if offer.mode == "always" else "requested", late)
+        if consent:
+            await _add_children_and_requests(conn, session, registration_id, data, status, taken["childcare"], now)
         await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id)
         if key_hash:
-            await conn.execute("insert into registration_keys (session_id, key_hash, body_hash, registration_id) "
-                               "values (?, ?, ?, ?)", (session_id, key_hash, body_hash, registration_id))
-        registration = await rstore.get_registration(_InTransaction(conn), registration_id)
+            await rstore.record_key(conn, session_id, key_hash, body_hash, registration_id)
+        registration = await rstore.get_registration(conn, registration_id)
     assert registration is not None
     return RegistrationResult(token=token, registration=registration)
+
+
+async def _first_answer(conn: Any, first: tuple[str, int], body_hash: str,
+                        derive_token: Callable[[str], str]) -> RegistrationResult:
+    """The answer to the registration first sent with an Idempotency-Key, as it stands now."""
+    first_body_hash, registration_id = first
+    if first_body_hash != body_hash:
+        raise KeyReused()
+    earlier = await rstore.get_registration(conn, registration_id)
+    assert earlier is not None
+    salt = await rstore.token_salt(conn, earlier.id)
+    return RegistrationResult(token=derive_token(salt), registration=earlier)
+
+
+async def _session_taking(conn: Any, session_id: int, data: RegistrationInput, now: datetime, *,
+                          staff: bool) -> Session:
+    """The session, if it takes this registration now (staff may register after registration closed)."""
+    session = await store.get_session(conn, session_id)
+    if session is None:
+        raise RegistrationClosed(N_("There is no such session."))
+    closed = registration_open(session, now)
+    if closed and not (staff and session.status == "published"):
+        raise RegistrationClosed(closed)
+    errors = check_input(session, data, now)
+    if errors:
+        raise InvalidInput(errors)
+    return session
+
+
+async def _check_support_left(conn: Any, session: Session, data: RegistrationInput) -> None:
+    for request in data.accommodations:
+        offer = session.accommodation(request.code)
+        if offer and offer.capacity is not None and \
+                await rstore.active_requests(conn, session.id, request.code) >= offer.capacity:
+            raise InvalidInput([FieldError(f"accommodations.{request.code}",
+                                           N_("This support is fully booked. Please contact the organizer."))])
+
+
+async def _add_children_and_requests(conn: Any, session: Session, registration_id: int, data: RegistrationInput,
+                                     status: str, childcare_taken: int, now: datetime) -> None:
+    """Children get a free childcare place only with a confirmed seat; requests wait for the organizer."""
+    care = session.childcare
+    free_places = (care.places - childcare_taken) if care else 0
+    for child in data.children:
+        late = care is not None and _deadline_passed(care.deadline, now)
+        child_status = "confirmed" if status == "confirmed" and free_places > 0 else "waitlisted"
+        free_places -= child_status == "confirmed"
+        await rstore.insert_child(conn, registration_id, session.id, child.age_months, child.notes.strip(),
+                                  child_status, late)
+    for request in data.accommodations:
+        offer = session.accommodation(request.code)
+        assert offer is not None
+        late = offer.mode == "on_request" and _deadline_passed(offer.deadline, now)
+        await rstore.insert_request(conn, registration_id, session.id, request.code, request.note.strip(),
+                                    "confirmed" if offer.mode == "always" else "requested", late)
 
 
 async def fill_from_waitlist(conn: Any, session: Session, notify: Notify) -> list[int]:
@@ -226,15 +259,13 @@ async def fill_from_waitlist(conn: Any, session: Session, notify: Notify) -> lis
 async def cancel_registration(db: Database, registration: Registration, *, notify: Notify) -> list[int]:
     """Cancel a registration and hand its seat (and childcare places) to the first in line."""
     async with db.transaction() as conn:
-        cursor = await conn.execute("select status from registrations where id = ?", (registration.id,))
-        row = await cursor.fetchone()
-        if row is None or row[0] == "cancelled":
+        if await rstore.registration_status(conn, registration.id) in (None, "cancelled"):
             return []
         await rstore.set_registration_status(conn, registration.id, "cancelled")
         await notify(conn, "cancelled", registration.id)
-        session = await store.get_session(_InTransaction(conn), registration.session_id)
+        session = await store.get_session(conn, registration.session_id)
         assert session is not None
-        if session.status != "published" or session.ends_at <= store.now_utc():
+        if session.status != "published" or session.ends_at <= now_utc():
             return []  # nobody moves up for a session that was called off or is over
         return await fill_from_waitlist(conn, session, notify)
 
@@ -242,7 +273,7 @@ async def cancel_registration(db: Database, registration: Registration, *, notif
 async def refill_after_change(db: Database, session_id: int, *, notify: Notify) -> list[int]:
     """After capacity or childcare places were raised: promote whoever now fits."""
     async with db.transaction() as conn:
-        session = await store.get_session(_InTransaction(conn), session_id)
+        session = await store.get_session(conn, session_id)
         if session is None or session.status != "published":
             return []
         return await fill_from_waitlist(conn, session, notify)
@@ -255,26 +286,9 @@ async def set_request_status(db: Database, request_id: int, status: str, message
     if len(message) > 1000:
         raise InvalidInput([FieldError("message", N_("Keep this under {max} characters."), {"max": 1000})])
     async with db.transaction() as conn:
-        cursor = await conn.execute("select registration_id, status, message from accommodation_requests where id = ?",
-                                    (request_id,))
-        row = await cursor.fetchone()
-        if row is None or row[1] == "cancelled":
+        row = await rstore.request_with_session(conn, request_id)
+        if row is None or row["status"] == "cancelled":
             return
         await rstore.set_request_status(conn, request_id, status, message.strip())
-        if (row[1], row[2]) != (status, message.strip()):
-            await notify(conn, "accommodation_changed", row[0])
-
-
-class _InTransaction:
-    """Lets the store's read functions run on the writer connection, inside its transaction."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-
-    async def fetch_all(self, sql: str, params: Any = ()) -> list[Any]:
-        cursor = await self.conn.execute(sql, params)
-        return list(await cursor.fetchall())
-
-    async def fetch_one(self, sql: str, params: Any = ()) -> Any:
-        cursor = await self.conn.execute(sql, params)
-        return await cursor.fetchone()
+        if (row["status"], row["message"]) != (status, message.strip()):
+            await notify(conn, "accommodation_changed", row["registration_id"])

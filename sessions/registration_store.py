@@ -6,8 +6,9 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from sessions.store import Reader, from_db, now_utc, to_db
 from sessions.registration_models import AccommodationRequest, Child, Registration
+from sessions.store import Reader
+from sessions.timestamps import from_db, now_utc, to_db
 
 
 def _registration(row: sqlite3.Row, children: list[Child], requests: list[AccommodationRequest],
@@ -101,25 +102,44 @@ async def pending_requests(db: Reader, org_id: int | None) -> list[sqlite3.Row]:
     )
 
 
-async def counts(conn: Any, session_id: int) -> dict[str, int]:
-    """Confirmed seats by mode and confirmed childcare places, read inside the writer's transaction."""
-    cursor = await conn.execute(
+async def registration_status(db: Reader, registration_id: int) -> str | None:
+    row = await db.fetch_one("select status from registrations where id = ?", (registration_id,))
+    return row[0] if row else None
+
+
+async def earlier_registration(db: Reader, session_id: int, key_hash: str) -> tuple[str, int] | None:
+    """(body digest, registration id) of the registration first sent with this Idempotency-Key, if any."""
+    row = await db.fetch_one("select body_hash, registration_id from registration_keys "
+                             "where session_id = ? and key_hash = ?", (session_id, key_hash))
+    return (row[0], row[1]) if row else None
+
+
+async def record_key(conn: Any, session_id: int, key_hash: str, body_hash: str, registration_id: int) -> None:
+    """Remember which registration an Idempotency-Key made, and the digest of what was sent with it."""
+    await conn.execute("insert into registration_keys (session_id, key_hash, body_hash, registration_id) "
+                       "values (?, ?, ?, ?)", (session_id, key_hash, body_hash, registration_id))
+
+
+async def counts(db: Reader, session_id: int) -> dict[str, int]:
+    """Confirmed seats by mode and confirmed childcare places (read inside the write that acts on them)."""
+    rows = await db.fetch_all(
         "select mode, count(*) from registrations where session_id = ? and status in ('confirmed', 'attended') "
         "group by mode", (session_id,))
     result = {"in_person": 0, "online": 0}
-    result.update({row[0]: row[1] for row in await cursor.fetchall()})
-    cursor = await conn.execute(
+    result.update({row[0]: row[1] for row in rows})
+    row = await db.fetch_one(
         "select count(*) from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
-    result["childcare"] = (await cursor.fetchone())[0]
+    result["childcare"] = row[0] if row else 0
     return result
 
 
-async def active_requests(conn: Any, session_id: int, code: str) -> int:
-    cursor = await conn.execute(
+async def active_requests(db: Reader, session_id: int, code: str) -> int:
+    """Requests for one kind of support that still hold a place."""
+    row = await db.fetch_one(
         "select count(*) from accommodation_requests a join registrations r on r.id = a.registration_id "
         "where a.session_id = ? and a.code = ? and a.status in ('requested', 'confirmed') "
         "and r.status in ('confirmed', 'waitlisted', 'attended')", (session_id, code))
-    return (await cursor.fetchone())[0]
+    return row[0] if row else 0
 
 
 async def insert_registration(conn: Any, session_id: int, *, token_hash: str, token_salt: str, name: str, name_kana: str,
@@ -160,21 +180,21 @@ async def set_registration_status(conn: Any, registration_id: int, status: str) 
                            (registration_id,))
 
 
-async def first_waitlisted(conn: Any, session_id: int, mode: str, limit: int) -> list[int]:
+async def first_waitlisted(db: Reader, session_id: int, mode: str, limit: int) -> list[int]:
     """The ids of the first `limit` waitlisted registrations of a pool, in arrival order."""
-    cursor = await conn.execute(
+    rows = await db.fetch_all(
         "select id from registrations where session_id = ? and mode = ? and status = 'waitlisted' "
         "order by id limit ?", (session_id, mode, limit))
-    return [row[0] for row in await cursor.fetchall()]
+    return [row[0] for row in rows]
 
 
-async def first_waitlisted_children(conn: Any, session_id: int, limit: int) -> list[tuple[int, int]]:
+async def first_waitlisted_children(db: Reader, session_id: int, limit: int) -> list[tuple[int, int]]:
     """(child id, registration id) of waiting children whose parent holds a seat, in arrival order."""
-    cursor = await conn.execute(
+    rows = await db.fetch_all(
         "select c.id, c.registration_id from registration_children c join registrations r on r.id = c.registration_id "
         "where c.session_id = ? and c.status = 'waitlisted' and r.status in ('confirmed', 'attended') "
         "order by c.id limit ?", (session_id, limit))
-    return [(row[0], row[1]) for row in await cursor.fetchall()]
+    return [(row[0], row[1]) for row in rows]
 
 
 async def confirm_child(conn: Any, child_id: int) -> None:
@@ -236,16 +256,14 @@ def age_band(age_months: int) -> str:
 async def purge_session(conn: Any, session_id: int) -> int:
     """Replace a session's sensitive details by anonymous totals; returns how many details were removed."""
     await _overwrite_deleted_content(conn)
-    cursor = await conn.execute(
-        "select age_months from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
     totals: dict[str, int] = {}
-    for (age,) in await cursor.fetchall():
+    for (age,) in await conn.fetch_all(
+            "select age_months from registration_children where session_id = ? and status = 'confirmed'", (session_id,)):
         key = f"childcare:{age_band(age)}"
         totals[key] = totals.get(key, 0) + 1
-    cursor = await conn.execute(
-        "select code, count(*) from accommodation_requests where session_id = ? and status in ('requested', 'confirmed') "
-        "group by code", (session_id,))
-    for code, count in await cursor.fetchall():
+    for code, count in await conn.fetch_all(
+            "select code, count(*) from accommodation_requests where session_id = ? "
+            "and status in ('requested', 'confirmed') group by code", (session_id,)):
         totals[f"accommodation:{code}"] = count
     for item, count in totals.items():
         await conn.execute("insert into sensitive_totals (session_id, item, count) values (?, ?, ?) "

@@ -14,6 +14,7 @@ import msgspec
 from sessions import store
 from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, VenueInput
+from sessions.timestamps import now_utc
 from sessions.validation import (
     _ZONES, FIRST_YEAR, LAST_YEAR, FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors,
 )
@@ -21,11 +22,6 @@ from sessions.validation import (
 
 class Database(store.Reader, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Any]: ...
-
-
-async def _venue_ids(conn: Any, org_id: int) -> set[int]:
-    cursor = await conn.execute("select id from venues where org_id = ?", (org_id,))
-    return {row[0] for row in await cursor.fetchall()}
 
 
 def _checked(data: SessionInput, venue_ids: set[int]) -> SessionInput:
@@ -40,23 +36,22 @@ async def session_problems(db: Database, org_id: int, data: SessionInput,
                            known: list[FieldError] | None = None) -> list[FieldError]:
     """Every broken rule, after `known` problems (fields already reported are not reported twice)."""
     known = list(known or [])
-    rows = await db.fetch_all("select id from venues where org_id = ?", (org_id,))
     reported = {error.field for error in known}
-    found = session_errors(normalise_session(data), venue_ids={row[0] for row in rows})
+    found = session_errors(normalise_session(data), venue_ids=await store.venue_ids(db, org_id))
     return known + [error for error in found if error.field not in reported]
 
 
 async def create_sessions(db: Database, org_id: int, data: SessionInput) -> list[int]:
     """Create a session, or every occurrence of a series; returns the ids."""
     async with db.transaction() as conn:
-        data = _checked(data, await _venue_ids(conn, org_id))
+        data = _checked(data, await store.venue_ids(conn, org_id))
         return await store.create_session(conn, org_id, data)
 
 
 async def create_drafts(db: Database, org_id: int, drafts: list[SessionInput]) -> list[int]:
     """Create several draft sessions in one transaction: all of them or none."""
     async with db.transaction() as conn:
-        venue_ids = await _venue_ids(conn, org_id)
+        venue_ids = await store.venue_ids(conn, org_id)
         checked = [_checked(msgspec.structs.replace(data, status="draft", recurrence=None), venue_ids)
                    for data in drafts]
         return [await store.insert_session(conn, org_id, data) for data in checked]
@@ -69,7 +64,7 @@ async def change_session(db: Database, session: Session, data: SessionInput, *, 
     async with db.transaction() as conn:
         data = msgspec.structs.replace(data, recurrence=None,
                                        status="published" if status == "published" else "draft")
-        checked = _checked(data, await _venue_ids(conn, session.org.id))
+        checked = _checked(data, await store.venue_ids(conn, session.org.id))
         await store.update_session(conn, session.id, checked, status=status, cancel_reason=cancel_reason)
 
 
@@ -87,7 +82,7 @@ async def patch_session(db: Database, session: Session, changes: SessionUpdate) 
             reason = value
         else:
             values[name] = value
-    if status == "completed" and session.status != "completed" and session.ends_at > store.now_utc():
+    if status == "completed" and session.status != "completed" and session.ends_at > now_utc():
         raise InvalidInput([FieldError("status", N_("A session can be marked completed only after it ends."))])
     current = session.as_input()
     new_zone = values.get("timezone", session.timezone)

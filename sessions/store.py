@@ -1,13 +1,15 @@
-"""SQL of the scheduling domain: organizations, venues, sessions, series and their search index."""
+"""SQL of the scheduling domain: organizations, venues, sessions and series.
+
+Read functions take a `Reader`: the database, or the connection of a write in progress (whose
+reads see what it has changed so far). Write functions take the latter.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 import sqlite3
-import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime
 from typing import Any, Protocol
 
 import msgspec
@@ -15,36 +17,14 @@ import msgspec
 from sessions.models import (
     AccommodationOffer, ChildcareOffer, Organization, Session, SessionFilters, SessionInput, Venue, VenueInput,
 )
+from sessions.search_store import decode_cursor, encode_cursor, reindex_session, visibility_sql
 from sessions.series import occurrence_starts, rrule_text
-from sessions.validation import zone
+from sessions.timestamps import from_db, now_utc, to_db  # noqa: F401 - the web shell calls store.now_utc
 
 
 class Reader(Protocol):
     async def fetch_all(self, sql: str, params: Sequence[Any] = ...) -> list[sqlite3.Row]: ...
     async def fetch_one(self, sql: str, params: Sequence[Any] = ...) -> sqlite3.Row | None: ...
-
-
-def to_db(value: datetime | None) -> str | None:
-    """UTC text as stored: 2026-11-23T05:00:00Z."""
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def from_db(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(value)  # what to_db writes ("…Z"); far faster than strptime
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
-
-
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def search_text(value: str) -> str:
-    """Text as indexed and searched: NFKC (全角 ASCII and half-width kana folded) and case-folded."""
-    return unicodedata.normalize("NFKC", value).casefold()
 
 
 # ---------------------------------------------------------------- organizations
@@ -92,7 +72,7 @@ async def update_org(conn: Any, org_id: int, *, name: str, name_en: str, contact
     )
     await conn.execute("update sessions set revision = revision + 1, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
                        "'now') where org_id = ?", (org_id,))
-    for row in await (await conn.execute("select id from sessions where org_id = ?", (org_id,))).fetchall():
+    for row in await conn.fetch_all("select id from sessions where org_id = ?", (org_id,)):
         await reindex_session(conn, row[0])
 
 
@@ -115,6 +95,11 @@ async def list_venues(db: Reader, org_id: int) -> list[Venue]:
 async def get_venue(db: Reader, venue_id: int) -> Venue | None:
     row = await db.fetch_one("select * from venues where id = ?", (venue_id,))
     return _venue(row) if row else None
+
+
+async def venue_ids(db: Reader, org_id: int) -> set[int]:
+    """The ids of an organization's venues (the only ones its sessions may use)."""
+    return {row[0] for row in await db.fetch_all("select id from venues where org_id = ?", (org_id,))}
 
 
 def _venue_values(data: VenueInput) -> tuple[Any, ...]:
@@ -143,7 +128,7 @@ async def update_venue(conn: Any, venue_id: int, data: VenueInput) -> None:
     # a new name or address is a change of place for calendar subscribers
     await conn.execute("update sessions set sequence = sequence + 1, revision = revision + 1, "
                        "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') where venue_id = ?", (venue_id,))
-    for row in await (await conn.execute("select id from sessions where venue_id = ?", (venue_id,))).fetchall():
+    for row in await conn.fetch_all("select id from sessions where venue_id = ?", (venue_id,)):
         await reindex_session(conn, row[0])
 
 
@@ -232,89 +217,6 @@ async def get_session(db: Reader, session_id: int) -> Session | None:
     return (await _sessions_from_rows(db, [row]))[0]
 
 
-def encode_cursor(session: Session) -> str:
-    raw = f"{to_db(session.starts_at)}|{session.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, int] | None:
-    """The (starts_at, id) a cursor points after, or None when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        starts_at, session_id = raw.split("|")
-        from_db(starts_at)
-        return starts_at, int(session_id)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
-def _like_pattern(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _filter_sql(filters: SessionFilters, tz_name: str = "Asia/Tokyo") -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    params: list[Any] = []
-    for term in search_text(filters.q).split()[:8]:
-        if len(term) >= 3:
-            where.append("s.id in (select rowid from session_search where session_search match ?)")
-            params.append('"' + term.replace('"', '""') + '"')
-        else:
-            # trigram FTS cannot match one or two characters (対話, 託児): scan the index text instead
-            where.append(
-                "s.id in (select rowid from session_search where title like ?1 escape '\\' "
-                "or description like ?1 escape '\\' or themes like ?1 escape '\\' or place like ?1 escape '\\')"
-                .replace("?1", "?")
-            )
-            params.extend([_like_pattern(term)] * 4)
-    tz = zone(tz_name)
-    if filters.date_from:
-        where.append("s.ends_at >= ?")
-        params.append(to_db(datetime.combine(filters.date_from, time.min, tzinfo=tz)))
-    if filters.date_to:
-        where.append("s.starts_at < ?")
-        params.append(to_db(datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=tz)))
-    if filters.kind:
-        where.append("s.kind = ?")
-        params.append(filters.kind)
-    if filters.format:
-        where.append("s.format = ?")
-        params.append(filters.format)
-    if filters.childcare:
-        where.append("s.childcare_places > 0")
-    if filters.accommodation:
-        where.append("exists (select 1 from session_accommodations a where a.session_id = s.id and a.code = ?)")
-        params.append(filters.accommodation)
-    if filters.org:
-        where.append("o.slug = ?")
-        params.append(filters.org)
-    return where, params
-
-
-def _visibility_sql(
-    filters: SessionFilters, *, upcoming_after: datetime | None, drafts_of_org: int | None, all_drafts: bool,
-    org_id: int | None, statuses: Iterable[str] | None,
-) -> tuple[list[str], list[Any]]:
-    where, params = _filter_sql(filters)
-    if not all_drafts:
-        if drafts_of_org is not None:
-            where.append("(s.status != 'draft' or s.org_id = ?)")
-            params.append(drafts_of_org)
-        else:
-            where.append("s.status != 'draft'")
-    if org_id is not None:
-        where.append("s.org_id = ?")
-        params.append(org_id)
-    if statuses is not None:
-        wanted = list(statuses)
-        where.append(f"s.status in ({','.join('?' * len(wanted))})")
-        params.extend(wanted)
-    if upcoming_after is not None and not filters.date_from:
-        where.append("s.ends_at >= ?")
-        params.append(to_db(upcoming_after))
-    return where, params
-
-
 async def list_sessions(
     db: Reader,
     filters: SessionFilters,
@@ -332,7 +234,7 @@ async def list_sessions(
 
     Drafts are listed only for drafts_of_org (an organizer's own) or with all_drafts (an admin).
     """
-    where, params = _visibility_sql(filters, upcoming_after=upcoming_after, drafts_of_org=drafts_of_org,
+    where, params = visibility_sql(filters, upcoming_after=upcoming_after, drafts_of_org=drafts_of_org,
                                     all_drafts=all_drafts, org_id=org_id, statuses=statuses)
     if cursor:
         position = decode_cursor(cursor)
@@ -359,7 +261,7 @@ async def count_sessions(
     statuses: Iterable[str] | None = None,
 ) -> int:
     """How many sessions list_sessions would return over all its pages."""
-    where, params = _visibility_sql(filters, upcoming_after=upcoming_after, drafts_of_org=drafts_of_org,
+    where, params = visibility_sql(filters, upcoming_after=upcoming_after, drafts_of_org=drafts_of_org,
                                     all_drafts=all_drafts, org_id=None, statuses=statuses)
     sql = "select count(*) from sessions s join organizations o on o.id = s.org_id"
     row = await db.fetch_one(sql + (" where " + " and ".join(where) if where else ""), params)
@@ -374,6 +276,38 @@ async def series_occurrences(db: Reader, series_id: int) -> list[Session]:
 
 async def get_series(db: Reader, series_id: int) -> sqlite3.Row | None:
     return await db.fetch_one("select * from series where id = ?", (series_id,))
+
+
+async def any_sessions(db: Reader) -> bool:
+    """Whether the database holds a session at all (of any organization, in any state)."""
+    return await db.fetch_one("select 1 from sessions limit 1") is not None
+
+
+async def feed_fingerprint(db: Reader, filters: SessionFilters, since: datetime) -> tuple[Any, ...]:
+    """A cheap fingerprint of the sessions matching the filters that end after `since`.
+
+    It covers them whatever their status (so one leaving a feed changes it too), their revision
+    counters (every edit), and the series they belong to.
+    """
+    where, params = visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=True,
+                                   org_id=None, statuses=None)
+    row = await db.fetch_one(
+        "select max(s.updated_at), count(*), total(s.revision), total(s.status = 'draft'), "
+        "group_concat(distinct s.series_id) from sessions s join organizations o on o.id = s.org_id"
+        + (" where " + " and ".join(where) if where else ""), params)
+    assert row is not None
+    series = await db.fetch_one(
+        "select max(updated_at), count(*), total(revision) from sessions where series_id in "
+        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[4],))
+    assert series is not None
+    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], row[4], series[1],
+            series[2])
+
+
+async def session_revision(db: Reader, session_id: int) -> int:
+    """How many times a session was changed (0 when there is no such session)."""
+    row = await db.fetch_one("select revision from sessions where id = ?", (session_id,))
+    return row[0] if row else 0
 
 
 # ---------------------------------------------------------------- sessions: writing
@@ -410,29 +344,6 @@ async def _write_offers(conn: Any, session_id: int, offers: list[AccommodationOf
             (session_id, offer.code, offer.mode, to_db(offer.deadline), offer.capacity, offer.language, offer.note,
              offer.after_deadline),
         )
-
-
-async def reindex_session(conn: Any, session_id: int) -> None:
-    """Rewrite a session's row in the search index (title, description, themes, place, organizer)."""
-    cursor = await conn.execute(
-        "select s.title, s.title_en, s.description, s.description_en, s.themes, s.format, "
-        "coalesce(v.name, '') || ' ' || coalesce(v.name_en, '') || ' ' || coalesce(v.address, '') as venue, "
-        "o.name || ' ' || o.name_en as org from sessions s join organizations o on o.id = s.org_id "
-        "left join venues v on v.id = s.venue_id where s.id = ?",
-        (session_id,),
-    )
-    row = await cursor.fetchone()
-    await conn.execute("delete from session_search where rowid = ?", (session_id,))
-    if row is None:
-        return
-    online = "オンライン online" if row["format"] in ("online", "hybrid") else ""
-    await conn.execute(
-        "insert into session_search (rowid, title, description, themes, place) values (?, ?, ?, ?, ?)",
-        (session_id, search_text(f"{row['title']} {row['title_en']}"),
-         search_text(f"{row['description']} {row['description_en']}"),
-         search_text(" ".join(json.loads(row["themes"]))),
-         search_text(f"{row['venue']} {row['org']} {online}")),
-    )
 
 
 async def insert_session(conn: Any, org_id: int, data: SessionInput, *, series_id: int | None = None,
@@ -472,8 +383,7 @@ _VISIBLE_CHANGE = ("starts_at", "ends_at", "timezone", "venue_id", "format", "st
 async def update_session(conn: Any, session_id: int, data: SessionInput, *, status: str,
                          cancel_reason: str | None = None) -> None:
     """Replace a session's values; bump its SEQUENCE when time, place, title or status change."""
-    cursor = await conn.execute(f"select {', '.join(_VISIBLE_CHANGE)} from sessions where id = ?", (session_id,))
-    before = await cursor.fetchone()
+    before = await conn.fetch_one(f"select {', '.join(_VISIBLE_CHANGE)} from sessions where id = ?", (session_id,))
     values = _session_values(data, status)
     after = dict(zip(_SESSION_COLUMNS, values))
     visible = any(before[name] != after[name] for name in _VISIBLE_CHANGE)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
-
 from dataclasses import dataclass, field
 from typing import Any
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, available_timezones
 
-import msgspec
-
 from sessions.catalog import (
     DEFAULT_REQUEST_DAYS_BEFORE, LANGUAGES, MAX_CHILD_AGE_MONTHS, MAX_OCCURRENCES, N_,
 )
 from sessions.models import ChildcareOffer, Recurrence, SessionInput, VenueInput
+from sessions.text import without_controls, without_controls_in  # noqa: F401 - the board API imports it from here
 
 TITLE_MAX = 200
 TEXT_MAX = 20_000
@@ -83,27 +80,6 @@ def times_out_of_range(data: Any) -> list[str]:
         found.append(("recurrence.until", rule.until))
     return [name for name, value in found
             if isinstance(value, (date, datetime)) and not FIRST_YEAR <= value.year <= LAST_YEAR]
-
-
-CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def without_controls(text: str) -> str:
-    """Typed text without invisible control characters (NUL, escape, …); tabs and line breaks stay."""
-    return CONTROLS.sub("", text)
-
-
-def without_controls_in(value: Any) -> Any:
-    """A copy of submitted data (structs, lists, text) with control characters removed from its text."""
-    if isinstance(value, str):
-        return without_controls(value)
-    if isinstance(value, list):
-        return [without_controls_in(item) for item in value]
-    if isinstance(value, msgspec.Struct):
-        changes = {name: without_controls_in(getattr(value, name)) for name in value.__struct_fields__
-                   if isinstance(getattr(value, name), (str, list, msgspec.Struct))}
-        return msgspec.structs.replace(value, **changes) if changes else value
-    return value
 
 
 def range_errors(data: Any) -> list[FieldError]:
@@ -182,26 +158,7 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
         add("ends_at", N_("The end must be after the start."))
     elif data.ends_at - data.starts_at > timedelta(days=14):
         add("ends_at", N_("A session cannot last more than 14 days."))
-
-    if data.format in ("in_person", "hybrid") and data.status == "published" and data.venue_id is None:
-        add("venue_id", N_("Choose a venue for an in-person or hybrid session."))
-    if data.venue_id is not None and data.venue_id not in venue_ids:
-        add("venue_id", N_("Choose one of your organization's venues."))
-    if data.online_url and not is_web_url(data.online_url):
-        add("online_url", N_("Enter a web address starting with https://."))
-    if data.format == "online" and data.status == "published" and not data.online_url:
-        add("online_url", N_("An online session needs its meeting link before it is published."))
-
-    for name in ("capacity_in_person", "capacity_online"):
-        value = getattr(data, name)
-        if value < 0:
-            add(name, N_("Capacity cannot be negative."))
-        elif value > CAPACITY_MAX:
-            add(name, N_("Capacity cannot exceed {max}."), max=CAPACITY_MAX)
-    if data.format in ("in_person", "hybrid") and data.capacity_in_person == 0 and data.status == "published":
-        add("capacity_in_person", N_("Set how many people can come in person."))
-    if data.format in ("online", "hybrid") and data.capacity_online == 0 and data.status == "published":
-        add("capacity_online", N_("Set how many people can join online."))
+    errors += _place_errors(data, venue_ids)
 
     opens, closes = data.registration_opens_at, data.registration_closes_at
     if opens and closes and closes <= opens:
@@ -221,7 +178,38 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
     for name in ("contact_name", "contact_email", "contact_phone"):
         if len(getattr(data, name)) > SHORT_MAX:
             add(name, N_("Keep this under {max} characters."), max=SHORT_MAX)
+    return errors + _offer_errors(data) + _recurrence_errors(data)
 
+
+def _place_errors(data: SessionInput, venue_ids: set[int]) -> list[FieldError]:
+    """What is wrong with where a session takes place (venue, meeting link) and how many it takes."""
+    errors: list[FieldError] = []
+    add = lambda name, message, **params: errors.append(FieldError(name, message, params))  # noqa: E731
+    if data.format in ("in_person", "hybrid") and data.status == "published" and data.venue_id is None:
+        add("venue_id", N_("Choose a venue for an in-person or hybrid session."))
+    if data.venue_id is not None and data.venue_id not in venue_ids:
+        add("venue_id", N_("Choose one of your organization's venues."))
+    if data.online_url and not is_web_url(data.online_url):
+        add("online_url", N_("Enter a web address starting with https://."))
+    if data.format == "online" and data.status == "published" and not data.online_url:
+        add("online_url", N_("An online session needs its meeting link before it is published."))
+    for name in ("capacity_in_person", "capacity_online"):
+        value = getattr(data, name)
+        if value < 0:
+            add(name, N_("Capacity cannot be negative."))
+        elif value > CAPACITY_MAX:
+            add(name, N_("Capacity cannot exceed {max}."), max=CAPACITY_MAX)
+    if data.format in ("in_person", "hybrid") and data.capacity_in_person == 0 and data.status == "published":
+        add("capacity_in_person", N_("Set how many people can come in person."))
+    if data.format in ("online", "hybrid") and data.capacity_online == 0 and data.status == "published":
+        add("capacity_online", N_("Set how many people can join online."))
+    return errors
+
+
+def _offer_errors(data: SessionInput) -> list[FieldError]:
+    """What is wrong with the childcare and the accommodations a session offers."""
+    errors: list[FieldError] = []
+    add = lambda name, message, **params: errors.append(FieldError(name, message, params))  # noqa: E731
     care = data.childcare
     if care is not None:
         if care.places < 1 or care.places > 1000:
@@ -234,7 +222,7 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
             add("childcare.deadline", N_("The request deadline must be before the session starts."))
 
     seen_codes: set[str] = set()
-    for index, offer in enumerate(data.accommodations):
+    for offer in data.accommodations:
         prefix = f"accommodations.{offer.code}"
         if offer.code in seen_codes:
             add(prefix, N_("Each accommodation can be offered once."))
@@ -251,17 +239,23 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
             add(f"{prefix}.note", N_("Describe the accommodation."))
         if len(offer.note) > 500 or len(offer.language) > 50:
             add(f"{prefix}.note", N_("Keep this under {max} characters."), max=500)
+    return errors
 
+
+def _recurrence_errors(data: SessionInput) -> list[FieldError]:
     rule = data.recurrence
-    if rule is not None:
-        if not 1 <= rule.interval <= 12:
-            add("recurrence.interval", N_("Repeat every 1 to 12 weeks or months."))
-        if rule.until is None and rule.count is None:
-            add("recurrence.until", N_("A series needs an end: a last date or a number of occurrences."))
-        if rule.count is not None and not 2 <= rule.count <= MAX_OCCURRENCES:
-            add("recurrence.count", N_("A series has between 2 and {max} occurrences."), max=MAX_OCCURRENCES)
-        if rule.until is not None and rule.until <= data.starts_at.astimezone(zone(data.timezone)).date():
-            add("recurrence.until", N_("The last date must be after the first occurrence."))
+    if rule is None:
+        return []
+    errors: list[FieldError] = []
+    add = lambda name, message, **params: errors.append(FieldError(name, message, params))  # noqa: E731
+    if not 1 <= rule.interval <= 12:
+        add("recurrence.interval", N_("Repeat every 1 to 12 weeks or months."))
+    if rule.until is None and rule.count is None:
+        add("recurrence.until", N_("A series needs an end: a last date or a number of occurrences."))
+    if rule.count is not None and not 2 <= rule.count <= MAX_OCCURRENCES:
+        add("recurrence.count", N_("A series has between 2 and {max} occurrences."), max=MAX_OCCURRENCES)
+    if rule.until is not None and rule.until <= data.starts_at.astimezone(zone(data.timezone)).date():
+        add("recurrence.until", N_("The last date must be after the first occurrence."))
     return errors
 
 

@@ -101,7 +101,7 @@ async def add_participant(board_id: FromPath[int], data: JSONBody[ParticipantCre
     return ParticipantOut(token=token, participant=participant, board=board_id)
 
 
-async def _export(request: Request, board: NamedDependency[Board], fmt: str) -> Response[Any]:
+async def _export(request: Request, board: Board, fmt: str) -> Response[Any]:
     answer = await export_answer(request, board, fmt)
     # Litestar adds "; charset=utf-8" to text/* itself: a media type that already names it would say it twice
     if isinstance(answer.media_type, str):

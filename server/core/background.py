@@ -17,7 +17,7 @@ from typing import Any
 from server.core import mail
 from server.settings import Settings
 from sessions import registration_store as rstore
-from sessions import store
+from sessions.timestamps import now_utc
 
 log = logging.getLogger("taiwa.background")
 MAIL_EVERY = 5.0
@@ -27,7 +27,7 @@ LEADER_RETRY = 5.0
 
 async def queue_reminders(db: Any, notify: Any) -> int:
     """Queue the day-before reminder for confirmed registrants of sessions starting 6 to 30 hours from now."""
-    now = store.now_utc()
+    now = now_utc()
     due = await rstore.due_reminders(db, now + timedelta(hours=6), now + timedelta(hours=30))
     for registration_id in due:
         async with db.transaction() as conn:
@@ -41,14 +41,14 @@ async def purge_sensitive(db: Any, retention_days: int) -> tuple[int, int]:
 
     Returns (sessions, details removed); anonymous totals are kept per session.
     """
-    sessions = await rstore.sessions_to_purge(db, store.now_utc() - timedelta(days=retention_days))
+    sessions = await rstore.sessions_to_purge(db, now_utc() - timedelta(days=retention_days))
     removed = 0
     for session_id in sessions:
         async with db.transaction() as conn:
             removed += await rstore.purge_session(conn, session_id)
     if sessions:
         # the purged text may still sit in the write-ahead log: fold it into the file and empty it
-        await db.fetch_all("pragma wal_checkpoint(truncate)")
+        await db.checkpoint()
     return len(sessions), removed
 
 

@@ -1,9 +1,10 @@
 """SQLite access: concurrent readers, one serialised writer, numbered migrations.
 
 All writes go through `Database.transaction()` (or `begin()`), one at a time on the single writer
-connection. Writes that arrive together are committed together (group commit): one BEGIN IMMEDIATE,
-each write in its own SAVEPOINT (an error rolls back only that write), one COMMIT, and only then is
-any writer told its write is done. A read that decides a write sees the state it writes over, even
+connection; a write reads through it too (`WriteConnection`), so it sees what it has changed so far.
+Writes that arrive together are committed together (group commit): one BEGIN IMMEDIATE, each write
+in its own SAVEPOINT (an error rolls back only that write), one COMMIT, and only then is any writer
+told its write is done. A read that decides a write sees the state it writes over, even
 when several processes share the file.
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from aiosqlite.context import Result
 
 BUSY_TIMEOUT_MS = 10_000
 READERS = 3
@@ -88,9 +90,13 @@ class Database:
         rows = await self.fetch_all(sql, params)
         return rows[0] if rows else None
 
+    async def checkpoint(self) -> None:
+        """Fold the write-ahead log into the database file and empty it (after deleting what must not linger)."""
+        await self.fetch_all("pragma wal_checkpoint(truncate)")
+
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write: its statements are kept if the block ends normally, rolled back if it raises.
+    async def transaction(self) -> AsyncIterator[WriteConnection]:
+        """A write on the yielded connection: kept if the block ends normally, rolled back if it raises.
 
         The block leaves only after the write is committed (and raises if the commit failed).
         """
@@ -189,6 +195,39 @@ class GroupAbandoned(sqlite3.OperationalError):
     """A group rolled back because one of its writes could not be undone on its own."""
 
 
+class WriteConnection:
+    """The writer connection as one write sees it, inside the group's transaction.
+
+    `execute` and `executemany` are aiosqlite's. `fetch_all` and `fetch_one` read as the Database's
+    do, but see the state this write is changing: so the store's read functions, which take anything
+    with those two, serve a write as well as a page.
+    """
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Result[aiosqlite.Cursor]:
+        """Run a statement; await the result for its cursor (or use it as `async with`)."""
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any] | dict[str, Any]]) -> Result[aiosqlite.Cursor]:
+        """Run a statement once for each set of parameters."""
+        return self._conn.executemany(sql, params)
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a query inside the write and return every row."""
+        if _out_of_range(params):
+            return []
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+        """Run a query inside the write and return its first row, or None."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+
 class Write:
     """One writer's turn inside a group's transaction."""
 
@@ -196,7 +235,7 @@ class Write:
 
     def __init__(self, conn: aiosqlite.Connection, savepoint: bool = True) -> None:
         loop = asyncio.get_running_loop()
-        self.conn = conn
+        self.conn = WriteConnection(conn)
         self.savepoint = savepoint
         self.turn: asyncio.Future[None] = loop.create_future()  # the writer may run its statements
         self.done: asyncio.Future[bool] = loop.create_future()  # the writer is done: keep or roll back

@@ -9,7 +9,8 @@ from typing import Any
 from sessions.catalog import ACCOMMODATIONS, AFTER_DEADLINE, FORMATS, KINDS, LANGUAGES, N_, VENUE_FEATURES
 from sessions.models import AccommodationOffer, ChildcareOffer, Recurrence, Session, SessionInput, Venue, VenueInput
 from sessions.registration_models import AccommodationRequestInput, ChildInput, RegistrationInput
-from sessions.validation import FieldError, InvalidInput, end_of_day, without_controls, zone
+from sessions.text import without_controls
+from sessions.validation import FieldError, InvalidInput, end_of_day, zone
 
 FormValues = dict[str, Any]
 # Age choices for childcare, in months: what Japanese 託児 notices use (6か月〜就学前 …)
@@ -113,44 +114,9 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
         if value is None and name not in {e.field for e in read.errors}:
             read.errors.append(FieldError(name, message))
 
-    childcare = None
-    if read.text("childcare_offered"):
-        deadline_day = read.day("childcare_deadline")
-        childcare = ChildcareOffer(
-            places=read.integer("childcare_places") or 0,
-            min_age_months=read.integer("childcare_min_age_months") or 0,
-            max_age_months=read.integer("childcare_max_age_months", 72) or 0,
-            deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
-            note=read.text("childcare_note"),
-            after_deadline=read.choice("childcare_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
-        )
-    offers = []
-    for code in ACCOMMODATIONS:
-        mode = read.text(f"acc_{code}")
-        if not mode:
-            continue
-        if mode not in ("always", "on_request"):
-            read.errors.append(FieldError(f"accommodations.{code}", N_("Choose one of the options.")))
-            continue
-        deadline_day = read.day(f"acc_{code}_deadline")
-        offers.append(AccommodationOffer(
-            code=code, mode=mode,  # type: ignore[arg-type]
-            deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
-            capacity=read.integer(f"acc_{code}_capacity", None), language=read.text(f"acc_{code}_language"),
-            note=read.text(f"acc_{code}_note"),
-            after_deadline=read.choice(f"acc_{code}_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
-        ))
-
-    recurrence = None
-    if with_recurrence:
-        repeat = read.choice("repeat", REPEAT_CHOICES, "none")
-        if repeat != "none":
-            recurrence = Recurrence(
-                freq="weekly" if repeat == "weekly" else "monthly",
-                interval=read.integer("repeat_interval", 1) or 1,
-                until=read.day("repeat_until"), count=read.integer("repeat_count", None),
-                monthly_by="monthday" if repeat == "monthly_monthday" else "weekday",
-            )
+    childcare = _childcare_from_form(read, tz_name)
+    offers = _offers_from_form(read, tz_name)
+    recurrence = _recurrence_from_form(read) if with_recurrence else None
     fmt = read.choice("format", FORMATS, "in_person")
     venue_id = read.integer("venue_id", None)
     day = day or date.today()
@@ -174,6 +140,52 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
         recurrence=recurrence,
     )
     return data, read.errors
+
+
+def _childcare_from_form(read: _Reader, tz_name: str) -> ChildcareOffer | None:
+    if not read.text("childcare_offered"):
+        return None
+    deadline_day = read.day("childcare_deadline")
+    return ChildcareOffer(
+        places=read.integer("childcare_places") or 0,
+        min_age_months=read.integer("childcare_min_age_months") or 0,
+        max_age_months=read.integer("childcare_max_age_months", 72) or 0,
+        deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
+        note=read.text("childcare_note"),
+        after_deadline=read.choice("childcare_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
+    )
+
+
+def _offers_from_form(read: _Reader, tz_name: str) -> list[AccommodationOffer]:
+    offers = []
+    for code in ACCOMMODATIONS:
+        mode = read.text(f"acc_{code}")
+        if not mode:
+            continue
+        if mode not in ("always", "on_request"):
+            read.errors.append(FieldError(f"accommodations.{code}", N_("Choose one of the options.")))
+            continue
+        deadline_day = read.day(f"acc_{code}_deadline")
+        offers.append(AccommodationOffer(
+            code=code, mode=mode,  # type: ignore[arg-type]
+            deadline=end_of_day(deadline_day, tz_name) if deadline_day and _known_zone(tz_name) else None,
+            capacity=read.integer(f"acc_{code}_capacity", None), language=read.text(f"acc_{code}_language"),
+            note=read.text(f"acc_{code}_note"),
+            after_deadline=read.choice(f"acc_{code}_after_deadline", AFTER_DEADLINE, "closed"),  # type: ignore[arg-type]
+        ))
+    return offers
+
+
+def _recurrence_from_form(read: _Reader) -> Recurrence | None:
+    repeat = read.choice("repeat", REPEAT_CHOICES, "none")
+    if repeat == "none":
+        return None
+    return Recurrence(
+        freq="weekly" if repeat == "weekly" else "monthly",
+        interval=read.integer("repeat_interval", 1) or 1,
+        until=read.day("repeat_until"), count=read.integer("repeat_count", None),
+        monthly_by="monthday" if repeat == "monthly_monthday" else "weekday",
+    )
 
 
 def _known_zone(name: str) -> bool:

@@ -21,12 +21,14 @@ from jinja2 import Environment, FileSystemLoader
 
 from server.core import i18n
 from server.settings import ROOT, Settings
+from server.core import outbox_store
 from server.core.templating import configure, localized
 from sessions import registration_store as rstore
 from sessions import store
 from sessions import calendar
 from sessions.catalog import N_
-from sessions.registration import Notify, _InTransaction
+from sessions.registration import Notify
+from sessions.timestamps import now_utc
 
 log = logging.getLogger("taiwa.mail")
 SUBJECTS = {
@@ -62,13 +64,12 @@ def notifier(settings: Settings, secret: str) -> Notify:
 
 async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, secret: str) -> None:
     """Render a message in the registrant's language and add it to the outbox (same transaction)."""
-    reader = _InTransaction(conn)
-    registration = await rstore.get_registration(reader, registration_id)
+    registration = await rstore.get_registration(conn, registration_id)
     if registration is None or not registration.email:
         return  # reached by phone; the organizer's roster shows the status
-    session = await store.get_session(reader, registration.session_id)
+    session = await store.get_session(conn, registration.session_id)
     assert session is not None
-    token = registrant_token(secret, await rstore.token_salt(reader, registration_id))
+    token = registrant_token(secret, await rstore.token_salt(conn, registration_id))
     locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
     try:
         title = localized(session, "title")
@@ -85,9 +86,8 @@ async def queue(conn: Any, kind: str, registration_id: int, *, settings: Setting
                                   private_note=f"{settings.base_url}/r/{token}", online_url=online).decode()
     finally:
         i18n.current_locale.reset(locale_token)
-    await conn.execute(
-        "insert into outbox (kind, registration_id, to_address, subject, body, ics) values (?, ?, ?, ?, ?, ?)",
-        (kind, registration_id, registration.email, subject, body, ics))
+    await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,
+                                   subject=subject, body=body, ics=ics)
 
 
 def _message(row: Any, sender: str) -> EmailMessage:
@@ -105,10 +105,8 @@ def _message(row: Any, sender: str) -> EmailMessage:
 async def deliver_due(db: Any, smtp_url: str, sender: str, *, batch: int = 50) -> int:
     """Send what is due; failures are retried later with exponential backoff. Returns how many went."""
     parts = urlsplit(smtp_url)
-    now = store.now_utc()
-    rows = await db.fetch_all(
-        "select * from outbox where sent_at is null and next_attempt_at <= ? order by id limit ?",
-        (store.to_db(now), batch))
+    now = now_utc()
+    rows = await outbox_store.due_messages(db, now, batch)
     sent = 0
     for row in rows:
         try:
@@ -119,21 +117,19 @@ async def deliver_due(db: Any, smtp_url: str, sender: str, *, batch: int = 50) -
         except (aiosmtplib.SMTPException, OSError) as error:
             delay = min(timedelta(seconds=30 * 2 ** row["attempts"]), MAX_BACKOFF)
             async with db.transaction() as conn:
-                await conn.execute(
-                    "update outbox set attempts = attempts + 1, next_attempt_at = ?, last_error = ? where id = ?",
-                    (store.to_db(now + delay), type(error).__name__ + ": " + str(error)[:200], row["id"]))
+                await outbox_store.mark_failed(conn, row["id"], next_attempt_at=now + delay,
+                                               error=type(error).__name__ + ": " + str(error)[:200])
             log.warning("mail %s not delivered (attempt %s): %s", row["id"], row["attempts"] + 1, type(error).__name__)
             continue
         async with db.transaction() as conn:
-            await conn.execute("update outbox set sent_at = ?, attempts = attempts + 1, last_error = '' where id = ?",
-                               (store.to_db(store.now_utc()), row["id"]))
+            await outbox_store.mark_sent(conn, row["id"], now_utc())
         sent += 1
     return sent
 
 
 async def outbox(db: Any, limit: int = 200) -> list[Any]:
     """The newest messages, for the admins' outbox page."""
-    return await db.fetch_all("select * from outbox order by id desc limit ?", (limit,))
+    return await outbox_store.newest_messages(db, limit)
 
 
 def sender_address(settings: Settings) -> str:

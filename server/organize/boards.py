@@ -31,7 +31,7 @@ def board_errors(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
     return config, {name: translate(message) for name, message in errors.items()}
 
 
-async def create_board(db: Db, session_id: int, org_id: int, config: dict[str, Any]) -> int:
+async def create_board(db: Any, session_id: int, org_id: int, config: dict[str, Any]) -> int:
     async with db.transaction() as conn:
         return await board_store.create_board(conn, session_id=session_id, org_id=org_id, **config)
 

@@ -53,7 +53,7 @@ async def dashboard(request: Request, account: CurrentAccount, db: Db) -> Templa
 # ---------------------------------------------------------------- sessions
 
 async def _form_context(request: Request, org_id: int, values: dict[str, Any], errors: dict[str, str],
-                        session: NamedDependency[Session] | None = None) -> dict[str, Any]:
+                        session: Session | None = None) -> dict[str, Any]:
     return {"values": values, "errors": errors, "session": session,
             "venues": await store.list_venues(request.app.state.db, org_id),
             "org": await store.get_org(request.app.state.db, org_id), "age_choices": CHILD_AGE_CHOICES}

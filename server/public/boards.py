@@ -101,7 +101,7 @@ async def join(request: Request, code: FromPath[str], db: Db) -> Template | Redi
 
 # ---------------------------------------------------------------- viewing and acting
 
-async def viewer_for(request: Request, board: NamedDependency[Board]) -> Actor | None:
+async def viewer_for(request: Request, board: Board) -> Actor | None:
     """The facilitator (signed in, same organization) or the participant (cookie) looking at a board."""
     account = request.scope["state"].get("account")
     if account is not None and await can_facilitate(request.app.state.db, account, board.id):
@@ -110,7 +110,7 @@ async def viewer_for(request: Request, board: NamedDependency[Board]) -> Actor |
     return participant_actor(row) if row is not None else None
 
 
-async def board_context(request: Request, board: NamedDependency[Board], viewer: Actor) -> dict[str, Any]:
+async def board_context(request: Request, board: Board, viewer: Actor) -> dict[str, Any]:
     service = request.app.state.board_service
     state: BoardState = await service.state(board.id)
     session = await store.get_session(request.app.state.db, board.session_id)

@@ -120,7 +120,7 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     return Response(body, media_type="text/calendar", headers=headers)
 
 
-async def _feed_sessions(db: Db, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
+async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
     """Published, cancelled and completed sessions from PAST_DAYS ago on, and whole series they belong to."""
     since = store.now_utc() - timedelta(days=PAST_DAYS)
     singles: list[Session] = []
@@ -147,24 +147,14 @@ async def _feed_sessions(db: Db, filters: SessionFilters) -> tuple[list[Session]
     return singles, series
 
 
-async def _version(db: Db, filters: SessionFilters) -> tuple[Any, ...]:
+async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
     """A cheap fingerprint of everything a feed shows.
 
     It covers every session matching the filters whatever its status (so one leaving the feed
     changes it too), their revision counters (every edit), and the series they belong to.
     """
     since = store.now_utc() - timedelta(days=PAST_DAYS)
-    where, params = store._visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=True,
-                                          org_id=None, statuses=None)
-    row = await db.fetch_one(
-        "select max(s.updated_at), count(*), total(s.revision), total(s.status = 'draft'), "
-        "group_concat(distinct s.series_id) from sessions s join organizations o on o.id = s.org_id"
-        + (" where " + " and ".join(where) if where else ""), params)
-    series = await db.fetch_one(
-        "select max(updated_at), count(*), total(revision) from sessions where series_id in "
-        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[4],))
-    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], row[4], series[1],
-            series[2], store.now_utc().date().isoformat())
+    return (*await store.feed_fingerprint(db, filters, since), store.now_utc().date().isoformat())
 
 
 class _EventCache(OrderedDict):  # type: ignore[type-arg]
@@ -191,9 +181,8 @@ def _event_cache(request: Request) -> _EventCache:
     return state.event_cache
 
 
-async def _revision(db: Db, session_id: int) -> int:
-    row = await db.fetch_one("select revision from sessions where id = ?", (session_id,))
-    return row[0] if row else 0
+async def _revision(db: Any, session_id: int) -> int:
+    return await store.session_revision(db, session_id)
 
 
 def _calendar_name(base: str, filters: SessionFilters) -> str:

@@ -61,7 +61,7 @@ async def present(request: Request, board: NamedDependency[Board]) -> Template:
 
 # ---------------------------------------------------------------- exports and the outcome
 
-async def export_answer(request: Request, board: NamedDependency[Board], fmt: str, *, names: bool = True) -> Response[Any]:
+async def export_answer(request: Request, board: Board, fmt: str, *, names: bool = True) -> Response[Any]:
     """The board as a download: Markdown, CSV (UTF-8 with BOM) or JSON."""
     state = await request.app.state.board_service.state(board.id)
     headers = {"Content-Disposition": f'attachment; filename="board-{board.id}.{fmt}"', "Cache-Control": "no-store"}

@@ -1,0 +1,37 @@
+"""SQL of the outbox: mail to registrants, written in the transaction of the change it reports."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from sessions.store import Reader
+from sessions.timestamps import to_db
+
+
+async def add_message(conn: Any, *, kind: str, registration_id: int, to_address: str, subject: str, body: str,
+                      ics: str | None) -> None:
+    await conn.execute(
+        "insert into outbox (kind, registration_id, to_address, subject, body, ics) values (?, ?, ?, ?, ?, ?)",
+        (kind, registration_id, to_address, subject, body, ics))
+
+
+async def due_messages(db: Reader, now: datetime, limit: int) -> list[sqlite3.Row]:
+    """Unsent messages whose next attempt is due, oldest first."""
+    return await db.fetch_all("select * from outbox where sent_at is null and next_attempt_at <= ? order by id limit ?",
+                              (to_db(now), limit))
+
+
+async def mark_failed(conn: Any, message_id: int, *, next_attempt_at: datetime, error: str) -> None:
+    await conn.execute("update outbox set attempts = attempts + 1, next_attempt_at = ?, last_error = ? where id = ?",
+                       (to_db(next_attempt_at), error, message_id))
+
+
+async def mark_sent(conn: Any, message_id: int, at: datetime) -> None:
+    await conn.execute("update outbox set sent_at = ?, attempts = attempts + 1, last_error = '' where id = ?",
+                       (to_db(at), message_id))
+
+
+async def newest_messages(db: Reader, limit: int) -> list[sqlite3.Row]:
+    return await db.fetch_all("select * from outbox order by id desc limit ?", (limit,))

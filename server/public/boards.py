@@ -15,7 +15,6 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from litestar.di import NamedDependency
 
 from realtime import store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results

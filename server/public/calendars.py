@@ -24,7 +24,6 @@ from server.core.i18n import current_locale, format_date_only, gettext as _
 from server.public.sessions import filters_from_query, filter_params
 from server.public.registration import own_registration
 from server.core.templating import age_text, label, localized
-from server.auth.guards import Db
 from sessions import calendar, store
 from sessions.models import Session, SessionFilters
 from sessions.validation import zone

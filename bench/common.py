@@ -326,6 +326,36 @@ async def api_token_for(db_path: Path, email: str = "bench@example.jp") -> str:
     return token
 
 
+@dataclass
+class BurstRun:
+    """A burst measured on the bare baseline and on Taiwa, with what reached Taiwa's board log on disk."""
+
+    base: dict[str, Any]
+    taiwa: dict[str, Any]
+    rss: int
+    logged: list[tuple[Any, ...]]
+    profile: Path | None
+
+
+def run_burst(name: str, participants: int, bare: Any, taiwa: Any, event_type: str) -> BurstRun:
+    """Run `bare(base_url, participants)` on the bare server, then `taiwa(base_url, tokens, api_token, board)`
+    on Taiwa with a fresh board of `participants`; read back the `event_type` rows of its log."""
+    with bare_server(f"bare-{name}") as server:
+        base = asyncio.run(bare(server.base, participants))
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "bench.sqlite3"
+        board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, participants))
+        api_token = asyncio.run(api_token_for(db_path))
+        server = taiwa_server(db_path, name)
+        with server:
+            result = asyncio.run(taiwa(server.base, tokens, api_token, board_id))
+            rss = server.sample_rss()
+        logged = read_db(db_path, "select data from board_events where board_id = ? and type = ?",
+                         (board_id, event_type))
+        profile = write_profile(server.profile, name)
+    return BurstRun(base, result, rss, logged, profile)
+
+
 def read_db(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows read straight from the SQLite file (after the server stopped: what is durable)."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

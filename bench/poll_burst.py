@@ -8,16 +8,13 @@ Usage: python -m bench.poll_burst [--participants 500]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.common import (RESULTS, Outcome, ack_burst, api_token_for, bare_server, connect_clients, disconnect_all,
-                          ms, prepare_taiwa, ratio, read_db, rss_per_100, taiwa_server, write_profile)
+from bench.common import (run_burst, RESULTS, Outcome, ack_burst, connect_clients, disconnect_all,
+                          ms, ratio, rss_per_100)
 
 CHOICES = ("o1", "o2", "o3")
 
@@ -59,19 +56,8 @@ async def burst(base: str, tokens: list[str], api_token: str, board_id: int) -> 
 
 def scenario(quick: bool = False) -> Outcome:
     participants = 50 if quick else 500
-    with bare_server("bare-poll") as bare:
-        base = asyncio.run(_bare(bare.base, participants))
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
-        board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, participants))
-        api_token = asyncio.run(api_token_for(db_path))
-        server = taiwa_server(db_path, "poll")
-        with server:
-            taiwa = asyncio.run(burst(server.base, tokens, api_token, board_id))
-            rss = server.sample_rss()
-        logged = read_db(db_path, "select count(*) from board_events where board_id = ? and type = 'poll:answered'",
-                         (board_id,))[0][0]
-        profile = write_profile(server.profile, "poll")
+    run = run_burst("poll", participants, _bare, burst, "poll:answered")
+    base, taiwa, rss, profile, logged = run.base, run.taiwa, run.rss, run.profile, len(run.logged)
     correct = taiwa["acked"] == participants and taiwa["exact"] and logged == participants
     r = ratio(taiwa["p99"], base["p99"])
     return Outcome(

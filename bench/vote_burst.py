@@ -9,16 +9,13 @@ Usage: python -m bench.vote_burst [--participants 500]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
-from bench.common import (Outcome, ack_burst, api_token_for, bare_server, connect_clients, disconnect_all, ms,
-                          prepare_taiwa, ratio, read_db, rss_per_100, taiwa_server, write_profile)
+from bench.common import (run_burst, Outcome, ack_burst, connect_clients, disconnect_all, ms,
+                          ratio, rss_per_100)
 
 DOTS = 5
 NOTES = 10
@@ -73,19 +70,9 @@ async def _taiwa(base: str, tokens: list[str], api_token: str, board_id: int) ->
 
 def scenario(quick: bool = False) -> Outcome:
     participants = 50 if quick else 500
-    with bare_server("bare-votes") as bare:
-        base = asyncio.run(_bare(bare.base, participants))
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
-        board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, participants))
-        api_token = asyncio.run(api_token_for(db_path))
-        server = taiwa_server(db_path, "votes")
-        with server:
-            taiwa = asyncio.run(_taiwa(server.base, tokens, api_token, board_id))
-            rss = server.sample_rss()
-        logged = Counter(json.loads(data)["note"] for (data,) in read_db(
-            db_path, "select data from board_events where board_id = ? and type = 'vote:cast'", (board_id,)))
-        profile = write_profile(server.profile, "votes")
+    run = run_burst("votes", participants, _bare, _taiwa, "vote:cast")
+    base, taiwa, rss, profile = run.base, run.taiwa, run.rss, run.profile
+    logged = Counter(json.loads(data)["note"] for (data,) in run.logged)
     total = participants * DOTS
     exact = taiwa["revealed"] and taiwa["tallies"] == taiwa["expected"]
     durable = dict(logged) == taiwa["expected"]

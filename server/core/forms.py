@@ -53,35 +53,25 @@ class _Reader:
             self.errors.append(FieldError(name, N_("Enter a whole number.")))
             return default
 
-    def day(self, name: str) -> date | None:
+    def _parsed(self, name: str, parse: Any, message: str) -> Any:
+        """The field read by `parse` (None when empty); an unreadable value is an error with `message`."""
         raw = self.text(name)
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            return parse(raw)
         except ValueError:
-            self.errors.append(FieldError(name, N_("Enter a date such as 2026-11-23.")))
+            self.errors.append(FieldError(name, message))
             return None
+
+    def day(self, name: str) -> date | None:
+        return self._parsed(name, date.fromisoformat, N_("Enter a date such as 2026-11-23."))
 
     def clock(self, name: str) -> time | None:
-        raw = self.text(name)
-        if not raw:
-            return None
-        try:
-            return time.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(FieldError(name, N_("Enter a time such as 14:00.")))
-            return None
+        return self._parsed(name, time.fromisoformat, N_("Enter a time such as 14:00."))
 
     def moment(self, name: str) -> datetime | None:
-        raw = self.text(name)
-        if not raw:
-            return None
-        try:
-            return datetime.fromisoformat(raw)
-        except ValueError:
-            self.errors.append(FieldError(name, N_("Enter a date and time such as 2026-11-23 14:00.")))
-            return None
+        return self._parsed(name, datetime.fromisoformat, N_("Enter a date and time such as 2026-11-23 14:00."))
 
     def choice(self, name: str, choices: Any, default: str) -> str:
         value = self.text(name) or default

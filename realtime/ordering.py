@@ -1,50 +1,130 @@
-"""Socket.IO over Redis with each board's messages delivered in seq order.
+"""Socket.IO over Redis with each board's messages delivered in seq order, and never held for long.
 
 With several processes, two of them may commit consecutive events of one board and publish them in
-the other order. Every process hands its room messages to its own clients through `_handle_emit`
-(its own at once, the others' from Redis), so that is where order is restored: a message whose
-first seq is not the next one is held until the missing ones arrive, or for at most HOLD seconds
-(then clients see the gap and fetch a snapshot, as after any lost message).
+the other order, and Redis may lose messages (restarted, paused, unreachable). Every process hands
+its room messages to its own clients through `_handle_emit` (its own at once, the others' from
+Redis), so that is where order is restored: a message whose first seq is not the next one is held
+until the missing ones arrive. A gap is given up on HOLD seconds after it was first seen, however
+many messages arrive meanwhile: the room's missing events are then read back from the board's log
+(`missed`, once per room, not once per client) and delivered in order, so clients see no gap and
+fetch no snapshot. When the subscription to Redis comes back after a loss, every room is caught up
+from the log the same way, since what was published meanwhile will never arrive.
+
+Publishing goes through an Outbox (outbox.py): no ack or join waits on Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import socketio
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
-HOLD = 1.0
+from realtime.outbox import Outbox
+
+log = logging.getLogger("taiwa.redis")
+HOLD = 1.0  # seconds a gap may hold a room's messages, counted from when it was first seen
+RETRY = 0.5  # seconds between attempts to subscribe again after losing Redis
+TIMEOUT = 0.5  # connecting and each command: a paused or unreachable Redis fails fast instead of hanging
+
+# (room, seq already delivered) -> the room's messages for the events its board logged after that seq
+Missed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
+
+
+def _with_seq(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The message's data if it is one object with an integer `seq` (an event, a snapshot)."""
+    data = message.get("data")
+    payload = data[0] if isinstance(data, list) and len(data) == 1 else data
+    return payload if isinstance(payload, dict) and isinstance(payload.get("seq"), int) else None
+
+
+def _is_board_room(room: Any) -> bool:
+    return isinstance(room, str) and room.startswith("board:")
 
 
 def _board_event(message: dict[str, Any]) -> tuple[str, int, int] | None:
     """(room, first seq, last seq) of a board room's `event` message, or None for anything else."""
-    room = message.get("room")
-    if message.get("event") != "event" or not isinstance(room, str) or not room.startswith("board:"):
-        return None
-    data = message.get("data")
-    payload = data[0] if isinstance(data, list) and len(data) == 1 else data
-    if not isinstance(payload, dict) or not isinstance(payload.get("seq"), int):
+    room, payload = message.get("room"), _with_seq(message)
+    if message.get("event") != "event" or not _is_board_room(room) or payload is None:
         return None
     first = payload.get("from", payload["seq"])
     return room, first if isinstance(first, int) else payload["seq"], payload["seq"]
 
 
-class OrderedRedisManager(socketio.AsyncRedisManager):
-    def __init__(self, url: str, **options: Any) -> None:
-        super().__init__(url, **options)
+def _board_event_room(message: dict[str, Any]) -> str | None:
+    found = _board_event(message)
+    return found[0] if found is not None else None
+
+
+class OrderedRedisManager(AsyncPubSubManager):
+    name = "redis"
+
+    def __init__(self, url: str, missed: Missed | None = None, channel: str = "socketio") -> None:
+        super().__init__(channel=channel)
+        self.redis = Redis.from_url(url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT,
+                                    retry=Retry(NoBackoff(), 0))  # the outbox and the listener retry by themselves
+        self.missed = missed
+        self.outbox = Outbox(lambda message: self.redis.publish(self.channel, self.json.dumps(message)),
+                             _board_event_room)
         self._delivered: dict[str, int] = {}  # room -> last seq handed to its clients
+        self._namespaces: dict[str, str] = {}  # room -> its namespace, for messages read back from the log
         self._held: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._deadlines: dict[str, asyncio.TimerHandle] = {}
+
+    async def _publish(self, data: dict[str, Any]) -> None:
+        self.outbox.put(data)
+
+    async def _listen(self) -> AsyncIterator[bytes]:
+        channel = self.channel.encode()
+        lost = False
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                if lost:
+                    lost = False
+                    log.warning("subscribed to Redis again: catching the boards up from the database")
+                    asyncio.ensure_future(self._catch_up())
+                async for message in pubsub.listen():
+                    if message["channel"] == channel and message["type"] == "message":
+                        yield message["data"]
+            except Exception as error:  # noqa: BLE001 - Redis away or restarting: subscribe again soon
+                if not lost:
+                    log.warning("lost Redis (%r): subscribing again every %s s", error, RETRY)
+                lost = True
+                await asyncio.sleep(RETRY)
+            finally:
+                with contextlib.suppress(Exception):  # a connection already gone has nothing to close
+                    await pubsub.aclose()
 
     async def _handle_emit(self, message: dict[str, Any]) -> None:
         found = _board_event(message)
         if found is None:
+            self._start_rooms(message)
             await super()._handle_emit(message)
             return
         room, first, last = found
+        self._namespaces[room] = message.get("namespace") or "/"
         self._held.setdefault(room, []).append((first, last, message))
         await self._deliver(self._ready(room))
+
+    def _start_rooms(self, message: dict[str, Any]) -> None:
+        """A board room that has had no message yet starts from the seq of its first client's snapshot,
+        so that a later seq arriving first (from this process) waits for the earlier ones (from another)."""
+        snapshot = _with_seq(message) if message.get("event") == "snapshot" else None
+        if snapshot is None or not isinstance(message.get("room"), str):
+            return
+        namespace = message.get("namespace") or "/"
+        for room in self.get_rooms(message["room"], namespace):
+            if _is_board_room(room) and room not in self._delivered:
+                self._delivered[room] = snapshot["seq"]
+                self._namespaces[room] = namespace
 
     def _ready(self, room: str, *, force: bool = False) -> list[dict[str, Any]]:
         """Take the held messages that continue the room's sequence (all of them, in order, if forced)."""
@@ -54,7 +134,7 @@ class OrderedRedisManager(socketio.AsyncRedisManager):
         while held:
             first, last, message = held[0]
             if delivered is not None and last <= delivered:
-                held.pop(0)  # already covered by a later progress message
+                held.pop(0)  # already covered by a later progress message or by the log
                 continue
             if delivered is not None and first > delivered + 1 and not force:
                 break
@@ -64,18 +144,40 @@ class OrderedRedisManager(socketio.AsyncRedisManager):
         if delivered is not None:
             self._delivered[room] = delivered
         self._held[room] = held
-        timer = self._timers.pop(room, None)
-        if timer is not None:
-            timer.cancel()
-        if held:
-            self._timers[room] = asyncio.get_running_loop().call_later(HOLD, self._release, room)
-        else:
+        if not held:
             self._held.pop(room, None)
+            deadline = self._deadlines.pop(room, None)
+            if deadline is not None:
+                deadline.cancel()
+        elif room not in self._deadlines:  # set when the gap is first seen; later messages do not move it
+            self._deadlines[room] = asyncio.get_running_loop().call_later(HOLD, self._give_up, room)
         return ready
 
-    def _release(self, room: str) -> None:
-        self._timers.pop(room, None)
-        asyncio.ensure_future(self._deliver(self._ready(room, force=True)))
+    def _give_up(self, room: str) -> None:
+        self._deadlines.pop(room, None)
+        asyncio.ensure_future(self._fill(room, last_resort=True))
+
+    async def _fill(self, room: str, *, last_resort: bool = False) -> None:
+        """Add what the room missed, read back from its board's log, and deliver what now continues it.
+        As a last resort (nothing to read), deliver everything held: clients see the gap and fetch a
+        snapshot."""
+        delivered = self._delivered.get(room)
+        found: list[dict[str, Any]] = []
+        if self.missed is not None and delivered is not None:
+            try:
+                found = await self.missed(room, delivered)
+            except Exception as error:  # noqa: BLE001 - the database is busy or away: fall back on snapshots
+                log.warning("could not read what %s missed: %r", room, error)
+        namespace = self._namespaces.get(room, "/")
+        self._held.setdefault(room, []).extend(
+            (payload["seq"], payload["seq"], {"method": "emit", "event": "event", "data": [payload],
+                                              "namespace": namespace, "room": room})
+            for payload in found)
+        await self._deliver(self._ready(room, force=last_resort and not found))
+
+    async def _catch_up(self) -> None:
+        for room in list(self._delivered):
+            await self._fill(room)
 
     async def _deliver(self, messages: list[dict[str, Any]]) -> None:
         # Tasks start in the order they are created, and each queues its packets before its first

@@ -6,7 +6,7 @@ from typing import Any
 
 import socketio
 
-from realtime.ordering import OrderedRedisManager
+from realtime.ordering import Missed, OrderedRedisManager
 from realtime.wire import orjson_module
 
 # Names the server itself raises; a client sending one gets an "unknown event" error ack instead.
@@ -20,9 +20,11 @@ class Server(socketio.AsyncServer):
         await super()._handle_event(eio_sid, namespace, id, data)
 
 
-def create_socket_server(*, redis_url: str | None, allowed_origins: list[str]) -> socketio.AsyncServer:
+def create_socket_server(*, redis_url: str | None, allowed_origins: list[str],
+                         missed: Missed | None = None) -> socketio.AsyncServer:
     """An asyncio Socket.IO server; with a Redis URL its rooms are shared across processes, and each
-    board's messages reach every client in seq order whichever process committed them."""
-    manager = OrderedRedisManager(redis_url) if redis_url else None
+    board's messages reach every client in seq order whichever process committed them (what Redis
+    lost is read back with `missed`)."""
+    manager = OrderedRedisManager(redis_url, missed) if redis_url else None
     return Server(async_mode="asgi", client_manager=manager, cors_allowed_origins=allowed_origins,
                   json=orjson_module, logger=False, engineio_logger=False)

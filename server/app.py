@@ -9,6 +9,7 @@ import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import socketio
@@ -23,6 +24,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from realtime.missed import missed_events
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
 from realtime.socket import create_socket_server
@@ -124,10 +126,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
     settings = settings or Settings.from_env()
     db = Database(settings.db_path)
-    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
+    board_service = BoardService(db)
+    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
+                               missed=partial(missed_events, board_service))
     secret = stored_secret(settings)
     notify = mail.notifier(settings, secret)
-    board_service = BoardService(db)
     limits = {name: settings.limit(name) for name in settings.limits}
     throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
     board_limit = board_limiter(settings, throttles)

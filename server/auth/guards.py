@@ -20,6 +20,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 
+from realtime import store as board_store
 from realtime.store import Board
 from server.auth.accounts import Account
 from server.auth.board_access import can_facilitate
@@ -156,9 +157,10 @@ async def acting_org(request: Request, db: Db, account: CurrentAccount) -> int:
     return account.org_id
 
 
-async def facilitated_board(state: State, db: Db, account: CurrentAccount, board_id: FromPath[int]) -> Board:
-    """A board the account facilitates (its organization's); any other board is 404."""
-    board = await state.board_service.board(board_id)
+async def facilitated_board(db: Db, account: CurrentAccount, board_id: FromPath[int]) -> Board:
+    """A board the account facilitates (its organization's); any other board is 404. Read from the
+    database, not this process's cache: another process may have just changed its outcome flags."""
+    board = await board_store.get_board(db, board_id)
     if board is None or not await can_facilitate(db, account, board_id):
         raise NotFoundException()
     return board

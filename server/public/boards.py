@@ -225,8 +225,9 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
 
 @get("/boards/{board_id:int}/outcome", include_in_schema=False)
 async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template:
-    board = await _board_or_404(request, board_id)
-    if not board.outcome_published:
+    # The flags as the database has them: another process may have just withdrawn the outcome or its names.
+    board = await board_store.get_board(db, board_id)
+    if board is None or not board.outcome_published:
         raise NotFoundException()
     state = await request.app.state.board_service.state(board.id)
     session = await store.get_session(db, board.session_id)

@@ -13,8 +13,9 @@ import pytest
 
 from server.settings import Settings
 from server.auth.limits import DEFAULT_LIMITS, Limit, SlidingWindow, parse_limits
-from tests.conftest import PASSWORD, html, login, make_account
-from tests.test_board_socket import Api, TaiwaServer, crowd, facilitator, op, participant, prepare_workshop  # noqa: F401
+from tests.harness import PASSWORD, TaiwaServer, html, login, make_account, prepare_workshop
+from tests.socket_clients import Api, facilitator, op, participant
+from tests.socket_clients import crowd  # noqa: F401 - fixtures, used by name
 
 
 @pytest.fixture

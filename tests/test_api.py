@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 from server.auth import accounts
 from sessions.models import AccommodationOffer, ChildcareOffer
-from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
+from tests.harness import TOKYO, make_account, make_session, make_venue, next_saturday
 
 JA_CATALOG = Path(__file__).resolve().parent.parent / "server" / "locale" / "ja" / "LC_MESSAGES" / "messages.po"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

@@ -23,8 +23,10 @@ import pytest
 from redis import Redis
 
 from tests.conftest import PASSWORD, csrf_from, html, read_db
-from tests.test_board_socket import Api, Member, TaiwaServer, add_note, free_port, op, until
-from tests.test_scale_out import REDIS, deployment_worker, facilitate, in_order, join, log_seqs
+from tests.harness import TaiwaServer, free_port
+from tests.socket_clients import Api, Member, add_note, op, until
+from tests.harness import REDIS
+from tests.test_scale_out import deployment_worker, facilitate, in_order, join, log_seqs
 from tests.test_scale_out import workers  # noqa: F401 - a fixture, with this module's redis_url
 
 OUTAGE = 4.0  # seconds without Redis, while everyone keeps writing

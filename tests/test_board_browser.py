@@ -5,65 +5,36 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from sessions.demo import DEMO_PASSWORD
-from tests.test_browser import AXE, CHROMIUM, CHROMIUM_FLAGS, axe_violations
-from tests.conftest import running_demo_server
+from tests.harness import axe_violations, new_context, read_db
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
 ORGANIZER = "organizer@kanazawa.example"
 PROMPTS = ("地域の良いところ", "困っていること", "やってみたいこと")
 
 
-@pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """`taiwa serve --demo` as a real process on a free port: its base URL and its database file."""
-    db = tmp_path_factory.mktemp("board-browser") / "taiwa.sqlite3"
-    with running_demo_server(db) as base:
-        yield base, db
-
-
 @pytest.fixture
 def server(demo_server: tuple[str, Path]) -> str:
+    """`taiwa serve --demo` as a real process on a free port (one for this module): its base URL."""
     return demo_server[0]
 
 
 @pytest.fixture(scope="module")
 def session_id(demo_server: tuple[str, Path]) -> int:
     """A published session of the demo organization "kanazawa" (the organizer's own)."""
-    with sqlite3.connect(demo_server[1]) as conn:
-        row = conn.execute("select id from sessions where org_id = (select id from organizations where slug = ?)"
-                           " and status = 'published' order by id limit 1", ("kanazawa",)).fetchone()
-    assert row is not None, "the demo data has no published kanazawa session"
-    return row[0]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
-        await launched.close()
+    rows = read_db(demo_server[1], "select id from sessions where org_id = (select id from organizations where "
+                                   "slug = ?) and status = 'published' order by id limit 1", ("kanazawa",))
+    assert rows, "the demo data has no published kanazawa session"
+    return rows[0][0]
 
 
 # ---------------------------------------------------------------- people and boards
-
-async def new_context(browser: Browser, **options: object) -> BrowserContext:
-    """A separate person: own cookies and storage, with axe-core injected by the DevTools protocol."""
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    await context.add_init_script(path=str(AXE))
-    return context
-
 
 async def signed_in_facilitator(browser: Browser, server: str) -> Page:
     page = await (await new_context(browser)).new_page()
@@ -337,7 +308,6 @@ async def test_announcements_are_muted_with_the_mute_button_and_it_is_remembered
     await expect(aiko.locator("#zone-z3 .note__text")).to_have_text(["古民家で料理教室"])
     await aiko.clock.fast_forward(5000)
     await expect(aiko.locator("#announcer")).to_contain_text(PROMPTS[2])
-
 
 
 async def test_keyboard_user_keeps_an_unsent_edit_when_someone_adds_a_note_to_the_same_zone(

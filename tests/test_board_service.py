@@ -10,8 +10,8 @@ from typing import Any
 from realtime.board import Actor
 from realtime.service import BoardService, Outcome
 from server.core.database import Database
-from tests.conftest import make_account, make_session, make_venue
-from tests.test_boards import new_board
+from tests.board_http import new_board
+from tests.harness import make_account, make_session, make_venue
 
 FACILITATOR = Actor(id="f-1", name="ファシリ", facilitator=True)
 

@@ -4,54 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from sessions.demo import DEMO_PASSWORD
-from tests.conftest import running_demo_server
+from tests.harness import axe_violations, new_page
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`taiwa serve --demo` as a real process on a free port."""
-    with running_demo_server(tmp_path_factory.mktemp("browser") / "taiwa.sqlite3") as base:
-        yield base
-
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield launched
-        await launched.close()
-
-
-async def new_page(browser: Browser, **options: object) -> Page:
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    # axe-core is injected by the DevTools protocol, so the page's CSP (no inline script) still holds
-    await context.add_init_script(path=str(AXE))
-    return await context.new_page()
-
-
-async def axe_violations(page: Page) -> list[str]:
-    """axe-core's WCAG 2.x A/AA violations on the current page, one readable line each."""
-    results = await page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
-    return [f"{v['id']}: {v['help']} -> {[n['target'] for n in v['nodes']][:3]}" for v in results["violations"]]
+def server(demo_server: tuple[str, Path]) -> str:
+    """`taiwa serve --demo` as a real process on a free port (one for this module): its base URL."""
+    return demo_server[0]
 
 
 async def test_resident_switches_language_filters_childcare_and_opens_a_session(browser: Browser, server: str):

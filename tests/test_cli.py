@@ -17,9 +17,7 @@ from server.auth import accounts
 from server.app import create_app
 from server.core.database import Database
 from server.settings import Settings
-from tests.conftest import PASSWORD, make_account, make_session, make_venue, next_saturday
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.harness import PASSWORD, ROOT, make_account, make_session, make_venue, next_saturday, open_database, read_db
 
 
 def taiwa(*args: str) -> subprocess.CompletedProcess[str]:
@@ -37,17 +35,12 @@ def create_user(db_path: Path, email: str, password: str = PASSWORD, role: str =
 
 async def with_database(db_path: Path, work: Any) -> Any:
     """Open the SQLite file as the app does, run `work(db)`, close it."""
-    db = Database(db_path)
-    await db.open()
-    try:
+    async with open_database(db_path) as db:
         return await work(db)
-    finally:
-        await db.close()
 
 
 def count_accounts(db_path: Path) -> int:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute("select count(*) from accounts").fetchone()[0]
+    return read_db(db_path, "select count(*) from accounts")[0][0]
 
 
 # ---------------------------------------------------------------- create-user

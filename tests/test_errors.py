@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 from server.app import create_app
 from server.settings import Settings
 from sessions import store
-from tests.conftest import PASSWORD, csrf_from, html, login, make_account
+from tests.harness import PASSWORD, csrf_from, html, login, make_account
 
 
 async def test_unexpected_failure_shows_a_calm_page_without_a_stack_trace(client, db, monkeypatch):

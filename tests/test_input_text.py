@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from realtime.board import Actor
-from tests.conftest import make_account, make_session, make_venue
-from tests.test_boards import new_board
+from tests.board_http import new_board
+from tests.harness import make_account, make_session, make_venue
 
 DIRTY = "市民\x00フォーラム\x1b[31m\x7f"
 CLEAN = "市民フォーラム[31m"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sessions import store
-from tests.conftest import (
+from tests.harness import (
     PASSWORD, field_errors, html, login, make_account, make_session, make_venue, next_saturday, post_form,
 )
 

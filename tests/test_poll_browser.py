@@ -9,17 +9,9 @@ import re
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.test_board_browser import (  # noqa: F401  (fixtures are used by name)
-    browser,
-    create_board,
-    demo_server,
-    expect_live,
-    join,
-    server,
-    session_id,
-    signed_in_facilitator,
-)
-from tests.test_browser import axe_violations
+from tests.harness import axe_violations
+from tests.test_board_browser import create_board, expect_live, join, signed_in_facilitator
+from tests.test_board_browser import server, session_id  # noqa: F401 - fixtures, used by name
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sessions import scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer
-from tests.conftest import html, make_account, make_session, make_venue, next_saturday
+from tests.harness import html, make_account, make_session, make_venue, next_saturday
 
 
 async def seed(db):

@@ -7,32 +7,28 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from icalendar import Calendar
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
-from tests.conftest import TOKYO, make_account, make_session, make_venue, next_saturday
-from tests.conftest import free_port, read_db
 from sessions.registration import token_hash
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, axe_violations, new_page
+from tests.harness import (
+    TOKYO, ServerProcess, axe_violations, everything, free_port, make_account, make_session, make_venue, new_page,
+    next_saturday, open_database, read_db,
+)
+from tests.harness import chromium as debian_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "live-registration-secret-0123456789"
 
 
@@ -41,39 +37,18 @@ SECRET = "live-registration-secret-0123456789"
 @pytest.fixture
 def launch(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start `taiwa serve` on a database file (with extra TAIWA_* variables); every process is stopped after."""
-    processes: list[subprocess.Popen[bytes]] = []
-    logs: list[Any] = []
+    servers: list[ServerProcess] = []
 
     def start(db_path: Path, **env: str) -> str:
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        log = open(tmp_path / f"server-{port}.log", "wb")  # a file, not a pipe: a full pipe would stall the server
-        logs.append(log)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--db", str(db_path), "--port", str(port)], cwd=ROOT,
-            env={**os.environ, "TAIWA_BASE_URL": base, "TAIWA_SECRET": SECRET, **env},
-            stdout=log, stderr=subprocess.STDOUT)
-        processes.append(process)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urlopen(base + "/", timeout=2):
-                    return base
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the server did not start:\n{(tmp_path / f'server-{port}.log').read_text()}")
-                time.sleep(0.2)
+        server = ServerProcess(db_path, tmp_path / f"server-{port}.log", port=port, secret=SECRET, env=env,
+                               inherit=everything)
+        servers.append(server)
+        return server.start().base
 
     yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    for log in logs:
-        log.close()
+    for server in servers:
+        server.stop()
 
 
 class Inbox:
@@ -110,14 +85,10 @@ def smtp() -> Iterator[Callable[[int], Inbox]]:
 
 async def seed_session(db_path: Path, **values: Any) -> int:
     """A published session (with a venue) written to the file before the server opens it."""
-    db = Database(db_path)
-    await db.open()
-    try:
+    async with open_database(db_path) as db:
         account = await make_account(db, "organizer@kanazawa.example")
         venue = await make_venue(db, account.org_id, address="石川県金沢市広坂1-1-1")
         return await make_session(db, account.org_id, venue, **values)
-    finally:
-        await db.close()
 
 
 async def eventually(check: Callable[[], Any], *, within: float, what: str) -> Any:
@@ -335,12 +306,8 @@ async def test_mail_waits_in_the_outbox_while_smtp_is_down_and_is_delivered_once
 
 @pytest.fixture
 async def chromium() -> Any:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    async with debian_chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def _fill_like_a_person(page: Page, form_shown: float) -> None:

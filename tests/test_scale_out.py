@@ -6,56 +6,31 @@ clients resume on the other; `taiwa serve --workers 2` runs its background work 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import pytest
 
-from server.core.database import Database
 from sessions import registration
 from sessions.registration_models import RegistrationInput
-from tests.conftest import make_account, make_session, make_venue, read_db
-from tests.test_board_socket import ROOT, Api, Member, TaiwaServer, add_note, free_port, ok, op, prepare_workshop, until
-
-REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
+from tests.harness import (
+    ROOT, ServerProcess, TaiwaServer, everything, free_port, in_own_loop, make_account, make_session, make_venue,
+    open_database, prepare_workshop, read_db, running_redis,
+)
+from tests.socket_clients import Api, Member, add_note, ok, op, until
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server on a free port, with nothing written to disk."""
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen([REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("redis-server did not start")
-        time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def deployment_worker(workshop: Any, log_path: Path, redis_url: str) -> TaiwaServer:
@@ -218,24 +193,13 @@ async def test_serve_with_two_workers_shares_boards_and_runs_background_work_onc
     due tomorrow is queued once, not once per worker."""
     workshop = prepare_workshop(tmp_path / "taiwa.sqlite3")
     await _registration_due_for_a_reminder(workshop.db_path)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "TAIWA_REDIS_URL": redis_url, "TAIWA_BASE_URL": base, "TAIWA_RATE_LIMITS": "off",
-           "TAIWA_SECRET": "scale-out-test-secret-0123456789"}
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", str(workshop.db_path),
-                                    "--port", str(port), "--workers", "2"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+    serving = ServerProcess(workshop.db_path, log_path, secret="scale-out-test-secret-0123456789",
+                            env={"TAIWA_REDIS_URL": redis_url, "TAIWA_RATE_LIMITS": "off"}, args=["--workers", "2"],
+                            inherit=everything, process_group=True)
+    await asyncio.to_thread(serving.start)
+    base = serving.base
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urlopen(base + "/", timeout=2):
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                await asyncio.sleep(0.2)
         server = TaiwaServer(workshop, tmp_path / "unused.log")
         server.base = base
         api = Api(server)
@@ -255,15 +219,12 @@ async def test_serve_with_two_workers_shares_boards_and_runs_background_work_onc
         await asyncio.sleep(6)  # a second worker running the same loop would have queued its own by now
         assert _reminders(workshop.db_path) == 1
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        await asyncio.to_thread(serving.stop)
     assert "Traceback" not in log_path.read_text()
 
 
 async def _seed_reminder(db_path: Path) -> None:
-    db = Database(db_path)
-    await db.open()
-    try:
+    async with open_database(db_path) as db:
         account = await make_account(db, "reminders@saku.example", org="saku")
         tomorrow = datetime.now(timezone.utc) + timedelta(hours=20)
         session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id),
@@ -274,14 +235,11 @@ async def _seed_reminder(db_path: Path) -> None:
 
         await registration.register(db, session_id, RegistrationInput(name="佐久 花子", email="hanako@example.jp"),
                                     notify=no_mail, derive_token=lambda salt: "t-" + salt)
-    finally:
-        await db.close()
 
 
 async def _registration_due_for_a_reminder(db_path: Path) -> None:
     """A confirmed registration for a session starting tomorrow (seeded away from the test's loop)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, _seed_reminder(db_path)).result()
+    in_own_loop(_seed_reminder(db_path))
 
 
 def _reminders(db_path: Path) -> int:

@@ -7,33 +7,23 @@ same board as a fresh snapshot. The kill points come from a seeded random genera
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import aiohttp  # noqa: F401 - python-socketio's AsyncClient needs it for its websocket transport
 import httpx
-import pytest
 import socketio
 
-from server.auth import accounts
-from server.core.database import Database
-from sessions.models import AccommodationOffer, ChildcareOffer
 from sessions.registration import token_hash
-from tests.conftest import free_port, make_account, make_session, make_venue, next_saturday
-from tests.conftest import read_db as read
+from tests.harness import ServerProcess, Workshop, make_account, make_session, make_venue, prepare_workshop
+from tests.harness import read_db as read
 
-ROOT = Path(__file__).resolve().parent.parent
 NS = "/board"
 SEED = int(os.environ.get("TAIWA_CRASH_SEED", "20261123"))
 ROUNDS = 5
@@ -45,68 +35,18 @@ POLLS = 3
 
 # ---------------------------------------------------------------- the server and its file
 
-@dataclass(frozen=True)
-class Seeded:
-    db_path: Path
-    session_id: int
-    api_token: str
+def seed(db_path: Path) -> Workshop:
+    """A workshop with SEATS seats and CHILDCARE_PLACES childcare places, and the facilitator's API token."""
+    return prepare_workshop(db_path, title="停電に強いワークショップ", weeks=5, childcare_places=CHILDCARE_PLACES,
+                            token_label="crash tests", capacity_in_person=SEATS)
 
 
-async def _seed(db_path: Path) -> Seeded:
-    db = Database(db_path)
-    await db.open()
-    try:
-        account = await make_account(db, "facilitator@kanazawa.example")
-        venue = await make_venue(db, account.org_id)
-        session_id = await make_session(
-            db, account.org_id, venue, title="停電に強いワークショップ", kind="workshop", capacity_in_person=SEATS,
-            starts_at=next_saturday(weeks=5), childcare=ChildcareOffer(places=CHILDCARE_PLACES, min_age_months=6),
-            accommodations=[AccommodationOffer(code="sign_language", mode="on_request")])
-        async with db.transaction() as conn:
-            token = await accounts.create_api_token(conn, account.id, "crash tests")
-    finally:
-        await db.close()
-    return Seeded(db_path, session_id, token)
-
-
-def seed(db_path: Path) -> Seeded:
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _seed(db_path)).result()
-
-
-class Server:
+class Server(ServerProcess):
     """`python -m server.cli serve` on one file and one port; killed with SIGKILL and started again."""
 
     def __init__(self, db_path: Path, log_path: Path) -> None:
-        self.db_path, self.log_path = db_path, log_path
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("TAIWA_DB", "TAIWA_REDIS_URL", "TAIWA_SMTP_URL")}
-        env.update(TAIWA_BASE_URL=self.base, TAIWA_SECRET="crash-test-secret-0123456789abcdef",
-                   TAIWA_RATE_LIMITS="off")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--db", str(self.db_path), "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urlopen(self.base + "/api/orgs", timeout=2):
-                    return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.kill()
-                    pytest.fail(f"the server did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
-        self.process = None
+        super().__init__(db_path, log_path, secret="crash-test-secret-0123456789abcdef",
+                         env={"TAIWA_RATE_LIMITS": "off"}, ready="/api/orgs")
 
 
 # ---------------------------------------------------------------- socket clients that remember what was acked

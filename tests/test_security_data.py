@@ -6,11 +6,9 @@ personal data never travels in URLs (only the registrant's token does); and none
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +19,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
-from urllib.request import urlopen
 
 import aiohttp  # noqa: F401 - python-socketio's AsyncClient needs it for its websocket transport
 import httpx
@@ -32,8 +29,11 @@ from bs4 import BeautifulSoup
 from server.auth import accounts
 from server.core.database import Database
 from sessions.models import AccommodationOffer, ChildcareOffer
-from tests.conftest import PASSWORD, free_port, make_account, make_session, make_venue, next_saturday
-from tests.conftest import read_db as read
+from tests.harness import (
+    PASSWORD, ServerProcess, free_port, in_own_loop, make_account, make_session, make_venue, next_saturday, not_taiwa,
+    open_database,
+)
+from tests.harness import read_db as read
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "/board"
@@ -42,47 +42,17 @@ SECRET = "data-protection-secret-0123456789abcdef"
 
 # ---------------------------------------------------------------- real processes and the file
 
-class Server:
+class Server(ServerProcess):
     """`python -m server.cli serve` with its stdout and stderr captured in files (the access log is on)."""
 
     def __init__(self, db_path: Path, folder: Path, **env: str) -> None:
-        self.db_path, self.folder, self.env = db_path, folder, env
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.out, self.err = folder / f"stdout-{self.port}.log", folder / f"stderr-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TAIWA_")}
-        env.update(TAIWA_BASE_URL=self.base, TAIWA_SECRET=SECRET, TAIWA_RATE_LIMITS="off",
-                   TAIWA_FORM_MIN_SECONDS="0", **self.env)
-        with self.out.open("ab") as out, self.err.open("ab") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--db", str(self.db_path), "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=out, stderr=err)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urlopen(self.base + "/api/orgs", timeout=2):
-                    return self
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail(f"the server did not start:\n{self.logs()[-3000:]}")
-                time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        port = free_port()
+        super().__init__(db_path, folder / f"stdout-{port}.log", stderr_path=folder / f"stderr-{port}.log", port=port,
+                         secret=SECRET, env={"TAIWA_RATE_LIMITS": "off", "TAIWA_FORM_MIN_SECONDS": "0", **env},
+                         ready="/api/orgs", inherit=not_taiwa)
 
     def logs(self) -> str:
-        return "".join(p.read_text(errors="replace") for p in (self.out, self.err) if p.exists())
+        return self.log()
 
 
 def taiwa(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -91,10 +61,7 @@ def taiwa(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
                           timeout=120, env={**environment, **env})
 
 
-def in_thread(work: Any) -> Any:
-    """Run an async seeding function on its own loop (away from the test's)."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, work).result()
+in_thread = in_own_loop  # run an async seeding function on its own loop (away from the test's)
 
 
 @dataclass
@@ -107,9 +74,7 @@ class Seeded:
 
 
 async def _seed(db_path: Path, titles: list[str]) -> Seeded:
-    db = Database(db_path)
-    await db.open()
-    try:
+    async with open_database(db_path) as db:
         account = await make_account(db, "organizer@kanazawa.example")
         admin = await make_account(db, "admin@taiwa.example", role="admin")
         venue = await make_venue(db, account.org_id)
@@ -122,8 +87,6 @@ async def _seed(db_path: Path, titles: list[str]) -> Seeded:
                                 AccommodationOffer(code="wheelchair_space", mode="on_request")])
         async with db.transaction() as conn:
             token = await accounts.create_api_token(conn, account.id, "data tests")
-    finally:
-        await db.close()
     return Seeded(db_path, sessions, token, account.org_id, admin.id)
 
 

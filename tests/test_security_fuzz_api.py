@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 import httpx
 import pytest
@@ -29,14 +28,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
+    content_type_conformance, response_schema_conformance, status_code_conformance,
 )
 
-from tests.conftest import free_port
+from tests.harness import ROOT, ServerProcess
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "40"))  # per operation and way with a token; half without
 # `make test` replays the same cases every run (a red CI means a change broke something);
@@ -73,30 +69,6 @@ class Target:
     unbreakable: set[str] = field(default_factory=set)  # operations without any input to make invalid
 
 
-def _start(folder: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("TAIWA_DB", "TAIWA_REDIS_URL", "TAIWA_SMTP_URL")}
-    # rate limits off: a fuzzer is one very busy client, and limits are tested elsewhere
-    env.update(TAIWA_BASE_URL=base, TAIWA_SECRET="api-fuzz-test-secret-0123456789abcdef", TAIWA_RATE_LIMITS="off")
-    log_path = folder / "server.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--demo", "--db",
-                                    str(folder / "taiwa.sqlite3"), "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urlopen(base + "/", timeout=2):
-                return process, base, log_path
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the server did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.2)
-
-
 def _real_ids(base: str, token: str) -> dict[str, Any]:
     """Ids of the organizer's own sessions, venue, series, board, poll, registration and request."""
     auth = {"Authorization": f"Bearer {token}"}
@@ -124,23 +96,22 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp("api-fuzz")
-    process, base, log_path = _start(folder)
-    try:
+    # rate limits off: a fuzzer is one very busy client, and limits are tested elsewhere
+    server = ServerProcess(folder / "taiwa.sqlite3", folder / "server.log", args=["--demo"],
+                           secret="api-fuzz-test-secret-0123456789abcdef", env={"TAIWA_RATE_LIMITS": "off"})
+    with server:
         made = subprocess.run([sys.executable, "-m", "server.cli", "create-token", "--email",
                                "organizer@kanazawa.example", "--db", str(folder / "taiwa.sqlite3")],
                               cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
         token = made.stdout.strip().splitlines()[-1]
-        found = Target(base=base, token=token, process=process, log_path=log_path)
-        found.ids = _real_ids(base, token)
+        found = Target(base=server.base, token=token, process=server.process, log_path=server.log_path)
+        found.ids = _real_ids(server.base, token)
         started = time.monotonic()
         yield found
         print(f"\n[api fuzz] {sum(found.cases.values())} cases in {time.monotonic() - started:.1f} s over "
               f"{len(found.cases)} operation-ways; statuses {dict(sorted(found.statuses.items()))}; "
               f"no invalid input possible for {sorted(found.unbreakable)}; "
-              f"server log {log_path}")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+              f"server log {server.log_path}")
 
 
 @pytest.fixture(scope="module")

@@ -30,8 +30,7 @@ import socketio
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from realtime.board import ALLOWED_PHASES, COLORS, FACILITATOR_ONLY, PHASES, POLL_COMMANDS
-from tests.conftest import read_db
-from tests.test_board_socket import TaiwaServer, prepare_workshop
+from tests.harness import TaiwaServer, prepare_workshop, read_db
 
 NS = "/board"
 EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "50"))

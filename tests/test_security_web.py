@@ -32,7 +32,9 @@ from sessions import registration, scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
 from sessions.registration_models import AccommodationRequestInput, ChildInput, RegistrationInput
 from sessions.validation import InvalidInput
-from tests.conftest import PASSWORD, csrf_from, html, login, make_account, next_saturday
+from tests.harness import (
+    PASSWORD, chromium, csrf_from, html, login, make_account, next_saturday, running_demo_server,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -441,7 +443,7 @@ async def test_every_kind_of_answer_carries_the_security_headers(client, db):
 
 # ---------------------------------------------------------------- sockets and the browser
 
-from tests.test_security_authz import connect, socket_server  # noqa: E402,F401 - the real server fixture
+from tests.authz_world import connect, socket_server  # noqa: E402,F401 - the real server fixture
 
 
 async def test_socket_handshake_from_a_foreign_origin_or_with_a_forged_token_is_refused(socket_server):  # noqa: F811
@@ -463,13 +465,6 @@ async def test_socket_handshake_from_a_foreign_origin_or_with_a_forged_token_is_
 
 @pytest.mark.browser
 async def test_csp_stops_inline_script_in_chromium(tmp_path):
-    from playwright.async_api import async_playwright
-
-    from tests.conftest import running_demo_server
-
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail("Debian chromium is missing: `make test` installs it")
     with running_demo_server(tmp_path / "taiwa.sqlite3") as base:
         token = subprocess.run([sys.executable, "-m", "server.cli", "create-token", "--email",
                                 "organizer@kanazawa.example"], cwd=ROOT, capture_output=True, text=True,
@@ -482,10 +477,7 @@ async def test_csp_stops_inline_script_in_chromium(tmp_path):
                 "starts_at": "2031-05-10T10:00:00+09:00", "ends_at": "2031-05-10T12:00:00+09:00"})
             assert made.status_code == 201, made.text
         session_url = f"{base}/sessions/{made.json()['id']}"
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+        async with chromium() as browser:
             context = await browser.new_context()
             # injected through DevTools (not the page), so it sees violations without being one
             await context.add_init_script("window.__violations = []; document.addEventListener("

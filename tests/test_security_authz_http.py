@@ -1,5 +1,5 @@
-"""The authorization matrix: every route (read from the app itself, so a new route without a row fails)
-and every board socket event, for every kind of visitor, with the expected answer written down per cell.
+"""The authorization matrix over HTTP: every route (read from the app itself, so a new route without a row
+fails), for every kind of visitor, with the expected answer written down per cell.
 
 Roles: anonymous, a board participant (cookie / participant token), a registrant (their own token), a
 facilitator of the board's organization, a facilitator of another organization, an organizer of the
@@ -10,32 +10,20 @@ belong to another session. A refused request must leave the database exactly as 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import hashlib
-import os
 import secrets
-import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
-import aiohttp  # noqa: F401 - the socket.io client's websocket transport
-import pytest
-import socketio
 from litestar.testing import AsyncTestClient
 
 from realtime import store as board_store
 from realtime.board import Actor
-from server.auth import accounts
 from server.app import create_app
+from server.auth import accounts
 from server.auth.board_access import participant_cookie
 from server.organize.boards import board_errors, create_board
 from server.core.database import Database
@@ -44,17 +32,9 @@ from server.settings import Settings
 from sessions import registration, scheduling
 from sessions.models import AccommodationOffer, Recurrence, SessionInput
 from sessions.registration_models import AccommodationRequestInput, RegistrationInput
-from tests.conftest import free_port, html, make_account, make_session, make_venue, next_saturday
+from tests.authz_world import ACCOUNT_ROLES, PROMPTS, ROLES
+from tests.harness import html, make_account, make_session, make_venue, next_saturday
 
-ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("anonymous", "participant", "registrant", "facilitator", "other_facilitator", "organizer",
-         "other_organizer", "admin")
-ACCOUNT_ROLES = {"facilitator": ("fac@kanazawa.example", "facilitator", "kanazawa"),
-                 "other_facilitator": ("fac@toyama.example", "facilitator", "toyama"),
-                 "organizer": ("staff@kanazawa.example", "organizer", "kanazawa"),
-                 "other_organizer": ("staff@toyama.example", "organizer", "toyama"),
-                 "admin": ("admin@taiwa.example", "admin", "taiwa-admin")}
-PROMPTS = ["地域の良いところ", "困っていること"]
 
 LOGIN = "303 login"  # redirected to /organize/login?next=...
 JOIN = "303 join"  # redirected to the board's join page
@@ -575,257 +555,3 @@ async def test_http_authorization_matrix(tmp_path):
     print(f"\n[authz] HTTP matrix: {checked} cells ({len(RULES)} rows x {len(ROLES)} roles) "
           f"in {time.monotonic() - started:.1f} s")
     assert not wrong and not leaks, "\n".join(wrong + leaks)
-
-
-# ---------------------------------------------------------------- the socket: a real server, real clients
-
-NS = "/board"
-SOCKET_SECRET = "authz-socket-secret-0123456789abcdef"
-
-
-@dataclass
-class SocketWorld:
-    db_path: Path
-    api_tokens: dict[str, str]
-    logins: dict[str, str]
-    session: int
-    other_session: int
-    registrant_token: str
-
-
-async def _no_mail(*_args: Any, **_kwargs: Any) -> None:
-    """The seed needs no mail."""
-
-
-async def _seed_socket_world(db_path: Path) -> SocketWorld:
-    db = Database(db_path)
-    await db.open()
-    try:
-        people = {role: await make_account(db, email, role=kind, org=org)
-                  for role, (email, kind, org) in ACCOUNT_ROLES.items()}
-        venue = await make_venue(db, people["organizer"].org_id)
-        session = await make_session(db, people["organizer"].org_id, venue)
-        other_session = await make_session(db, people["other_organizer"].org_id, None, format="online",
-                                           online_url="https://meet.example.jp/x", capacity_online=5,
-                                           capacity_in_person=0)
-        async with db.transaction() as conn:
-            api_tokens = {role: await accounts.create_api_token(conn, a.id) for role, a in people.items()}
-            logins = {role: await accounts.start_login(conn, a.id) for role, a in people.items()}
-        result = await registration.register(
-            db, session, RegistrationInput(name="本人 太郎", email="taro@example.jp", mode="in_person"),
-            notify=_no_mail, derive_token=lambda salt: hashlib.sha256(salt.encode()).hexdigest())
-    finally:
-        await db.close()
-    return SocketWorld(db_path=db_path, api_tokens=api_tokens, logins=logins, session=session,
-                       other_session=other_session, registrant_token=result.token)
-
-
-@pytest.fixture(scope="module")
-def socket_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """`python -m server.cli serve` (uvicorn) on a free port, on a seeded database."""
-    folder = tmp_path_factory.mktemp("authz-socket")
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        world = pool.submit(asyncio.run, _seed_socket_world(folder / "taiwa.sqlite3")).result()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TAIWA_DB", "TAIWA_REDIS_URL", "TAIWA_SMTP_URL")}
-    env.update(TAIWA_BASE_URL=base, TAIWA_SECRET=SOCKET_SECRET, TAIWA_RATE_LIMITS="off")
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--db", str(world.db_path), "--port",
-                                str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urlopen(base + "/", timeout=2):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("the server did not start: " + (folder / "server.log").read_text(errors="replace"))
-            time.sleep(0.1)
-    try:
-        yield base, world
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-async def connect(base: str, auth: dict[str, Any], headers: dict[str, str] | None = None) -> socketio.AsyncClient | None:
-    """A connected /board client, or None when the server refused the handshake."""
-    client = socketio.AsyncClient(reconnection=False)
-    try:
-        await client.connect(base, namespaces=[NS], auth=auth, headers=headers or {}, transports=["websocket"],
-                             wait_timeout=10)
-    except socketio.exceptions.ConnectionError:
-        await client.disconnect()
-        return None
-    if NS not in client.namespaces:
-        await client.disconnect()
-        return None
-    return client
-
-
-async def call(client: socketio.AsyncClient, event: str, data: Any) -> Any:
-    """The ack as a cell value: "ok" or the error code."""
-    answer = await client.call(event, data, namespace=NS, timeout=15)
-    return "ok" if answer.get("ok") else answer["error"]["code"]
-
-
-def note_id(ack: dict[str, Any]) -> str:
-    note = ack.get("note")
-    return note if isinstance(note, str) else (note or {}).get("id") or ack.get("id", "")
-
-
-def participant_row(*codes: Any) -> dict[str, Any]:
-    """Answers for (participant, facilitator, organizer, admin); the other roles cannot connect."""
-    return dict(zip(("participant", "facilitator", "organizer", "admin"), codes))
-
-
-OK4 = participant_row("ok", "ok", "ok", "ok")
-FACILITATORS = participant_row("forbidden", "ok", "ok", "ok")
-NOT_YOURS = participant_row("not_yours", "ok", "ok", "ok")
-# (event, data with {own_note} / {their_note} / {poll} / {other_note} / {other_poll} placeholders, answers)
-SOCKET_EVENTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
-    ("note:add", {"zone": "z1", "text": "権限確認のメモ"}, OK4),
-    ("note:edit", {"note": "{own_note}", "text": "書き直し"}, OK4),
-    ("note:edit", {"note": "{their_note}", "text": "他人のメモを書き換え"}, NOT_YOURS),
-    # note ids count per board: another board's note id names a note of one's own board (or none);
-    # the other board's notes are checked unchanged after the table
-    ("note:edit", {"note": "{other_note}", "text": "別のボードのメモ"}, NOT_YOURS),
-    ("note:edit", {"note": "n999999", "text": "存在しないメモ"}, participant_row(*["not_found"] * 4)),
-    ("note:move", {"note": "{own_note}", "zone": "z2"}, OK4),
-    ("note:move", {"note": "{their_note}", "zone": "z2"}, NOT_YOURS),
-    ("group:set", {"note": "{own_note}", "group": None}, participant_row("wrong_phase", "ok", "ok", "ok")),
-    ("vote:cast", {"note": "{their_note}"}, participant_row("wrong_phase", "forbidden", "forbidden", "forbidden")),
-    ("vote:retract", {"note": "{their_note}"}, participant_row("wrong_phase", "invalid", "invalid", "invalid")),
-    ("poll:answer", {"poll": "{poll}", "choice": "{choice}"}, participant_row("ok", "forbidden", "forbidden",
-                                                                                "forbidden")),
-    ("poll:answer", {"poll": "{other_poll}", "choice": "{choice}"}, participant_row("not_found", "forbidden",
-                                                                                      "forbidden", "forbidden")),
-    ("note:hide", {"note": "{their_note}", "hidden": False}, FACILITATORS),
-    ("note:delete", {"note": "{their_note}"}, NOT_YOURS),
-    ("note:delete", {"note": "{own_note}"}, OK4),
-    ("phase:set", {"phase": "write"}, FACILITATORS),
-    ("timer:start", {"seconds": 60}, FACILITATORS),
-    ("timer:stop", {}, FACILITATORS),
-    ("board:lock", {"locked": False}, FACILITATORS),
-    ("votes:reveal", {"revealed": False}, FACILITATORS),
-    ("poll:close", {"poll": "{poll}"}, FACILITATORS),
-    ("poll:open", {"poll": "{poll}"}, FACILITATORS),
-    ("poll:close", {"poll": "{other_poll}"}, participant_row("forbidden", "not_found", "not_found", "not_found")),
-]
-
-
-async def test_socket_authorization_matrix(socket_server):
-    base, world = socket_server
-    import httpx
-
-    started = time.monotonic()
-    wrong: list[str] = []
-    checked = 0
-    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        bearer = lambda role: {"Authorization": f"Bearer {world.api_tokens[role]}"}  # noqa: E731
-
-        async def board_with_note_and_poll(session: int, role: str) -> dict[str, Any]:
-            made = await http.post(f"/api/sessions/{session}/boards", json={"title": "ソケット", "prompts": PROMPTS},
-                                   headers=bearer(role))
-            assert made.status_code == 201, made.text
-            board = made.json()
-            poll = await http.post(f"/api/boards/{board['id']}/polls", headers=bearer(role), json={
-                "type": "single_choice", "question": "どちら？", "options": ["はい", "いいえ"], "open": True})
-            assert poll.status_code == 201, poll.text
-            board["poll"] = poll.json()
-            seeder = await connect(base, {"token": world.api_tokens[role], "board": board["id"]})
-            assert seeder is not None
-            added = await seeder.call("note:add", {"op": uuid.uuid4().hex, "zone": "z1", "text": "進行役のメモ"},
-                                      namespace=NS, timeout=15)
-            assert added["ok"], added
-            board["note"] = note_id(added)
-            await seeder.disconnect()
-            return board
-
-        other = await board_with_note_and_poll(world.other_session, "other_organizer")
-        # who connects how, and whether the handshake is accepted
-        boards = {role: await board_with_note_and_poll(world.session, "organizer")
-                  for role in ("participant", "facilitator", "organizer", "admin", "refused")}
-        assert all(b["note"] for b in boards.values()), boards
-
-        async def participant_token(board: dict[str, Any]) -> str:
-            joined = await http.post(f"/api/boards/{board['id']}/participants",
-                                     json={"display_name": "参加者", "code": board["join_code"]})
-            assert joined.status_code == 201, joined.text
-            return joined.json()["token"]
-
-        other_before = (await http.get(f"/api/boards/{other['id']}/export.json", headers=bearer("other_organizer"))).json()
-        mine = await participant_token(boards["participant"])
-        theirs = await participant_token(other)
-        target = boards["refused"]["id"]
-        login = lambda role: {"Cookie": f"{LOGIN_COOKIE}={world.logins[role]}"}  # noqa: E731
-        handshakes: list[tuple[str, dict[str, Any], dict[str, str], bool]] = [
-            ("anonymous", {}, {}, False),
-            ("anonymous with a board", {"board": target}, {}, False),
-            ("forged participant token", {"token": "bp_" + secrets.token_urlsafe(24)}, {}, False),
-            ("participant of another board", {"token": theirs, "board": target}, {}, False),
-            ("participant naming another board", {"token": mine, "board": other["id"]}, {}, False),
-            ("registrant token", {"token": world.registrant_token, "board": target}, {}, False),
-            ("registrant token as a bearer", {"token": "tw_" + world.registrant_token, "board": target}, {}, False),
-            ("other facilitator's API token", {"token": world.api_tokens["other_facilitator"], "board": target}, {},
-             False),
-            ("other organizer's API token", {"token": world.api_tokens["other_organizer"], "board": target}, {}, False),
-            ("other organizer's login cookie", {"board": target}, login("other_organizer"), False),
-            ("organizer's API token without a board", {"token": world.api_tokens["organizer"]}, {}, False),
-            ("participant token from a foreign origin", {"token": mine}, {"Origin": "https://evil.example"}, False),
-            ("facilitator's API token", {"token": world.api_tokens["facilitator"], "board": target}, {}, True),
-            ("organizer's login cookie", {"board": target}, login("organizer"), True),
-            ("facilitator's login cookie", {"board": target}, login("facilitator"), True),
-            ("admin's API token", {"token": world.api_tokens["admin"], "board": target}, {}, True),
-            ("participant token", {"token": mine}, {}, True),
-        ]
-        for label, auth, headers, accepted in handshakes:
-            client = await connect(base, auth, headers)
-            checked += 1
-            if (client is not None) != accepted:
-                wrong.append(f"handshake {label}: expected {'accepted' if accepted else 'refused'}")
-            if client is not None:
-                await client.disconnect()
-
-        clients = {
-            "participant": await connect(base, {"token": mine}),
-            **{role: await connect(base, {"token": world.api_tokens[role], "board": boards[role]["id"]})
-               for role in ("facilitator", "organizer", "admin")},
-        }
-        assert all(clients.values()), clients
-        own_notes: dict[str, str] = {}
-        for event, template, answers in SOCKET_EVENTS:
-            for role, client in clients.items():
-                board = boards[role]
-                if event == "note:add":
-                    ack = await client.call(event, {"op": uuid.uuid4().hex, **template}, namespace=NS, timeout=15)
-                    got = "ok" if ack.get("ok") else ack["error"]["code"]
-                    own_notes[role] = note_id(ack) if ack.get("ok") else ""
-                else:
-                    values = {"own_note": own_notes.get(role, ""), "their_note": board["note"], "poll": board["poll"]["id"],
-                              "choice": board["poll"]["options"][0]["id"], "other_note": other["note"],
-                              "other_poll": other["poll"]["id"]}
-                    data = {key: values.get(str(value).strip("{}"), value) if isinstance(value, str) else value
-                            for key, value in template.items()}
-                    got = await call(client, event, {"op": uuid.uuid4().hex, **data})
-                checked += 1
-                if got != answers[role]:
-                    wrong.append(f"{event} {template} as {role}: expected {answers[role]}, got {got}")
-        for client in clients.values():
-            await client.disconnect()
-        other_after = (await http.get(f"/api/boards/{other['id']}/export.json", headers=bearer("other_organizer"))).json()
-        checked += 1
-        if other_after != other_before:
-            wrong.append("another organization's board changed through this board's events")
-        refused_roles = len([r for r in ROLES if r not in clients])
-        # every event of the roles that cannot connect is refused at the handshake
-        checked += refused_roles * len(SOCKET_EVENTS)
-    print(f"\n[authz] socket matrix: {checked} cells ({len(handshakes)} handshakes, {len(SOCKET_EVENTS)} events x "
-          f"{len(ROLES)} roles) in {time.monotonic() - started:.1f} s")
-    assert not wrong, "\n".join(wrong)

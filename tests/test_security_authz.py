@@ -57,7 +57,7 @@ ACCOUNT_ROLES = {"facilitator": ("fac@kanazawa.example", "facilitator", "kanazaw
 PROMPTS = ["地域の良いところ", "困っていること"]
 
 LOGIN = "303 login"  # redirected to /organize/login?next=...
-JOIN = "303 join"  # redirected to the board's join page
+JOIN = "303 join"  # redirected to the join page (/j: never with the board's code)
 FACILITATE = "303 facilitate"  # a facilitator opening the participant page goes to the facilitator page
 
 
@@ -484,7 +484,7 @@ def answer_of(response: Any, world_ids: dict[str, Any]) -> Any:
         location = response.headers.get("location", "")
         if location.startswith("/organize/login"):
             return LOGIN
-        if location.startswith("/j/"):
+        if location == "/j":
             return JOIN
         if location.endswith("/facilitate") and response.request.method == "GET":
             return FACILITATE
@@ -713,6 +713,7 @@ SOCKET_EVENTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("timer:start", {"seconds": 60}, FACILITATORS),
     ("timer:stop", {}, FACILITATORS),
     ("board:lock", {"locked": False}, FACILITATORS),
+    ("board:joining", {"open": True}, FACILITATORS),
     ("votes:reveal", {"revealed": False}, FACILITATORS),
     ("poll:close", {"poll": "{poll}"}, FACILITATORS),
     ("poll:open", {"poll": "{poll}"}, FACILITATORS),

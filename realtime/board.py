@@ -28,9 +28,11 @@ __all__ = [
     "results", "without_controls",
 ]
 
-FACILITATOR_ONLY = {"phase:set", "timer:start", "timer:stop", "board:lock", "votes:reveal", "note:hide",
-                    "proxy:vote", "poll:create", "poll:open", "poll:close", "poll:reveal", "poll:room",
+FACILITATOR_ONLY = {"phase:set", "timer:start", "timer:stop", "board:lock", "board:joining", "votes:reveal",
+                    "note:hide", "proxy:vote", "poll:create", "poll:open", "poll:close", "poll:reveal", "poll:room",
                     "question:moderate", "qa:moderation"}
+# what a facilitator may still do on a finished board
+AFTER_CLOSING = ("phase:set", "votes:reveal", "note:hide", "timer:stop", "board:joining")
 # polls and questions work in every phase but "closed" (a forum may poll at any time)
 POLL_COMMANDS = {"poll:create", "poll:open", "poll:close", "poll:reveal", "poll:room", "poll:answer",
                  "question:ask", "question:upvote", "question:unvote", "question:moderate", "qa:moderation"}
@@ -59,7 +61,7 @@ def apply(state: BoardState, kind: str, data: dict[str, Any], actor: Actor, *, n
         raise CommandError("forbidden", N_("Only the facilitator can do this."))
     if kind not in FACILITATOR_ONLY and kind not in ALLOWED_PHASES and kind not in POLL_COMMANDS:
         raise CommandError("unknown_event", N_("Unknown event: {type}."), type=kind)
-    if state.phase == "closed" and kind not in ("phase:set", "votes:reveal", "note:hide", "timer:stop"):
+    if state.phase == "closed" and kind not in AFTER_CLOSING:
         raise CommandError("closed", N_("This board is closed."))
     if kind in ALLOWED_PHASES and not actor.facilitator:
         if state.locked:
@@ -82,7 +84,8 @@ def _apply_poll_command(state: BoardState, kind: str, data: dict[str, Any], acto
         raise CommandError("forbidden", N_("Facilitators enter the room's answers as counts."))
     try:
         return apply_poll(state.polls, state.questions, kind, data, actor, next_id=state.seq + 1,
-                          moderation=state.qa_moderation, board_id=state.board_id)
+                          moderation=state.qa_moderation, board_id=state.board_id,
+                          board_anonymous=state.anonymous)
     except PollError as error:
         raise CommandError(error.code, error.message, **error.params) from None
 

@@ -206,6 +206,12 @@ def _lock_board(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: i
     return [_event("board:locked", locked=locked)] if locked != state.locked else []
 
 
+def _set_joining(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
+    """The facilitator closes joining (a new participant is refused; those in keep taking part) or reopens it."""
+    joining_open = _flag(data.get("open"))
+    return [_event("board:joining_set", open=joining_open)] if joining_open != state.joining_open else []
+
+
 def _reveal_votes(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
     revealed = _flag(data.get("revealed"))
     return [_event("votes:revealed", revealed=revealed)] if revealed != state.revealed else []
@@ -234,6 +240,7 @@ COMMANDS: dict[str, Callable[[BoardState, dict[str, Any], Actor, int], list[Even
     "timer:start": _start_timer,
     "timer:stop": _stop_timer,
     "board:lock": _lock_board,
+    "board:joining": _set_joining,
     "votes:reveal": _reveal_votes,
     "note:hide": _hide_note,
 }

@@ -99,6 +99,10 @@ def _board_locked(state: BoardState, data: dict[str, Any]) -> None:
     state.locked = data["locked"]
 
 
+def _joining_set(state: BoardState, data: dict[str, Any]) -> None:
+    state.joining_open = data["open"]
+
+
 def _votes_revealed(state: BoardState, data: dict[str, Any]) -> None:
     state.revealed = data["revealed"]
 
@@ -125,6 +129,7 @@ FOLDS: dict[str, Callable[[BoardState, dict[str, Any]], None]] = {
     "timer:started": _timer_started,
     "timer:stopped": _timer_stopped,
     "board:locked": _board_locked,
+    "board:joining_set": _joining_set,
     "votes:revealed": _votes_revealed,
     "note:hidden": _note_hidden,
 }

@@ -153,6 +153,7 @@ class PollCommand:
     next_id: int
     moderation: str
     board_id: int
+    board_anonymous: bool = False  # a board promised anonymous has only anonymous polls
 
 
 def _event(type_: str, **payload: Any) -> dict[str, Any]:
@@ -180,8 +181,16 @@ def _options_and_max(poll_type: str, labels: list[str], data: dict[str, Any]) ->
     return poll_type, options, max_choices
 
 
+def _no_names_on_an_anonymous_board(command: PollCommand, anonymous: bool) -> None:
+    if command.board_anonymous and not anonymous:
+        raise PollError("named_poll", N_("This board is anonymous: its polls cannot record who answered what."),
+                        field="anonymous")
+
+
 def _create_poll(command: PollCommand) -> list[dict[str, Any]]:
     data = command.data
+    anonymous = bool(data.get("anonymous", True))
+    _no_names_on_an_anonymous_board(command, anonymous)
     poll_type = data.get("type")
     if poll_type not in (*POLL_TYPES, "fist_to_five", "likert"):
         raise PollError("invalid", N_("Choose a poll type."))
@@ -194,7 +203,7 @@ def _create_poll(command: PollCommand) -> list[dict[str, Any]]:
     # poll ids name their board, so the API can find a poll by its id alone (GET /api/polls/{id})
     return [_event("poll:created", id=f"b{command.board_id}p{command.next_id}", type=poll_type, question=question,
                    options=options, max_choices=max_choices, live_results=bool(data.get("live_results", False)),
-                   anonymous=bool(data.get("anonymous", True)))]
+                   anonymous=anonymous)]
 
 
 def _poll_status(command: PollCommand, status: str) -> list[dict[str, Any]]:
@@ -203,6 +212,8 @@ def _poll_status(command: PollCommand, status: str) -> list[dict[str, Any]]:
 
 
 def _open_poll(command: PollCommand) -> list[dict[str, Any]]:
+    # a named poll made before this rule existed stays closed on an anonymous board
+    _no_names_on_an_anonymous_board(command, _poll(command.polls, command.data).anonymous)
     return _poll_status(command, "open")
 
 
@@ -302,12 +313,13 @@ _COMMANDS: dict[str, Callable[[PollCommand], list[dict[str, Any]]]] = {
 
 
 def apply_poll(polls: dict[str, Poll], questions: dict[str, Question], kind: str, data: dict[str, Any],
-               actor: Any, *, next_id: int, moderation: str, board_id: int) -> list[dict[str, Any]]:
+               actor: Any, *, next_id: int, moderation: str, board_id: int,
+               board_anonymous: bool = False) -> list[dict[str, Any]]:
     """Events for a poll:* or question:* command (the board checked the actor and phase)."""
     handler = _COMMANDS.get(kind)
     if handler is None:
         raise PollError("unknown_event", N_("Unknown event: {type}."), type=kind)
-    return handler(PollCommand(polls, questions, data, actor, next_id, moderation, board_id))
+    return handler(PollCommand(polls, questions, data, actor, next_id, moderation, board_id, board_anonymous))
 
 
 def fold_poll(state: Any, kind: str, data: dict[str, Any]) -> None:

@@ -54,6 +54,7 @@ class BoardState:
     seq: int = 0
     phase: str = "write"
     locked: bool = False
+    joining_open: bool = True  # closed by the facilitator: nobody new may join
     timer: dict[str, Any] | None = None
     revealed: bool = False
     notes: dict[str, Note] = field(default_factory=dict)

@@ -109,13 +109,16 @@ async def record_op(conn: Any, board_id: int, actor: str, op: str, result: dict[
                        (board_id, actor, op, json.dumps(result, ensure_ascii=False)))
 
 
-async def add_participant(conn: Any, board_id: int, display_name: str, place: str) -> tuple[str, str]:
-    """A new participant; returns (participant id, token). Only the token's digest is stored."""
+async def add_participant(conn: Any, board_id: int, display_name: str, place: str,
+                          connection: str = "") -> tuple[str, str]:
+    """A new participant; returns (participant id, token). Only the token's digest is stored;
+    `connection` is the short code of the connection it joined from (see `joins_by_connection`)."""
     participant_id = "p" + secrets.token_hex(8)
     token = "bp_" + secrets.token_urlsafe(24)
     await conn.execute(
-        "insert into board_participants (id, board_id, token_hash, display_name, place) values (?, ?, ?, ?, ?)",
-        (participant_id, board_id, token_hash(token), display_name, place))
+        "insert into board_participants (id, board_id, token_hash, display_name, place, connection) "
+        "values (?, ?, ?, ?, ?, ?)",
+        (participant_id, board_id, token_hash(token), display_name, place, connection))
     return participant_id, token
 
 
@@ -126,6 +129,18 @@ async def participant_by_token(db: Any, token: str) -> sqlite3.Row | None:
 async def participant_count(db: Any, board_id: int) -> int:
     row = await db.fetch_one("select count(*) from board_participants where board_id = ?", (board_id,))
     return row[0] if row else 0
+
+
+async def joins_by_connection(db: Any, board_id: int, limit: int = 5) -> tuple[list[tuple[str, int]], int]:
+    """The connections that made the most participants, as [(code, participants)], most first, and
+    how many connections made any (participants added by a facilitator's token have no code)."""
+    rows = await db.fetch_all(
+        "select connection, count(*) from board_participants where board_id = ? and connection != '' "
+        "group by connection order by count(*) desc, connection limit ?", (board_id, limit))
+    total = await db.fetch_one(
+        "select count(distinct connection) from board_participants where board_id = ? and connection != ''",
+        (board_id,))
+    return [(row[0], row[1]) for row in rows], (total[0] if total else 0)
 
 
 async def save_template(conn: Any, org_id: int, name: str, config: dict[str, Any]) -> int:

@@ -108,8 +108,10 @@ def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int,
                            for n in state.notes.values()}
     if state.revealed:
         snap["results"] = results(state)
-    if viewer.facilitator and presence is not None:
-        snap["presence"] = presence
+    if viewer.facilitator:
+        snap["joining_open"] = state.joining_open
+        if presence is not None:
+            snap["presence"] = presence
     return snap
 
 
@@ -201,6 +203,12 @@ def _note_hidden(state: BoardState, kind: str, data: dict[str, Any], facilitator
     return "note:added", note_view(state, note, None)
 
 
+def _facilitators_only(state: BoardState, kind: str, data: dict[str, Any], facilitators: bool,
+                       participants: int) -> RoomView:
+    """A setting only the facilitator's console shows (participants get a `noop`, keeping their seq)."""
+    return _as_logged(state, kind, data, facilitators, participants) if facilitators else ("noop", {})
+
+
 _ROOM_VIEWS = {
     "note:added": _note_added,
     "note:edited": _note_edited,
@@ -210,6 +218,7 @@ _ROOM_VIEWS = {
                     _question_changed),
     **dict.fromkeys(("vote:cast", "vote:retracted", "proxy:set"), _votes_changed),
     "note:hidden": _note_hidden,
+    "board:joining_set": _facilitators_only,
 }
 
 

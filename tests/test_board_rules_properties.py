@@ -26,7 +26,7 @@ from tests.board_model import (
 GARBAGE_KINDS = ["note:explode", "", "NOTE:ADD", "vote:cast ", "board:snapshot", "__class__"]
 KEYS = ("note", "zone", "text", "color", "group", "into", "title", "count", "phase", "seconds", "locked",
         "revealed", "hidden", "on_behalf")
-NEEDS = {"note:add": ("zone", "text", "color"), "note:edit": ("note", "text"), "note:move": ("note", "zone"),
+NEEDS = {"board:joining": ("open",), "note:add": ("zone", "text", "color"), "note:edit": ("note", "text"), "note:move": ("note", "zone"),
          "note:delete": ("note",), "group:set": ("note", "group", "title"), "group:rename": ("group", "title"),
          "group:merge": ("group", "into"), "group:split": ("group",), "vote:cast": ("note",),
          "vote:retract": ("note",), "proxy:vote": ("note", "count"), "phase:set": ("phase",),

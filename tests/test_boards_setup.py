@@ -154,13 +154,13 @@ async def test_signed_in_organizer_opening_the_participant_board_goes_to_the_fac
     assert response.status_code == 303 and response.headers["location"] == f"/boards/{board.id}/facilitate"
 
 
-async def test_board_without_a_participant_cookie_sends_to_the_join_page(app, client, db):
+async def test_board_without_a_participant_cookie_sends_to_the_join_form_without_the_code(app, client, db):
     account, session_id = await signed_in_organizer(client, db)
     board = await new_board(db, session_id, account.org_id)
     async with browser(app) as person:
         for path in (f"/boards/{board.id}", f"/boards/{board.id}/list"):
             response = await person.get(path, follow_redirects=False)
-            assert response.status_code == 303 and response.headers["location"] == f"/j/{board.join_code}"
+            assert response.status_code == 303 and response.headers["location"] == "/j"  # never the code
 
 
 async def test_join_code_form_goes_to_the_code_page(client):

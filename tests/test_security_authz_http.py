@@ -37,7 +37,7 @@ from tests.harness import html, make_account, make_session, make_venue, next_sat
 
 
 LOGIN = "303 login"  # redirected to /organize/login?next=...
-JOIN = "303 join"  # redirected to the board's join page
+JOIN = "303 join"  # redirected to the join page (/j: never with the board's code)
 FACILITATE = "303 facilitate"  # a facilitator opening the participant page goes to the facilitator page
 
 
@@ -464,7 +464,7 @@ def answer_of(response: Any, world_ids: dict[str, Any]) -> Any:
         location = response.headers.get("location", "")
         if location.startswith("/organize/login"):
             return LOGIN
-        if location.startswith("/j/"):
+        if location == "/j":
             return JOIN
         if location.endswith("/facilitate") and response.request.method == "GET":
             return FACILITATE

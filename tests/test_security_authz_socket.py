@@ -64,6 +64,7 @@ SOCKET_EVENTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("timer:start", {"seconds": 60}, FACILITATORS),
     ("timer:stop", {}, FACILITATORS),
     ("board:lock", {"locked": False}, FACILITATORS),
+    ("board:joining", {"open": True}, FACILITATORS),
     ("votes:reveal", {"revealed": False}, FACILITATORS),
     ("poll:close", {"poll": "{poll}"}, FACILITATORS),
     ("poll:open", {"poll": "{poll}"}, FACILITATORS),

@@ -19,6 +19,7 @@ from realtime.polls import poll_results
 from realtime.store import Board
 from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC
 from server.auth.board_access import can_facilitate, facilitator_actor
+from server.auth.joining import admit, board_for_code, facilitates
 from server.organize.boards import create_board
 from server.public.facilitation import export_answer
 from server.core.errors import error_responses
@@ -84,20 +85,21 @@ async def create(request: Request, session_id: FromPath[int], data: JSONBody[Boa
 
 
 @post("/api/boards/{board_id:int}/participants", summary="Join a board (returns a participant token)",
-      tags=["boards"], status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 422), **PUBLIC)
-async def add_participant(board_id: FromPath[int], data: JSONBody[ParticipantCreate], viewer: Viewer,
+      tags=["boards"], status_code=HTTP_201_CREATED, responses=error_responses(400, 404, 409, 422, 429), **PUBLIC)
+async def add_participant(request: Request, board_id: FromPath[int], data: JSONBody[ParticipantCreate],
                           db: Db) -> ParticipantOut:
-    """With the board's join code, or an organizer's bearer token of the board's organization."""
+    """With the board's join code, or an organizer's bearer token of the board's organization. 409
+    while the facilitator has closed joining; 429 after too many wrong codes or joins from one client."""
     board = await board_store.get_board(db, board_id)
-    allowed = board is not None and (data.code == board.join_code or await can_facilitate(db, viewer, board_id))
-    if board is None or not allowed:
+    if board is None or not await facilitates(request, board):
+        board = await board_for_code(request, board, data.code)
+    if board is None:
         raise NotFoundException(detail=_("There is no board with this code."))
     name = without_controls(data.display_name).strip()
     if len(name) > 40:
         raise InvalidInput([FieldError("display_name", "Keep your name under 40 characters.")])
-    async with db.transaction() as conn:
-        participant, token = await board_store.add_participant(conn, board_id, name or _("Anonymous"),
-                                                               "room" if data.place == "room" else "online")
+    place = "room" if data.place == "room" else "online"
+    participant, token = await admit(request, board, name or _("Anonymous"), place)
     return ParticipantOut(token=token, participant=participant, board=board_id)
 
 

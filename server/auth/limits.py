@@ -1,6 +1,7 @@
 """Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
-client, board changes, notes and questions per participant). Limits are configurable with
-TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds)."""
+client, wrong join codes and joins per client, board changes, notes and questions per participant).
+Limits are configurable with TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per
+seconds). A client is counted by `client_key`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,10 +25,20 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "login_account": Limit(5, 15 * 60),  # failed sign-ins per account
     "login_client": Limit(20, 15 * 60),  # failed sign-ins per client address
     "registration": Limit(20, 10 * 60),  # registrations per client address
+    # wrong join codes per client address: 900,000 codes cannot be swept, a class that mistypes can go on
+    "join_lookup": Limit(20, 10 * 60),
+    "join": Limit(30, 60),  # participants joining one board per client address (a class on one Wi-Fi fits)
     "board": Limit(40, 10),  # board changes per participant
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
 }
+
+
+def client_key(connection: Any) -> str:
+    """The address a client is counted by (limits, a board's connections): the peer of the connection.
+    The one place to change when a trusted proxy's forwarded address should count instead."""
+    client = connection.client
+    return client.host if client else "unknown"
 
 
 def parse_limits(text: str) -> dict[str, Limit]:

@@ -9,7 +9,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect, Template
 
 from server.auth import accounts
-from server.auth.limits import wait_text
+from server.auth.limits import client_key, wait_text
 from server.core.errors import TooManyRequests
 from server.core.forms import form_values
 from server.core.i18n import current_locale
@@ -29,7 +29,7 @@ async def login_form(request: Request) -> Template:
 async def login(request: Request, db: Db) -> Template | Redirect:
     values = form_values(await request.form())
     email = values.get("email", "").strip().lower()
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)
     target = local_path(values.get("next"))
     if target == "/":
         target = "/organize"

@@ -23,7 +23,8 @@ from realtime.polls import poll_results
 from realtime.store import Board
 from realtime.views import poll_view, snapshot
 from server.auth.board_access import can_facilitate, facilitator_actor, participant_actor, participant_cookie
-from server.core.errors import form_with_errors
+from server.auth.joining import admit, board_for_code, closed_notice
+from server.core.errors import Conflict, TooManyRequests, form_with_errors
 from server.core.forms import form_values
 from server.core.i18n import gettext as _, translate
 from server.auth.guards import Db
@@ -61,36 +62,47 @@ async def join_by_code_form(request: Request) -> Template | Redirect:
     return Template("pages/join.html", context={"board": None, "errors": {}, "values": {}})
 
 
+def _join_page(board: Board | None, session: Any, values: dict[str, Any], *, errors: dict[str, str] | None = None,
+               refusal: str = "", status: int = 200) -> Template:
+    return Template("pages/join.html", status_code=status, context={
+        "board": board, "session": session, "values": values, "errors": errors or {}, "refusal": refusal})
+
+
+def _no_such_board(code: str) -> Template:
+    """The answer to a wrong code, and alike to a draft session's board: 404, naming nothing."""
+    return _join_page(None, None, {"code": code}, status=404, errors={
+        "code": _("There is no board with this code. Check the six digits on the screen.")})
+
+
 @get("/j/{code:str}", include_in_schema=False)
 async def join_form(request: Request, code: FromPath[str], db: Db) -> Template:
-    board = await board_store.board_by_code(db, code[:20])
+    board = await board_for_code(request, await board_store.board_by_code(db, code[:20]), code[:20])
     if board is None:
-        return form_with_errors(request, "pages/join.html", {
-            "board": None, "values": {"code": code[:20]},
-            "errors": {"code": _("There is no board with this code. Check the six digits on the screen.")}})
-    session = await store.get_session(db, board.session_id)
-    return Template("pages/join.html", context={"board": board, "session": session, "errors": {},
-                                                "values": {"place": "online"}})
+        return _no_such_board(code[:20])
+    return _join_page(board, await store.get_session(db, board.session_id), {"place": "online"},
+                      refusal=await closed_notice(request, board))
 
 
 @post("/j/{code:str}", include_in_schema=False)
 async def join(request: Request, code: FromPath[str], db: Db) -> Template | Redirect:
     """A display name (or anonymous) and where you are; then the board. No account needed."""
-    board = await board_store.board_by_code(db, code[:20])
+    board = await board_for_code(request, await board_store.board_by_code(db, code[:20]), code[:20])
     if board is None:
-        raise NotFoundException()
+        return _no_such_board(code[:20])
     values = form_values(await request.form())
     name = str(values.get("display_name", "")).strip()
     if values.get("anonymous") or board.anonymous:
         name = name if not values.get("anonymous") else ""
     if len(name) > 40:
-        session = await store.get_session(db, board.session_id)
         return form_with_errors(request, "pages/join.html", {
-            "board": board, "session": session, "values": values,
+            "board": board, "session": await store.get_session(db, board.session_id), "values": values,
             "errors": {"display_name": _("Keep your name under 40 characters.")}})
     place = "room" if values.get("place") == "room" else "online"
-    async with db.transaction() as conn:
-        _participant, token = await board_store.add_participant(conn, board.id, name or _("Anonymous"), place)
+    try:
+        _participant, token = await admit(request, board, name or _("Anonymous"), place)
+    except (Conflict, TooManyRequests) as refused:
+        return _join_page(board, await store.get_session(db, board.session_id), values, refusal=str(refused.detail),
+                          status=refused.status_code)
     settings = request.app.state.settings
     return Redirect(path=f"/boards/{board.id}" + ("/list" if values.get("view") == "list" else ""),
                     status_code=303, cookies=[Cookie(
@@ -124,7 +136,10 @@ async def board_context(request: Request, board: Board, viewer: Actor) -> dict[s
             "color_names": {c: _(COLOR_NAMES[c]) for c in COLORS}, "new_op": lambda: uuid.uuid4().hex,
             "js": request.query_params.get("js") == "1",
             "back": "facilitate" if request.query_params.get("back") == "facilitate" else "list",
-            "mode": "facilitator" if viewer.facilitator else "participant"}
+            "mode": "facilitator" if viewer.facilitator else "participant",
+            # facilitators see which connections made the most participants (ballot stuffing shows)
+            "joins": await board_store.joins_by_connection(request.app.state.db, board.id) if viewer.facilitator
+            else ([], 0)}
 
 
 @get("/boards/{board_id:int}", include_in_schema=False)
@@ -132,7 +147,7 @@ async def participant_board(request: Request, board_id: FromPath[int]) -> Templa
     board = await _board_or_404(request, board_id)
     viewer = await viewer_for(request, board)
     if viewer is None:
-        return Redirect(path=f"/j/{board.join_code}", status_code=303)
+        return Redirect(path="/j", status_code=303)  # never the code: this visitor may not hold it
     if viewer.facilitator:
         return Redirect(path=f"/boards/{board_id}/facilitate", status_code=303)
     token = request.cookies.get(participant_cookie(board_id))
@@ -145,7 +160,7 @@ async def list_view(request: Request, board_id: FromPath[int]) -> Template | Red
     board = await _board_or_404(request, board_id)
     viewer = await viewer_for(request, board)
     if viewer is None:
-        return Redirect(path=f"/j/{board.join_code}", status_code=303)
+        return Redirect(path="/j", status_code=303)  # never the code: this visitor may not hold it
     context = await board_context(request, board, viewer)
     context["message"] = request.query_params.get("msg", "")
     if request.htmx and request.htmx.target == "board-list":
@@ -155,7 +170,7 @@ async def list_view(request: Request, board_id: FromPath[int]) -> Template | Red
 
 COMMAND_FIELDS = ("zone", "text", "color", "note", "group", "title", "into", "phase", "seconds", "locked",
                   "revealed", "hidden", "count", "poll", "choice", "choices", "ranking", "question", "action",
-                  "moderation", "anonymous", "live_results", "max_choices", "options")
+                  "moderation", "anonymous", "live_results", "max_choices", "options", "open")
 
 
 def command_data(values: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +185,7 @@ def command_data(values: dict[str, Any]) -> dict[str, Any]:
                 value = int(str(value).strip()) * (60 if name == "seconds" and values.get("unit") == "minutes" else 1)
             except ValueError:
                 value = None
-        elif name in ("locked", "revealed", "hidden", "anonymous", "live_results"):
+        elif name in ("locked", "revealed", "hidden", "anonymous", "live_results", "open"):
             value = value in ("1", "true", "on")
         elif name == "max_choices":
             try:

@@ -12,6 +12,7 @@ from litestar.response import Redirect, Template
 
 from realtime import store as board_store
 from server.auth import antibot
+from server.auth.limits import client_key
 from server.core.errors import TooManyRequests, field_messages, form_with_errors
 from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.core.i18n import gettext as _, translate
@@ -24,10 +25,6 @@ from sessions.validation import InvalidInput
 
 # the online link appears on the registrant's page from this long before the start
 ONLINE_LINK_BEFORE = timedelta(hours=24)
-
-
-def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def check_rate(request: Request) -> None:

@@ -249,6 +249,7 @@
   socket.on("presence", function (counts) {
     var el = document.getElementById("presence");
     if (el) { el.textContent = el.textContent.replace(/\d+/, String(counts.connected)); }
+    if (mode === "facilitator") { scheduleRefresh(1000); }   // someone joined: the counts per connection
   });
 
   function newOp() {
@@ -293,7 +294,7 @@
         if (value) { payload.max_choices = parseInt(value, 10); }
       } else if (key === "seconds" || key === "count") {
         payload[key] = parseInt(value, 10) * (key === "seconds" && data.get("unit") === "minutes" ? 60 : 1);
-      } else if (["locked", "revealed", "hidden", "anonymous", "live_results"].indexOf(key) >= 0) {
+      } else if (["locked", "revealed", "hidden", "anonymous", "live_results", "open"].indexOf(key) >= 0) {
         payload[key] = value === "1";
       } else if (key === "group" && value === "") {
         payload[key] = null;

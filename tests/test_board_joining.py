@@ -25,7 +25,7 @@ from server.auth.limits import Limit
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
 from tests.conftest import csrf_from, html, login, make_account, make_session
-from tests.test_board_rules import AIKO, FAC, Workshop
+from tests.board_model import AIKO, FAC, Workshop
 
 LANG = {"taiwa_lang": "en"}
 ORGANIZER = "joining@kanazawa.example"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from tests.test_board_browser import (  # noqa: F401 - fixtures: a demo server, its session, Chromium
-    browser, create_board, demo_server, expect_live, join, new_context, server, session_id, signed_in_facilitator,
+from tests.harness import axe_violations, new_context
+from tests.test_board_browser import (  # noqa: F401 - fixtures: the demo server's address and a session
+    create_board, expect_live, join, server, session_id, signed_in_facilitator,
 )
-from tests.test_browser import axe_violations
 
 pytestmark = pytest.mark.browser
 

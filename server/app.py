@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-import secrets
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -31,7 +29,7 @@ from realtime.socket import create_socket_server
 from server.api import api_router
 from server.auth import signin
 from server.auth.board_access import authenticator, translate_for
-from server.core import background, mail
+from server.core import background, mail, server_secret
 from server.organize import organize_router
 from server.public import public_router
 from server.auth.guards import APP_DEPENDENCIES
@@ -46,14 +44,8 @@ CSRF_COOKIE = "taiwa_csrf"
 
 
 def stored_secret(settings: Settings) -> str:
-    """TAIWA_SECRET, or a random secret kept in the database so it survives restarts."""
-    if settings.secret:
-        return settings.secret
-    settings.db_path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(settings.db_path) as conn:
-        conn.execute("create table if not exists meta (key text primary key, value text not null)")
-        conn.execute("insert or ignore into meta (key, value) values ('secret', ?)", (secrets.token_urlsafe(32),))
-        return conn.execute("select value from meta where key = 'secret'").fetchone()[0]
+    """TAIWA_SECRET, or a random secret kept in a file beside the database (never in it) across restarts."""
+    return settings.secret or server_secret.stored_secret(settings.db_path)
 
 
 def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
@@ -74,14 +66,14 @@ def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Ca
     return board_limit
 
 
-def lifespan_for(db: Database, settings: Settings, notify: Any) -> Callable[[Litestar], Any]:
+def lifespan_for(db: Database, settings: Settings, notify: Any, secret: str) -> Callable[[Litestar], Any]:
     """Open the database at start-up, lead background work (mail, reminders, purges), close at the end."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.open()
         app.state.db = db
-        worker = asyncio.create_task(background.lead(db, settings, notify)) if settings.background else None
+        worker = asyncio.create_task(background.lead(db, settings, notify, secret)) if settings.background else None
         try:
             yield
         finally:
@@ -130,13 +122,13 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
                                missed=partial(missed_events, board_service))
     secret = stored_secret(settings)
-    notify = mail.notifier(settings, secret)
+    notify = mail.notifier(settings)
     limits = {name: settings.limit(name) for name in settings.limits}
     throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
     board_limit = board_limiter(settings, throttles)
     board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
     sio.register_namespace(board_namespace)
-    web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify))
+    web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify, secret))
     web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),

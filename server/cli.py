@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from server.auth import accounts
 from server.auth.accounts import ROLES
 from server.core.database import Database
 from server.core.logs import uvicorn_log_config
+from server.core.server_secret import secret_path
 from server.settings import Settings
 from sessions import store
 
@@ -122,7 +124,10 @@ def backup(args: argparse.Namespace) -> int:
     """A consistent copy made with SQLite's online backup, safe while the app is writing."""
     settings = _settings(args)
     target = Path(args.path)
-    if target.exists():
+    try:
+        # made here, readable by its owner only: SQLite then keeps its journal so too
+        os.close(os.open(target, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
         print(f"taiwa: {target} exists; choose a new file", file=sys.stderr)
         return 1
     source = sqlite3.connect(settings.db_path)
@@ -135,6 +140,9 @@ def backup(args: argparse.Namespace) -> int:
     finally:
         source.close()
     print(f"taiwa: backup written to {target} (integrity: {check})")
+    if not settings.secret:
+        print(f"taiwa: registrant links also need {secret_path(settings.db_path)} (or TAIWA_SECRET); "
+              "keep a copy of it apart from the backups")
     return 0 if check == "ok" else 1
 
 

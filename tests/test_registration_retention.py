@@ -114,7 +114,7 @@ async def test_purge_leaves_no_support_needs_in_stored_mail(client, db, app):
     assert not any(support in row["body"] for row in await db.fetch_all("select body from outbox"))
 
 
-async def test_erasing_ones_details_leaves_no_delivered_mail_about_them(client, db):
+async def test_erasing_ones_details_leaves_no_delivered_mail_about_them(client, db, settings):
     account, venue = await organizer(client, db, signed_in=False)
     session_id = await upcoming(db, account.org_id, venue,
                                 accommodations=[AccommodationOffer(code="sign_language", mode="on_request")])
@@ -124,7 +124,8 @@ async def test_erasing_ones_details_leaves_no_delivered_mail_about_them(client, 
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        assert await mail.deliver_due(db, f"smtp://127.0.0.1:{port}", "Taiwa <no-reply@taiwa.example>") == 1
+        assert await mail.deliver_due(db, f"smtp://127.0.0.1:{port}", "Taiwa <no-reply@taiwa.example>",
+                                      secret=settings.secret) == 1
     finally:
         controller.stop()
     assert len(inbox.messages) == 1

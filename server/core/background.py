@@ -52,7 +52,7 @@ async def purge_sensitive(db: Any, retention_days: int) -> tuple[int, int]:
     return len(sessions), removed
 
 
-async def lead(db: Any, settings: Settings, notify: Any) -> None:
+async def lead(db: Any, settings: Settings, notify: Any, secret: str) -> None:
     """Run the loop in one process only: wait until this process holds the background lock."""
     path = settings.db_path.with_name(settings.db_path.name + ".background.lock")
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -64,21 +64,28 @@ async def lead(db: Any, settings: Settings, notify: Any) -> None:
             except BlockingIOError:
                 await asyncio.sleep(LEADER_RETRY)
         log.info("background work runs in process %s", os.getpid())
-        await run(db, settings, notify)
+        await run(db, settings, notify, secret)
     finally:
         with contextlib.suppress(OSError):
             fcntl.flock(handle, fcntl.LOCK_UN)
         os.close(handle)
 
 
-async def run(db: Any, settings: Settings, notify: Any) -> None:
-    """The loop started by the app's lifespan; an error in one round never stops the next."""
+async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
+    """The loop started by the app's lifespan; an error in one round never stops the next.
+
+    `secret` derives the registrants' links in the mail sent.
+    """
     loop = asyncio.get_running_loop()
     last_housekeeping = loop.time() - HOUSEKEEPING_EVERY  # the first round does housekeeping at once
+    links_hidden = False
     while True:
         try:
+            if not links_hidden:
+                await mail.forget_links_in_clear(db)
+                links_hidden = True
             if settings.smtp_url:
-                await mail.deliver_due(db, settings.smtp_url, mail.sender_address(settings))
+                await mail.deliver_due(db, settings.smtp_url, mail.sender_address(settings), secret=secret)
             if loop.time() - last_housekeeping >= HOUSEKEEPING_EVERY:
                 last_housekeeping = loop.time()
                 await queue_reminders(db, notify)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
 import re
 import sqlite3
 from collections import deque
@@ -24,6 +26,7 @@ from typing import Any
 import aiosqlite
 from aiosqlite.context import Result
 
+log = logging.getLogger("taiwa.database")
 BUSY_TIMEOUT_MS = 10_000
 READERS = 3
 # A group takes writes that arrive while it is open, for at most this long and this many.
@@ -31,6 +34,23 @@ GROUP_SECONDS = 0.004
 GROUP_MAX = 128
 YIELDS = 3  # turns of the event loop a group waits for its next write before it commits
 BEGIN_ATTEMPTS = 5  # each waits up to BUSY_TIMEOUT_MS for another process's write lock
+
+
+def make_private(path: Path) -> None:
+    """Create the database file if needed, and let only its owner read it and its WAL, shared memory and journal.
+
+    SQLite gives the files it makes beside a database the database's own mode, so a file made 0600
+    here keeps them private under any umask; files of an earlier run are set to 0600 too.
+    """
+    os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for companion in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
+        try:
+            if os.stat(companion).st_mode & 0o077:
+                os.chmod(companion, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # another user's file: say so, the app can still work with it
+            log.warning("%s is readable by other users and not ours to change", companion)
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -55,8 +75,9 @@ class Database:
         self.groups = 0  # committed groups, for the benchmarks
 
     async def open(self) -> None:
-        """Create the file if needed, switch to WAL and apply pending migrations."""
+        """Create the file if needed (readable by its owner only), switch to WAL and apply pending migrations."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(self.path)
         self._writer = await _connect(self.path)
         await self._writer.execute("pragma journal_mode = wal")
         await apply_migrations(self._writer)

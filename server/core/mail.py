@@ -1,8 +1,11 @@
 """Mail to registrants: written to the outbox in the same transaction as the change it reports,
-then delivered by a background task over SMTP, retried with backoff until it goes through.
+then delivered by a background task over SMTP, retried with backoff a bounded number of times.
 
-With no TAIWA_SMTP_URL the outbox simply keeps the messages, and admins read them at
-/organize/admin/outbox.
+The outbox keeps each message with `/r/{token}` in place of the registrant's link: the link is
+derived from the server secret when the message is sent, so a copy of the database holds no
+working link. A message that cannot be built or sent fails alone, visibly on the admins' page,
+and never holds up the others. With no TAIWA_SMTP_URL the outbox simply keeps the messages, and
+admins read them at /organize/admin/outbox.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiosmtplib
+from icalendar.parser import Contentline, Contentlines
 from jinja2 import Environment, FileSystemLoader
 
 from server.core import i18n
@@ -27,7 +33,8 @@ from sessions import registration_store as rstore
 from sessions import store
 from sessions import calendar
 from sessions.catalog import N_
-from sessions.registration import Notify
+from sessions.registration import EMAIL, Notify
+from sessions.text import without_controls
 from sessions.timestamps import now_utc
 
 log = logging.getLogger("taiwa.mail")
@@ -41,6 +48,10 @@ SUBJECTS = {
     "reminder": N_("Reminder: {title} is tomorrow"),
 }
 MAX_BACKOFF = timedelta(hours=1)
+# 30 s, 1 min, 2 min, ... then hourly: about a day of tries before a message is given up
+MAX_ATTEMPTS = 30
+TOKEN = "{token}"  # stands for the registrant's token in stored mail, until the mail is sent
+LINK_IN_CLEAR = re.compile(r"/r/[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 _environment = Environment(loader=FileSystemLoader(ROOT / "templates" / "emails"), autoescape=False,
                            keep_trailing_newline=True)
@@ -53,73 +64,90 @@ def registrant_token(secret: str, salt: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def notifier(settings: Settings, secret: str) -> Notify:
+def header_text(text: str) -> str:
+    """Text for a mail header, on one line: every kind of line break (CR, LF, U+2028, U+0085, ...)
+    becomes a space, other control characters go."""
+    return without_controls(" ".join(text.split()))
+
+
+def notifier(settings: Settings) -> Notify:
     """The notify callback the registration domain calls inside its transactions."""
 
     async def notify(conn: Any, kind: str, registration_id: int) -> None:
-        await queue(conn, kind, registration_id, settings=settings, secret=secret)
+        await queue(conn, kind, registration_id, settings=settings)
 
     return notify
 
 
-async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, secret: str) -> None:
+async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings) -> None:
     """Render a message in the registrant's language and add it to the outbox (same transaction)."""
     registration = await rstore.get_registration(conn, registration_id)
     if registration is None or not registration.email:
         return  # reached by phone; the organizer's roster shows the status
     session = await store.get_session(conn, registration.session_id)
     assert session is not None
-    token = registrant_token(secret, await rstore.token_salt(conn, registration_id))
+    page_url = f"{settings.base_url}/r/{TOKEN}"
     locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
     try:
         title = localized(session, "title")
-        subject = i18n.translate(SUBJECTS[kind], {"title": title})
+        subject = header_text(i18n.translate(SUBJECTS[kind], {"title": title}))
         body = _environment.get_template("registration.txt").render(
-            kind=kind, registration=registration, session=session, base_url=settings.base_url,
-            page_url=f"{settings.base_url}/r/{token}")
+            kind=kind, registration=registration, session=session, base_url=settings.base_url, page_url=page_url)
         ics = None
         if kind in ("confirmed", "promoted"):
             from server.public.calendars import feed_text
 
             online = session.online_url if registration.mode == "online" else ""
             ics = calendar.single(session, text=feed_text(), base_url=settings.base_url, name=title,
-                                  private_note=f"{settings.base_url}/r/{token}", online_url=online).decode()
+                                  private_note=page_url, online_url=online).decode()
     finally:
         i18n.current_locale.reset(locale_token)
     await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,
                                    subject=subject, body=body, ics=ics)
 
 
-def _message(row: Any, sender: str) -> EmailMessage:
+def _message(row: Any, sender: str, token: str) -> EmailMessage:
+    """The mail of an outbox row, with the registrant's token in its links and every header on one line."""
+    if not EMAIL.match(row["to_address"]):
+        raise ValueError("the recipient is not one mail address")
     message = EmailMessage()
-    message["From"] = sender
+    message["From"] = header_text(sender)
     message["To"] = row["to_address"]
-    message["Subject"] = row["subject"]
-    message.set_content(row["body"])
+    message["Subject"] = header_text(row["subject"])
+    link = lambda text: text.replace(f"/r/{TOKEN}", f"/r/{token}")
+    message.set_content(link(row["body"]))
     if row["ics"]:
-        message.add_attachment(row["ics"].encode(), maintype="text", subtype="calendar",
+        message.add_attachment(_in_lines(row["ics"], link).encode(), maintype="text", subtype="calendar",
                                filename="session.ics", params={"method": "PUBLISH", "charset": "utf-8"})
     return message
 
 
-async def deliver_due(db: Any, smtp_url: str, sender: str, *, batch: int = 50) -> int:
-    """Send what is due; failures are retried later with exponential backoff. Returns how many went."""
+def _in_lines(ics: str, change: Callable[[str], str]) -> str:
+    """A calendar file changed line by line, unfolded first and folded again (a link may be folded across lines)."""
+    return Contentlines(Contentline(change(line)) for line in Contentlines.from_ical(ics)).to_ical().decode()
+
+
+async def _sendable(db: Any, row: Any, sender: str, secret: str) -> EmailMessage:
+    salt = await rstore.token_salt(db, row["registration_id"]) if row["registration_id"] is not None else ""
+    if not salt:
+        raise LookupError("the registration no longer exists")
+    return _message(row, sender, registrant_token(secret, salt))
+
+
+async def deliver_due(db: Any, smtp_url: str, sender: str, *, secret: str, batch: int = 50) -> int:
+    """Send what is due, each message on its own: one that fails is retried later with exponential
+    backoff, up to MAX_ATTEMPTS times. `secret` derives the registrants' links. Returns how many went."""
     parts = urlsplit(smtp_url)
-    now = now_utc()
-    rows = await outbox_store.due_messages(db, now, batch)
+    rows = await outbox_store.due_messages(db, now_utc(), batch, MAX_ATTEMPTS)
     sent = 0
     for row in rows:
         try:
-            await aiosmtplib.send(_message(row, sender), hostname=parts.hostname or "localhost",
+            await aiosmtplib.send(await _sendable(db, row, sender, secret), hostname=parts.hostname or "localhost",
                                   port=parts.port or 25, username=parts.username, password=parts.password,
                                   start_tls=parts.scheme == "smtp+starttls", use_tls=parts.scheme == "smtps",
                                   timeout=15)
-        except (aiosmtplib.SMTPException, OSError) as error:
-            delay = min(timedelta(seconds=30 * 2 ** row["attempts"]), MAX_BACKOFF)
-            async with db.transaction() as conn:
-                await outbox_store.mark_failed(conn, row["id"], next_attempt_at=now + delay,
-                                               error=type(error).__name__ + ": " + str(error)[:200])
-            log.warning("mail %s not delivered (attempt %s): %s", row["id"], row["attempts"] + 1, type(error).__name__)
+        except Exception as error:  # noqa: BLE001 - whatever this message trips over, the next ones still go
+            await _failed(db, row, error)
             continue
         async with db.transaction() as conn:
             await outbox_store.mark_sent(conn, row["id"], now_utc())
@@ -127,9 +155,37 @@ async def deliver_due(db: Any, smtp_url: str, sender: str, *, batch: int = 50) -
     return sent
 
 
+async def _failed(db: Any, row: Any, error: Exception) -> None:
+    """Record a failed attempt and when to try again; the admins' page shows it."""
+    attempts = row["attempts"] + 1
+    delay = min(timedelta(seconds=30 * 2 ** row["attempts"]), MAX_BACKOFF)
+    async with db.transaction() as conn:
+        await outbox_store.mark_failed(conn, row["id"], next_attempt_at=now_utc() + delay,
+                                       error=type(error).__name__ + ": " + str(error)[:200])
+    # logged without the address or the text: they are personal data
+    log.warning("mail %s not delivered (attempt %s of %s): %s", row["id"], attempts, MAX_ATTEMPTS,
+                type(error).__name__)
+
+
+async def forget_links_in_clear(db: Any) -> int:
+    """Put `/r/{token}` back in place of registrant links that mail queued by earlier versions keeps in
+    clear; returns how many messages changed. Run once at start-up."""
+    changed = 0
+    hide = lambda text: LINK_IN_CLEAR.sub(f"/r/{TOKEN}", text)
+    for row in await outbox_store.messages_with_links(db, f"/r/{TOKEN}"):
+        body, ics = hide(row["body"]), _in_lines(row["ics"], hide) if row["ics"] else row["ics"]
+        if (body, ics) != (row["body"], row["ics"]):
+            async with db.transaction() as conn:
+                await outbox_store.replace_text(conn, row["id"], body=body, ics=ics)
+            changed += 1
+    if changed:
+        await db.checkpoint()  # the old text must not linger in the write-ahead log
+    return changed
+
+
 async def outbox(db: Any, limit: int = 200) -> list[Any]:
-    """The newest messages, for the admins' outbox page."""
-    return await outbox_store.newest_messages(db, limit)
+    """The newest messages, for the admins' outbox page (`given_up`: no more tries)."""
+    return await outbox_store.newest_messages(db, limit, MAX_ATTEMPTS)
 
 
 def sender_address(settings: Settings) -> str:

@@ -17,10 +17,10 @@ async def add_message(conn: Any, *, kind: str, registration_id: int, to_address:
         (kind, registration_id, to_address, subject, body, ics))
 
 
-async def due_messages(db: Reader, now: datetime, limit: int) -> list[sqlite3.Row]:
-    """Unsent messages whose next attempt is due, oldest first."""
-    return await db.fetch_all("select * from outbox where sent_at is null and next_attempt_at <= ? order by id limit ?",
-                              (to_db(now), limit))
+async def due_messages(db: Reader, now: datetime, limit: int, max_attempts: int) -> list[sqlite3.Row]:
+    """Unsent messages whose next attempt is due and not given up, oldest first."""
+    return await db.fetch_all("select * from outbox where sent_at is null and next_attempt_at <= ? and attempts < ? "
+                              "order by id limit ?", (to_db(now), max_attempts, limit))
 
 
 async def mark_failed(conn: Any, message_id: int, *, next_attempt_at: datetime, error: str) -> None:
@@ -33,5 +33,19 @@ async def mark_sent(conn: Any, message_id: int, at: datetime) -> None:
                        (to_db(at), message_id))
 
 
-async def newest_messages(db: Reader, limit: int) -> list[sqlite3.Row]:
-    return await db.fetch_all("select * from outbox order by id desc limit ?", (limit,))
+async def newest_messages(db: Reader, limit: int, max_attempts: int) -> list[sqlite3.Row]:
+    """The newest messages, each with `given_up` when it failed max_attempts times."""
+    return await db.fetch_all("select *, sent_at is null and attempts >= ? as given_up from outbox order by id desc "
+                              "limit ?", (max_attempts, limit))
+
+
+async def messages_with_links(db: Reader, placeholder: str) -> list[sqlite3.Row]:
+    """Messages whose body has a registrant link but not the placeholder: queued by earlier versions."""
+    return await db.fetch_all("select id, body, ics from outbox where body like '%/r/%' and instr(body, ?) = 0",
+                              (placeholder,))
+
+
+async def replace_text(conn: Any, message_id: int, *, body: str, ics: str | None) -> None:
+    """Rewrite a message's text, overwriting the old text in the file."""
+    await conn.execute("pragma secure_delete = on")
+    await conn.execute("update outbox set body = ?, ics = ? where id = ?", (body, ics, message_id))

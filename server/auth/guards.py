@@ -138,9 +138,9 @@ async def managed_venue(db: Db, account: CurrentAccount, venue_id: FromPath[int]
     """A venue the account may change (same rules as sessions)."""
     venue = await store.get_venue(db, venue_id)
     if venue is None or not account.can_see_drafts_of(venue.org_id):
-        raise NotFoundException()
+        raise NotFoundException(detail=_("There is no such venue."))
     if not account.can_manage(venue.org_id):
-        raise PermissionDeniedException()
+        raise PermissionDeniedException(detail=_("Your account cannot change this venue."))
     return venue
 
 
@@ -162,7 +162,7 @@ async def facilitated_board(db: Db, account: CurrentAccount, board_id: FromPath[
     database, not this process's cache: another process may have just changed its outcome flags."""
     board = await board_store.get_board(db, board_id)
     if board is None or not await can_facilitate(db, account, board_id):
-        raise NotFoundException()
+        raise NotFoundException(detail=_("There is no such board."))
     return board
 
 

@@ -35,10 +35,11 @@ from server.public import public_router
 from server.auth.guards import APP_DEPENDENCIES
 from server.core.database import Database
 from server.core.errors import EXCEPTION_HANDLERS
-from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware, behind_proxies
 from server.settings import ROOT, Settings
 from server.core.templating import configure
-from server.auth.limits import SlidingWindow
+from server.auth.limits import SHARED_LIMITS, SlidingWindow, windows
+from server.auth.shared_limits import SharedLimits
 
 CSRF_COOKIE = "taiwa_csrf"
 
@@ -114,8 +115,9 @@ def litestar_app(settings: Settings, secret: str, lifespan: Callable[[Litestar],
     )
 
 
-def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
-    """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
+def create_app(settings: Settings | None = None) -> Any:
+    """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar, each seeing the
+    client's address as forwarded by a trusted proxy."""
     settings = settings or Settings.from_env()
     db = Database(settings.db_path)
     board_service = BoardService(db)
@@ -124,7 +126,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     secret = stored_secret(settings)
     notify = mail.notifier(settings)
     limits = {name: settings.limit(name) for name in settings.limits}
-    throttles = {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+    throttles = windows(limits)
+    shared_limits = SharedLimits(db, {name: limit for name, limit in limits.items() if name in SHARED_LIMITS}, secret)
     board_limit = board_limiter(settings, throttles)
     board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
     sio.register_namespace(board_namespace)
@@ -132,12 +135,12 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
-        login_throttles={"account": throttles["login_account"], "client": throttles["login_client"]},
-        registration_window=throttles["registration"], throttles=throttles,
+        shared_limits=shared_limits, throttles=throttles,
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         feed_cache=OrderedDict(),
     )
-    web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db))
-    app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
+    web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db), https=settings.secure_cookies)
+    app = behind_proxies(socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io"),
+                         settings.trusted_proxies)
     app.litestar = web_app  # type: ignore[attr-defined]  # tests reach the state through it
     return app

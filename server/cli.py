@@ -58,6 +58,7 @@ def serve(args: argparse.Namespace) -> int:
     stored_secret(settings)  # made once here, so every worker signs with the same secret
     print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path}"
           f"{f', {args.workers} workers' if args.workers > 1 else ''})", flush=True)
+    # proxy_headers off: the app reads X-Forwarded-For itself, from TAIWA_TRUSTED_PROXIES only (behind_proxies)
     options: dict[str, object] = {"host": args.host, "port": args.port, "log_level": "info", "proxy_headers": False,
                                   "log_config": uvicorn_log_config(), "timeout_graceful_shutdown": 10}
     if args.workers > 1:

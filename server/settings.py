@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,25 @@ from pathlib import Path
 from server.auth.limits import DEFAULT_LIMITS, Limit, parse_limits
 
 ROOT = Path(__file__).resolve().parent.parent
+# a proxy on the same machine (the nginx of the README) is trusted to say who its client is
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def parse_trusted_proxies(text: str | None) -> tuple[str, ...]:
+    """TAIWA_TRUSTED_PROXIES: addresses or networks, comma-separated; unset is loopback, empty or
+    `none` is nobody. Raises ValueError naming an entry that is neither."""
+    if text is None:
+        return LOOPBACK
+    if text.strip().lower() in {"", "none"}:
+        return ()
+    entries = tuple(filter(None, (part.strip() for part in text.split(","))))
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"TAIWA_TRUSTED_PROXIES: {entry!r} is not an address or a network "
+                             "(e.g. 127.0.0.1,::1 or 10.0.0.0/8)") from None
+    return entries
 
 
 @dataclass(frozen=True)
@@ -26,8 +46,10 @@ class Settings:
     # a registration form sent back sooner than this was not filled in by a person
     form_min_seconds: float = 2.0
     registrations_per_client: int = 20
-    # abuse limits by name (see server/throttle.py); TAIWA_LIMITS overrides them
+    # abuse limits by name (see server/auth/limits.py); TAIWA_LIMITS overrides them
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    # peers whose X-Forwarded-For names the client (server/core/middleware.py, behind_proxies)
+    trusted_proxies: tuple[str, ...] = LOOPBACK
     # the mail, reminder and purge loop (tests that drive these steps themselves turn it off)
     background: bool = True
 
@@ -47,6 +69,7 @@ class Settings:
             "form_min_seconds": float(env.get("TAIWA_FORM_MIN_SECONDS") or 2.0),
             "registrations_per_client": int(env.get("TAIWA_REGISTRATIONS_PER_CLIENT") or 20),
             "limits": parse_limits(env.get("TAIWA_LIMITS", "")),
+            "trusted_proxies": parse_trusted_proxies(env.get("TAIWA_TRUSTED_PROXIES")),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -61,5 +84,5 @@ class Settings:
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies carry the Secure flag when the public address is https."""
+        """The public address is https: cookies carry the Secure flag, answers Strict-Transport-Security."""
         return self.base_url.startswith("https://")

@@ -91,7 +91,7 @@ async def create_registration(
     session = await store.get_session(db, session_id)
     if session is None or session.status == "draft":
         raise NotFoundException(detail=_("There is no such session."))
-    check_rate(request)
+    await check_rate(request)
     if data.locale is None:
         data = msgspec.structs.replace(data, locale=request.scope["state"].get("locale", "ja"))
     try:

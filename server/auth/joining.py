@@ -22,15 +22,14 @@ from litestar import Request
 from realtime import store as board_store
 from realtime.store import Board
 from server.auth.board_access import can_facilitate
-from server.auth.limits import SlidingWindow, client_key, wait_text
+from server.auth.limits import client_key, wait_text
 from server.core.errors import Conflict, TooManyRequests
 from server.core.i18n import current_locale, gettext as _
 from sessions import store
 
 
-def _refuse_while_over(window: SlidingWindow, key: str, message: str) -> None:
-    """429 while `key` is over the window's limit; `message` (translated) says how long in {wait}."""
-    wait = window.retry_after(key)
+def _refuse(wait: int, message: str) -> None:
+    """429 when there is a `wait`; `message` (translated) says how long in {wait}."""
     if wait:
         raise TooManyRequests(detail=message.format(wait=wait_text(wait, current_locale.get())))
 
@@ -47,13 +46,13 @@ async def _seen_by(request: Request, board: Board) -> bool:
 async def board_for_code(request: Request, board: Board | None, code: str) -> Board | None:
     """`board` when `code` is its join code and its session can be seen; else None, counted as a
     wrong lookup. A client with too many wrong lookups is refused (429) before anything is compared."""
-    window = request.app.state.throttles["join_lookup"]
-    key = client_key(request)
-    _refuse_while_over(window, key, _("Too many wrong join codes from this connection. Please wait {wait} and "
-                                      "check the six digits on the screen."))
+    limits = request.app.state.shared_limits  # one count for every process
+    counter = ("join_lookup", client_key(request))
+    _refuse(await limits.wait(counter), _("Too many wrong join codes from this connection. Please wait {wait} and "
+                                          "check the six digits on the screen."))
     given = code.encode("utf-8", "replace")  # a lone surrogate from escaped JSON is just a wrong code
     if board is None or not hmac.compare_digest(given, board.join_code.encode()) or not await _seen_by(request, board):
-        window.record(key)
+        await limits.take(counter)
         return None
     return board
 
@@ -79,14 +78,12 @@ def connection_code(request: Request, board: Board) -> str:
     return hmac.new(request.app.state.secret.encode(), message, hashlib.sha256).hexdigest()[:6]
 
 
-def _count_join(request: Request, board: Board) -> None:
+async def _count_join(request: Request, board: Board) -> None:
     if not request.app.state.settings.rate_limits:
         return
-    window = request.app.state.throttles["join"]
-    key = f"{board.id} {client_key(request)}"
-    _refuse_while_over(window, key, _("Many people have joined this board from this connection in a short time. "
-                                      "Please wait {wait} and join again."))
-    window.record(key)
+    taken = await request.app.state.shared_limits.take(("join", f"{board.id} {client_key(request)}"))
+    _refuse(taken.wait, _("Many people have joined this board from this connection in a short time. "
+                          "Please wait {wait} and join again."))
 
 
 async def admit(request: Request, board: Board, name: str, place: str) -> tuple[str, str]:
@@ -97,7 +94,7 @@ async def admit(request: Request, board: Board, name: str, place: str) -> tuple[
         closed = await closed_notice(request, board)
         if closed:
             raise Conflict(detail=closed)
-        _count_join(request, board)
+        await _count_join(request, board)
         connection = connection_code(request, board)
     async with request.app.state.db.transaction() as conn:
         return await board_store.add_participant(conn, board.id, name, place, connection)

@@ -1,7 +1,11 @@
 """Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
 client, wrong join codes and joins per client, board changes, notes and questions per participant).
 Limits are configurable with TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per
-seconds). A client is counted by `client_key`."""
+seconds). A client is counted by `client_key`.
+
+Limits on what any client may try (SHARED_LIMITS) are counted in the database, so that every process
+enforces one limit (server/auth/shared_limits.py); limits per participant's socket are counted in
+its process (SlidingWindow)."""
 
 from __future__ import annotations
 
@@ -22,8 +26,12 @@ class Limit:
 
 
 DEFAULT_LIMITS: dict[str, Limit] = {
-    "login_account": Limit(5, 15 * 60),  # failed sign-ins per account
-    "login_client": Limit(20, 15 * 60),  # failed sign-ins per client address
+    # failed sign-ins: for one account from one client address; for one account from anywhere (a
+    # ceiling against guessing from many addresses, high so that strangers elsewhere cannot lock an
+    # organizer out); from one client address for any accounts
+    "login_account_client": Limit(5, 15 * 60),
+    "login_account": Limit(50, 15 * 60),
+    "login_client": Limit(20, 15 * 60),
     "registration": Limit(20, 10 * 60),  # registrations per client address
     # wrong join codes per client address: 900,000 codes cannot be swept, a class that mistypes can go on
     "join_lookup": Limit(20, 10 * 60),
@@ -32,6 +40,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
 }
+
+# counted in the database (one limit for every process); the rest per participant, in its process
+SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
+                           "join", "join_lookup", "change_request"})
 
 
 def client_key(connection: Any) -> str:
@@ -97,7 +109,9 @@ class SlidingWindow:
 
 
 def windows(limits: dict[str, Limit]) -> dict[str, SlidingWindow]:
-    return {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()}
+    """A window in this process for each limit that is not shared."""
+    return {name: SlidingWindow(limit.count, limit.seconds) for name, limit in limits.items()
+            if name not in SHARED_LIMITS}
 
 
 def wait_text(seconds: int, locale: str) -> str:

@@ -1,8 +1,16 @@
 """Signing staff in and out (/organize/login, /organize/logout): the only /organize pages that
-need no account. Failed attempts are limited per account and per client (TAIWA_LIMITS)."""
+need no account.
+
+Failed attempts are limited (TAIWA_LIMITS) for one account from one client address
+(`login_account_client`), for one account from anywhere (`login_account`, a much higher ceiling) and
+from one client address (`login_client`): a stranger's failures lock only the stranger out, never the
+organizer signing in from elsewhere. An attempt takes its place under all three before its password
+is checked, so attempts sent together cannot all be checked; a failure then counts from when it
+failed; a sign-in that succeeds gives its place back and clears its account's failures from that
+address.
+"""
 
 from __future__ import annotations
-
 
 from litestar import Request, get, post
 from litestar.datastructures import Cookie
@@ -10,6 +18,7 @@ from litestar.response import Redirect, Template
 
 from server.auth import accounts
 from server.auth.limits import client_key, wait_text
+from server.auth.shared_limits import Counter
 from server.core.errors import TooManyRequests
 from server.core.forms import form_values
 from server.core.i18n import current_locale
@@ -17,6 +26,11 @@ from server.core.i18n import gettext as _
 from server.core.middleware import LOGIN_COOKIE, _cookies
 from server.core.redirects import local_path
 from server.auth.guards import Db
+
+
+def _attempt(email: str, client: str) -> list[Counter]:
+    """What a sign-in attempt counts against; the first is forgotten when it succeeds."""
+    return [("login_account_client", f"{email} {client}"), ("login_account", email), ("login_client", client)]
 
 
 @get("/organize/login", include_in_schema=False)
@@ -33,19 +47,19 @@ async def login(request: Request, db: Db) -> Template | Redirect:
     target = local_path(values.get("next"))
     if target == "/":
         target = "/organize"
-    throttles = request.app.state.login_throttles
-    wait = max(throttles["account"].retry_after(email), throttles["client"].retry_after(client))
-    if wait:
+    limits = request.app.state.shared_limits
+    attempt = _attempt(email, client)
+    taken = await limits.take(*attempt)
+    if taken.wait:
         raise TooManyRequests(detail=_("Too many failed sign-in attempts. Please wait {wait} and try again.").format(
-            wait=wait_text(wait, current_locale.get())))
+            wait=wait_text(taken.wait, current_locale.get())))
     account = await accounts.check_password(db, email, values.get("password", ""))
-    if account is None:
-        throttles["account"].record(email)
-        throttles["client"].record(client)
+    if account is None:  # the place taken stays: a failure, counted from now
+        await limits.renew(taken)
         return Template("pages/organize/login.html", context={
             "next": target, "values": {"email": values.get("email", "")},
             "error": _("The email address or password is not correct.")})
-    throttles["account"].clear(email)
+    await limits.release(taken, forget=attempt[:1])
     old = _cookies(request.scope).get(LOGIN_COOKIE)
     async with db.transaction() as conn:
         if old:

@@ -39,14 +39,13 @@ async def insert_account(conn: Any, *, org_id: int, email: str, display_name: st
 
 async def update_account(conn: Any, account_id: int, *, role: str, active: bool, display_name: str,
                          password_hash: str | None) -> None:
-    """Change an account; a new password or deactivation ends its logins, deactivation its tokens too."""
+    """Change an account; a new password or deactivation ends its logins and its API tokens."""
     await conn.execute("update accounts set role = ?, active = ?, display_name = ? where id = ?",
                        (role, int(active), display_name, account_id))
     if password_hash:
         await conn.execute("update accounts set password_hash = ? where id = ?", (password_hash, account_id))
     if not active or password_hash:
         await conn.execute("delete from login_sessions where account_id = ?", (account_id,))
-    if not active:
         await conn.execute("delete from api_tokens where account_id = ?", (account_id,))
 
 

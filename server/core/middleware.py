@@ -1,14 +1,17 @@
-"""ASGI middleware: who is asking and in which language, and the security headers on every answer."""
+"""ASGI middleware: who is asking (from which address, with which account, in which language), and
+the security headers on every answer."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from contextvars import ContextVar
 from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from server.auth import accounts
 from server.core import i18n
@@ -21,10 +24,25 @@ SESSION_ICS = re.compile(r"^/sessions/(\d+)\.ics$")
 # the signed-in account of the current request (None for residents), for templates
 current_account: ContextVar[accounts.Account | None] = ContextVar("current_account", default=None)
 
+# connect-src 'self' covers the board's WebSocket to its own origin, and nowhere else
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+# browsers that once reached the app over https refuse plain http for a year
+STRICT_TRANSPORT_SECURITY = "max-age=31536000; includeSubDomains"
+
+
+def behind_proxies(app: ASGIApp, trusted: Sequence[str]) -> ASGIApp:
+    """`app`, seeing each client's own address when a trusted proxy forwards it.
+
+    Only from a peer in `trusted` (addresses or networks) is X-Forwarded-For read, right to left,
+    past the entries of trusted proxies: the first other entry is the client (anything a client wrote
+    itself stands further left). Applied around everything, so pages, limits and socket handshakes
+    all see the same address; uvicorn's own proxy_headers stays off so it is applied once.
+    """
+    return ProxyHeadersMiddleware(app, trusted_hosts=list(trusted)) if trusted else app  # type: ignore[arg-type]
 
 
 def _cookies(scope: Scope) -> dict[str, str]:
@@ -103,10 +121,12 @@ class RequestContextMiddleware:
 
 
 class SecurityHeadersMiddleware:
-    """CSP without inline code, no sniffing, no framing; no-store on anything personal (every answer)."""
+    """CSP without inline code, no sniffing, no framing; no-store on anything personal (every answer);
+    HSTS when the public address is https."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool = False) -> None:
         self.app = app
+        self.https = https
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,6 +146,8 @@ class SecurityHeadersMiddleware:
                 headers.add("Referrer-Policy", "strict-origin-when-cross-origin")
                 headers.add("X-Frame-Options", "DENY")
                 headers.add("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+                if self.https:
+                    headers.add("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
                 if personal and not path.startswith("/static/") and "cache-control" not in headers:
                     headers.add("Cache-Control", "no-store")
                 elif path.startswith("/static/") and "cache-control" not in headers:

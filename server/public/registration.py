@@ -27,15 +27,14 @@ from sessions.validation import InvalidInput
 ONLINE_LINK_BEFORE = timedelta(hours=24)
 
 
-def check_rate(request: Request) -> None:
-    """Registrations per client are limited (TAIWA_RATE_LIMITS=off turns it off for load tests)."""
+async def check_rate(request: Request) -> None:
+    """Registrations per client are limited, for all processes together (TAIWA_RATE_LIMITS=off turns
+    it off for load tests)."""
     settings = request.app.state.settings
     if not settings.rate_limits:
         return
-    window = request.app.state.registration_window
-    if window.blocked(client_key(request)):
+    if (await request.app.state.shared_limits.take(("registration", client_key(request)))).wait:
         raise TooManyRequests(detail=_("Too many registrations from this connection. Please wait a few minutes."))
-    window.record(client_key(request))
 
 
 def _form_context(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
@@ -63,7 +62,7 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
         context = _form_context(request, session, values, {}, None)
         context["errors"] = {"form": _("We could not accept this form. Please check your entries and send it again.")}
         return Template("pages/register.html", context=context, status_code=400)
-    check_rate(request)
+    await check_rate(request)
     locale = request.scope["state"].get("locale", "ja")
     data, unreadable = registration_input_from_form(values, session, locale)
     try:

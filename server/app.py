@@ -55,14 +55,16 @@ def stored_secret(settings: Settings) -> str:
 
 
 def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
-    """Per-participant limits on board changes, and on notes and questions (TAIWA_LIMITS; all off
-    with TAIWA_RATE_LIMITS=off)."""
-    by_event = {"note:add": throttles["note"], "question:ask": throttles["question"]}
+    """Per-participant limits on board changes, on notes and questions, and on asking for the whole
+    board (TAIWA_LIMITS; all off with TAIWA_RATE_LIMITS=off)."""
+    by_event = {"note:add": [throttles["board"], throttles["note"]],
+                "question:ask": [throttles["board"], throttles["question"]],
+                "board:snapshot": [throttles["snapshot"]]}
 
     def board_limit(key: str, event: str = "") -> bool:
         if not settings.rate_limits:
             return True
-        windows = [throttles["board"], *([by_event[event]] if event in by_event else [])]
+        windows = by_event.get(event, [throttles["board"]])
         if any(window.blocked(key) for window in windows):
             return False
         for window in windows:

@@ -1,5 +1,5 @@
 """Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
-client, board changes, notes and questions per participant). Limits are configurable with
+client, board changes, notes, questions and snapshots per participant). Limits are configurable with
 TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "board": Limit(40, 10),  # board changes per participant
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
+    "snapshot": Limit(10, 10),  # whole-board snapshots asked for per participant
 }
 
 

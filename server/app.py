@@ -23,6 +23,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
 from realtime.socket import create_socket_server
@@ -126,7 +127,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar."""
     settings = settings or Settings.from_env()
     db = Database(settings.db_path)
-    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url])
+    connections = settings.limit("connections")
+    sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
+                               join_timeout=connections.seconds, backlog_packets=settings.socket_backlog_packets,
+                               backlog_bytes=settings.socket_backlog_bytes)
     secret = stored_secret(settings)
     notify = mail.notifier(settings, secret)
     board_service = BoardService(db)
@@ -145,6 +149,6 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         feed_cache=OrderedDict(),
     )
     web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db))
-    app = socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
+    app = SocketApp(sio, web, per_address=connections.count if settings.rate_limits else None)
     app.litestar = web_app  # type: ignore[attr-defined]  # tests reach the state through it
     return app

@@ -1,5 +1,6 @@
 """Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
-client, board changes, notes, questions and snapshots per participant). Limits are configurable with
+client, board changes, notes, questions and snapshots per participant; socket connections per client
+address are counted at once instead, see realtime/connections.py). Limits are configurable with
 TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds)."""
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
     "snapshot": Limit(10, 10),  # whole-board snapshots asked for per participant
+    # socket connections at once per client address (a room on a venue's Wi-Fi shares one), and the
+    # seconds a connection has to join a board before it is closed
+    "connections": Limit(200, 5),
 }
 
 

@@ -27,6 +27,13 @@ REPLAY_LIMIT = 1000  # further behind than this, a client gets a fresh snapshot 
 # (carrying the latest seq and `from`, the first seq it covers) instead of one message per answer.
 COALESCED = {"vote:cast", "vote:retracted", "poll:answered"}
 PROGRESS_INTERVAL = 0.2
+MAX_DEPTH = 16  # lists and objects inside one another in a command's data (real commands need 3)
+RATE_LIMITED = {
+    "note:add": N_("You have added many notes in a short time. Please wait a minute and add the next one."),
+    "question:ask": N_("You have asked several questions in a short time. Please wait a minute and ask again."),
+    "board:snapshot": N_("You have asked for the whole board many times in a short time. Please wait a few "
+                         "seconds."),
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,18 @@ class Joined:
 Authenticate = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Joined | None]]
 Translate = Callable[[str, dict[str, Any], str], str]
 Limit = Callable[[str, str], bool]  # (participant key, event): True when it may act now
+
+
+def _deeper_than(value: Any, depth: int) -> bool:
+    """Whether lists and objects nest more than `depth` levels in `value` (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            if level > depth:
+                return True
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
 
 
 def _clean(value: Any) -> Any:
@@ -142,18 +161,17 @@ class BoardNamespace(socketio.AsyncNamespace):
         joined: Joined | None = session.get("joined")
         if joined is None:
             return self._error(None, "unauthorized", N_("Join the board first."))
-        if event == "board:snapshot":
+        whole_board = event == "board:snapshot"
+        if not whole_board and not isinstance(payload, dict):
+            return self._error(joined, "invalid", N_("The event data must be an object."))
+        if _deeper_than(payload, MAX_DEPTH):
+            return self._error(joined, "invalid", N_("The event data is nested too deeply."))
+        if not self.allow(f"{joined.board_id}:{joined.actor.id}", event):
+            return self._error(joined, "rate_limited",
+                               RATE_LIMITED.get(event, N_("Too many changes at once. Please wait a moment.")))
+        if whole_board:
             async with self.service.settled(joined.board_id):
                 return {"ok": True, "snapshot": await self._snapshot(joined)}
-        if not isinstance(payload, dict):
-            return self._error(joined, "invalid", N_("The event data must be an object."))
-        if not self.allow(f"{joined.board_id}:{joined.actor.id}", event):
-            message = {"note:add": N_("You have added many notes in a short time. Please wait a minute and add "
-                                      "the next one."),
-                       "question:ask": N_("You have asked several questions in a short time. Please wait a minute "
-                                          "and ask again.")}.get(event, N_("Too many changes at once. Please wait a "
-                                                                           "moment."))
-            return self._error(joined, "rate_limited", message)
         data = {key: _clean(value) for key, value in payload.items() if key != "op"}
         try:
             outcome = await self.service.handle(joined.board_id, event, data, joined.actor, payload.get("op"),

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-import socketio
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.plugins.htmx import HTMXRequest
@@ -23,6 +22,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from realtime.missed import missed_events
+from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
 from realtime.socket import create_socket_server
@@ -50,14 +50,16 @@ def stored_secret(settings: Settings) -> str:
 
 
 def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
-    """Per-participant limits on board changes, and on notes and questions (TAIWA_LIMITS; all off
-    with TAIWA_RATE_LIMITS=off)."""
-    by_event = {"note:add": throttles["note"], "question:ask": throttles["question"]}
+    """Per-participant limits on board changes, on notes and questions, and on asking for the whole
+    board (TAIWA_LIMITS; all off with TAIWA_RATE_LIMITS=off)."""
+    by_event = {"note:add": [throttles["board"], throttles["note"]],
+                "question:ask": [throttles["board"], throttles["question"]],
+                "board:snapshot": [throttles["snapshot"]]}
 
     def board_limit(key: str, event: str = "") -> bool:
         if not settings.rate_limits:
             return True
-        windows = [throttles["board"], *([by_event[event]] if event in by_event else [])]
+        windows = by_event.get(event, [throttles["board"]])
         if any(window.blocked(key) for window in windows):
             return False
         for window in windows:
@@ -120,9 +122,12 @@ def create_app(settings: Settings | None = None) -> Any:
     client's address as forwarded by a trusted proxy."""
     settings = settings or Settings.from_env()
     db = Database(settings.db_path)
+    connections = settings.limit("connections")
     board_service = BoardService(db)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
-                               missed=partial(missed_events, board_service))
+                               missed=partial(missed_events, board_service), join_timeout=connections.seconds,
+                               backlog_packets=settings.socket_backlog_packets,
+                               backlog_bytes=settings.socket_backlog_bytes)
     secret = stored_secret(settings)
     notify = mail.notifier(settings)
     limits = {name: settings.limit(name) for name in settings.limits}
@@ -140,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Any:
         feed_cache=OrderedDict(),
     )
     web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db), https=settings.secure_cookies)
-    app = behind_proxies(socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io"),
+    app = behind_proxies(SocketApp(sio, web, per_address=connections.count if settings.rate_limits else None),
                          settings.trusted_proxies)
     app.litestar = web_app  # type: ignore[attr-defined]  # tests reach the state through it
     return app

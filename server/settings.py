@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from realtime.backlog import BACKLOG_BYTES, BACKLOG_PACKETS
 from server.auth.limits import DEFAULT_LIMITS, Limit, parse_limits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,9 @@ class Settings:
     limits: dict[str, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     # peers whose X-Forwarded-For names the client (server/core/middleware.py, behind_proxies)
     trusted_proxies: tuple[str, ...] = LOOPBACK
+    # a socket client with this many packets, or bytes, waiting to be sent is dropped (realtime/backlog.py)
+    socket_backlog_packets: int = BACKLOG_PACKETS
+    socket_backlog_bytes: int = BACKLOG_BYTES
     # the mail, reminder and purge loop (tests that drive these steps themselves turn it off)
     background: bool = True
 
@@ -70,6 +74,8 @@ class Settings:
             "registrations_per_client": int(env.get("TAIWA_REGISTRATIONS_PER_CLIENT") or 20),
             "limits": parse_limits(env.get("TAIWA_LIMITS", "")),
             "trusted_proxies": parse_trusted_proxies(env.get("TAIWA_TRUSTED_PROXIES")),
+            "socket_backlog_packets": int(env.get("TAIWA_SOCKET_BACKLOG_PACKETS") or BACKLOG_PACKETS),
+            "socket_backlog_bytes": int(env.get("TAIWA_SOCKET_BACKLOG_BYTES") or BACKLOG_BYTES),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -1,7 +1,8 @@
 """Abuse limits: events counted per key in a sliding window (failed sign-ins, registrations per
-client, wrong join codes and joins per client, board changes, notes and questions per participant).
-Limits are configurable with TAIWA_LIMITS, e.g. `TAIWA_LIMITS="note=20/60,question=3/60"` (count per
-seconds). A client is counted by `client_key`.
+client, wrong join codes and joins per client, board changes, notes, questions and snapshots per
+participant; socket connections per client address are counted at once instead, see
+realtime/connections.py). Limits are configurable with TAIWA_LIMITS, e.g.
+`TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds). A client is counted by `client_key`.
 
 Limits on what any client may try (SHARED_LIMITS) are counted in the database, so that every process
 enforces one limit (server/auth/shared_limits.py); limits per participant's socket are counted in
@@ -39,6 +40,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "board": Limit(40, 10),  # board changes per participant
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
+    "snapshot": Limit(10, 10),  # whole-board snapshots asked for per participant
+    # socket connections at once per client address (a room on a venue's Wi-Fi shares one), and the
+    # seconds a connection has to join a board before it is closed
+    "connections": Limit(200, 5),
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process

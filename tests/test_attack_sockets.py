@@ -25,8 +25,8 @@ from wsproto.events import (AcceptConnection, CloseConnection, Event, Message, P
                             TextMessage)
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from tests.test_board_socket import (NS, Api, TaiwaServer, crowd, facilitator, op, participant,  # noqa: F401
-                                     prepare_workshop, until)
+from tests.harness import TaiwaServer, prepare_workshop
+from tests.socket_clients import NS, Api, crowd, facilitator, op, participant, until  # noqa: F401
 
 CAP = 20  # sockets at once per address
 JOIN_SECONDS = 2  # to join a board after opening a socket

@@ -114,7 +114,7 @@ def session_event(session: Session, *, text: FeedText, base_url: str, private_no
 
 
 # ---- the feed's VEVENTs written directly (icalendar's general serialiser takes about 0.3 ms an
-# event; a city's whole feed must render in well under a second). tests/test_calendar.py checks that
+# event; a city's whole feed must render in well under a second). tests/test_calendar_feeds.py checks that
 # this writes byte for byte what icalendar writes for the same event.
 
 def _escaped(text: str) -> str:

@@ -102,6 +102,58 @@ async def pending_requests(db: Reader, org_id: int | None) -> list[sqlite3.Row]:
     )
 
 
+async def requests_to_arrange(db: Reader, org_id: int | None, *, session_id: int | None = None,
+                              code: str | None = None) -> list[sqlite3.Row]:
+    """Each open request of upcoming sessions, one row per support request or child (for the CSV that
+    goes to the interpreters', captioners' or childcare helpers' association), soonest deadline first.
+
+    `code` narrows to one kind of support ('childcare' for children); `session_id` to one session.
+    """
+    scope = ["s.ends_at >= ?", "s.status = 'published'", "r.status in ('confirmed', 'waitlisted')"]
+    params: list[Any] = [to_db(now_utc())]
+    for clause, value in (("s.org_id = ?", org_id), ("s.id = ?", session_id)):
+        if value is not None:
+            scope.append(clause)
+            params.append(value)
+    shared = " and ".join(scope)
+    parts, values = [], []
+    if code != "childcare":
+        parts.append(
+            "select 'accommodation' as item, a.code as code, o.deadline as deadline, o.language as language, "
+            "a.note as note, null as age_months, a.late as late, r.id as id, r.name as name, "
+            "r.name_kana as name_kana, r.mode as mode, r.status as status, r.created_at as created_at, "
+            "s.title as title, s.title_en as title_en, s.starts_at as starts_at, s.timezone as timezone, "
+            "v.name as venue, v.address as address "
+            "from accommodation_requests a join registrations r on r.id = a.registration_id "
+            "join sessions s on s.id = a.session_id left join venues v on v.id = s.venue_id "
+            "left join session_accommodations o on o.session_id = a.session_id and o.code = a.code "
+            f"where a.status = 'requested' and {shared}" + (" and a.code = ?" if code else ""))
+        values += params + ([code] if code else [])
+    if code in (None, "childcare"):
+        parts.append(
+            "select 'childcare' as item, 'childcare' as code, s.childcare_deadline as deadline, '' as language, "
+            "c.notes as note, c.age_months as age_months, c.late as late, r.id as id, r.name as name, "
+            "r.name_kana as name_kana, r.mode as mode, r.status as status, r.created_at as created_at, "
+            "s.title as title, s.title_en as title_en, s.starts_at as starts_at, s.timezone as timezone, "
+            "v.name as venue, v.address as address "
+            "from registration_children c join registrations r on r.id = c.registration_id "
+            "join sessions s on s.id = c.session_id left join venues v on v.id = s.venue_id "
+            f"where c.status in ('confirmed', 'waitlisted') and {shared}")
+        values += params
+    return await db.fetch_all(
+        "select * from (" + " union all ".join(parts) + ") order by deadline is null, deadline, starts_at, id",
+        values)
+
+
+async def registrants_to_message(db: Reader, session_id: int) -> tuple[list[int], int]:
+    """Confirmed and waitlisted registrations of a session: the ids of those with an email address, and
+    how many have none (reached by phone)."""
+    rows = await db.fetch_all("select id, email != '' as mailable from registrations "
+                              "where session_id = ? and status in ('confirmed', 'waitlisted') order by id",
+                              (session_id,))
+    return [row["id"] for row in rows if row["mailable"]], sum(1 for row in rows if not row["mailable"])
+
+
 async def registration_status(db: Reader, registration_id: int) -> str | None:
     row = await db.fetch_one("select status from registrations where id = ?", (registration_id,))
     return row[0] if row else None

@@ -170,6 +170,7 @@ RULES: list[Rule] = [
     # ---------------------------------------------------------------- organizer pages
     Rule("GET", "/organize", "/organize", signed_in(200)),
     Rule("GET", "/organize/arrange", "/organize/arrange", staff_only(200)),
+    Rule("GET", "/organize/arrange.csv", "/organize/arrange.csv", staff_only(200)),
     Rule("GET", "/organize/sessions/new", "/organize/sessions/new", own_org(200)),
     Rule("POST", "/organize/sessions/new", "/organize/sessions/new", own_org(422), body={"title": ""}),
     Rule("GET", S, "/organize/sessions/{session}", see(200)),
@@ -180,6 +181,8 @@ RULES: list[Rule] = [
     Rule("GET", S + "/cancel", "/organize/sessions/{session}/cancel", manage(200)),
     Rule("POST", S + "/cancel", "/organize/sessions/{session}/cancel", manage(303), body={"reason": "台風のため"}),
     Rule("POST", S + "/duplicate", "/organize/sessions/{session}/duplicate", manage(303)),
+    Rule("POST", S + "/messages", "/organize/sessions/{session}/messages", manage(303),
+         body={"subject": "会場変更のお知らせ", "body": "第2会議室で行います。"}),
     Rule("GET", S + "/move", "/organize/sessions/{session}/move", manage(200)),
     Rule("POST", S + "/move", "/organize/sessions/{session}/move", manage(422), body={"date": "not a date"}),
     Rule("GET", "/organize/series/{series_id:int}", "/organize/series/{series}", see(200)),

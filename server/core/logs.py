@@ -1,4 +1,5 @@
-"""Logging that never records secrets: registrant tokens in paths are masked in the access log."""
+"""Logging that never records secrets: registrant tokens in paths, and names searched for in the roster, are
+masked in the access log."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import re
 from typing import Any
 
 TOKEN_PATH = re.compile(r"(/(?:r|api/registrations)/)[A-Za-z0-9_\-]{8,}")
+# the roster search on staff pages takes a registrant's name (a GET form, so it works without JavaScript)
+ROSTER_SEARCH = re.compile(r"(/organize/[^?\s]*\?(?:[^\s#]*&)?q=)[^&\s#]*")
 
 
 def mask(text: str) -> str:
-    """/r/Abc…xyz/cancel → /r/***/cancel."""
-    return TOKEN_PATH.sub(r"\1***", text)
+    """/r/Abc…xyz/cancel → /r/***/cancel; /organize/…?q=田中 → /organize/…?q=***."""
+    return ROSTER_SEARCH.sub(r"\1***", TOKEN_PATH.sub(r"\1***", text))
 
 
 class MaskTokens(logging.Filter):

@@ -106,6 +106,30 @@ async def queue(conn: Any, kind: str, registration_id: int, *, settings: Setting
                                    subject=subject, body=body, ics=ics)
 
 
+# an organizer's message to a session's registrants (sessions/messages.py): their subject, framed
+MESSAGE_SUBJECT = N_("[{title}] {subject}")
+
+
+async def queue_message(conn: Any, registration_id: int, subject: str, body: str, *, settings: Settings) -> None:
+    """An organizer's message to one registrant, with a short frame in the registrant's language
+    (who sends it, the session, their own page), added to the outbox in the caller's transaction."""
+    registration = await rstore.get_registration(conn, registration_id)
+    if registration is None or not registration.email:
+        return
+    session = await store.get_session(conn, registration.session_id)
+    assert session is not None
+    page_url = f"{settings.base_url}/r/{TOKEN}"  # the link is made when the mail is sent, never stored
+    locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
+    try:
+        framed = i18n.translate(MESSAGE_SUBJECT, {"title": localized(session, "title"), "subject": subject})
+        text = _environment.get_template("message.txt").render(
+            registration=registration, session=session, message=body, page_url=page_url)
+    finally:
+        i18n.current_locale.reset(locale_token)
+    await outbox_store.add_message(conn, kind="message", registration_id=registration_id,
+                                   to_address=registration.email, subject=framed, body=text, ics=None)
+
+
 def _message(row: Any, sender: str, token: str) -> EmailMessage:
     """The mail of an outbox row, with the registrant's token in its links and every header on one line."""
     if not EMAIL.match(row["to_address"]):

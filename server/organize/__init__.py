@@ -4,7 +4,8 @@ boards set-up, .ics import, and the admin pages.
 Every route here needs a signed-in account (guard `staff`, declared once on the router); the
 admin pages also need an admin (guard `admins` on their own router). Handlers receive the
 session, series, venue or request they act on through the dependencies of server/auth/guards.py,
-which refuse another organization's objects. Sign-in and sign-out live in server/auth/signin.py.
+which refuse another organization's objects. After a save, the page it lands on says once what was
+done (server/organize/flash.py). Sign-in and sign-out live in server/auth/signin.py.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from litestar.di import Provide
 from server.auth.guards import (
     STAFF, acting_org, admins, managed_session, managed_venue, seen_series, staff, support_request,
 )
-from server.organize import admin, boards, importing, roster, sessions
+from server.organize import admin, boards, importing, messages, roster, sessions
+from server.organize.flash import clear_flash
 
 
 def organize_router() -> Router:
     """The /organize pages behind their guards."""
     return Router(
         path="/", guards=[staff], route_handlers=[
-            *sessions.ROUTES, *roster.ROUTES, *boards.ROUTES, *importing.ROUTES,
+            *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *importing.ROUTES,
             Router(path="/", guards=[admins], route_handlers=admin.ROUTES),
         ],
         dependencies={**STAFF, "session": Provide(managed_session), "venue": Provide(managed_venue),
                       "series": Provide(seen_series), "acting_org": Provide(acting_org),
                       "support_request": Provide(support_request)},
-        include_in_schema=False,
+        after_request=clear_flash, include_in_schema=False,
     )

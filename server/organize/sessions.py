@@ -5,8 +5,10 @@ dependencies in server/auth/guards.py hand each handler only the session or venu
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, get, post
 from litestar.di import Provide
@@ -14,6 +16,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.di import NamedDependency
 
+from server.auth.accounts import Account
 from server.auth.guards import managed_series, seen_session
 from server.core.errors import field_messages, form_with_errors
 from server.core.forms import (
@@ -22,7 +25,9 @@ from server.core.forms import (
 )
 from server.core.i18n import gettext as _
 from server.auth.guards import Db, CurrentAccount
-from sessions import registration, scheduling, store
+from server.organize.flash import redirect_with_flash
+from sessions import message_store, registration, scheduling, store
+from sessions import registration_store as rstore
 from sessions.models import Session, SessionFilters, SessionInput, Venue
 from sessions.validation import InvalidInput
 
@@ -47,7 +52,7 @@ async def dashboard(request: Request, account: CurrentAccount, db: Db) -> Templa
         "org": await store.get_org(db, org), "upcoming": upcoming, "past": past,
         "drafts": [s for s in upcoming if s.status == "draft"],
         "orgs": await store.list_orgs(db) if account.is_admin else [],
-        "can_manage": account.can_manage(org)})
+        "can_manage": account.can_manage(org), "now": now})
 
 
 # ---------------------------------------------------------------- sessions
@@ -85,17 +90,27 @@ async def create_session(request: Request, acting_org: NamedDependency[int], db:
         ids = await scheduling.create_sessions(db, acting_org, data)
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/session_form.html", await _form_context(request, acting_org, values, field_messages(invalid.errors)))
+    done = "published" if data.status == "published" else "saved"
     if len(ids) > 1:
         session = await store.get_session(db, ids[0])
-        return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)  # type: ignore[union-attr]
-    return Redirect(path=f"/organize/sessions/{ids[0]}", status_code=303)
+        return redirect_with_flash(request, f"/organize/series/{session.series_id}", done)  # type: ignore[union-attr]
+    return redirect_with_flash(request, f"/organize/sessions/{ids[0]}", done)
+
+
+async def session_page_context(db: Any, account: Account, session: Session, **more: Any) -> dict[str, Any]:
+    """What the organizer's session page shows: the session, whether the account may change it, the
+    messages sent to its registrants and the form to send another (`more` overrides, e.g. errors)."""
+    mailable, unreachable = await rstore.registrants_to_message(db, session.id)
+    return {"session": session, "can_manage": account.can_manage(session.org.id), "now": store.now_utc(),
+            "sent_messages": await message_store.session_messages(db, session.id),
+            "audience": {"mail": len(mailable), "no_mail": unreachable},
+            "message": {"form_key": secrets.token_urlsafe(16)}, "message_errors": {}, **more}
 
 
 @get("/organize/sessions/{session_id:int}", include_in_schema=False,
      dependencies={"session": Provide(seen_session)})
-async def session_overview(account: CurrentAccount, session: NamedDependency[Session]) -> Template:
-    return Template("pages/organize/session.html", context={
-        "session": session, "can_manage": account.can_manage(session.org.id)})
+async def session_overview(account: CurrentAccount, session: NamedDependency[Session], db: Db) -> Template:
+    return Template("pages/organize/session.html", context=await session_page_context(db, account, session))
 
 
 @get("/organize/sessions/{session_id:int}/edit", include_in_schema=False)
@@ -119,17 +134,19 @@ async def update_session(request: Request, session_id: FromPath[int], session: N
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/session_form.html", await _form_context(
             request, session.org.id, values, field_messages(invalid.errors), session))
-    return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
+    done = "published" if session.status == "draft" and status is None else "saved"
+    return redirect_with_flash(request, f"/organize/sessions/{session_id}", done)
 
 
 @post("/organize/sessions/{session_id:int}/publish", include_in_schema=False)
-async def publish_session(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template | Redirect:
+async def publish_session(request: Request, session_id: FromPath[int], account: CurrentAccount,
+                          session: NamedDependency[Session], db: Db) -> Template | Redirect:
     try:
         await scheduling.publish_session(db, session)
     except InvalidInput as invalid:
-        return form_with_errors(request, "pages/organize/session.html", {
-            "session": session, "can_manage": True, "publish_errors": field_messages(invalid.errors)})
-    return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
+        return form_with_errors(request, "pages/organize/session.html", await session_page_context(
+            db, account, session, publish_errors=field_messages(invalid.errors)))
+    return redirect_with_flash(request, f"/organize/sessions/{session_id}", "published")
 
 
 @get("/organize/sessions/{session_id:int}/cancel", include_in_schema=False)
@@ -144,15 +161,18 @@ async def cancel_session(request: Request, session_id: FromPath[int], session: N
         await scheduling.cancel_session(db, session, values.get("reason", ""))
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/session_cancel.html", {"session": session, "errors": field_messages(invalid.errors)})
-    if session.series_id:
-        return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)
-    return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
+    return redirect_with_flash(request, _back_from(session), "cancelled")
+
+
+def _back_from(session: Session) -> str:
+    """Where a change to one date lands: its series' page when it has one, else the session's."""
+    return f"/organize/series/{session.series_id}" if session.series_id else f"/organize/sessions/{session.id}"
 
 
 @post("/organize/sessions/{session_id:int}/duplicate", include_in_schema=False)
 async def duplicate_session(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Redirect:
     new_id = await scheduling.duplicate_session(db, session)
-    return Redirect(path=f"/organize/sessions/{new_id}/edit", status_code=303)
+    return redirect_with_flash(request, f"/organize/sessions/{new_id}/edit", "duplicated")
 
 
 @get("/organize/sessions/{session_id:int}/move", include_in_schema=False)
@@ -177,16 +197,15 @@ async def move_session(request: Request, session_id: FromPath[int], session: Nam
     if errors:
         return form_with_errors(request, "pages/organize/session_move.html",
                                 {"session": session, "values": values, "errors": errors})
-    if session.series_id:
-        return Redirect(path=f"/organize/series/{session.series_id}", status_code=303)
-    return Redirect(path=f"/organize/sessions/{session_id}", status_code=303)
+    return redirect_with_flash(request, _back_from(session), "moved")
 
 
 @get("/organize/series/{series_id:int}", include_in_schema=False)
 async def series_page(series_id: FromPath[int], account: CurrentAccount, series: NamedDependency[Any], db: Db) -> Template:
     occurrences = await store.series_occurrences(db, series_id)
     return Template("pages/organize/series.html", context={
-        "series": series, "occurrences": occurrences, "can_manage": account.can_manage(series["org_id"])})
+        "series": series, "occurrences": occurrences, "can_manage": account.can_manage(series["org_id"]),
+        "now": store.now_utc()})
 
 
 @post("/organize/series/{series_id:int}/publish", include_in_schema=False,
@@ -205,8 +224,8 @@ async def publish_series(request: Request, series_id: FromPath[int], series: Nam
     if errors:
         return form_with_errors(request, "pages/organize/series.html", {
             "series": series, "occurrences": await store.series_occurrences(db, series_id), "can_manage": True,
-            "publish_errors": errors})
-    return Redirect(path=f"/organize/series/{series_id}", status_code=303)
+            "publish_errors": errors, "now": store.now_utc()})
+    return redirect_with_flash(request, f"/organize/series/{series_id}", "published")
 
 
 # ---------------------------------------------------------------- venues
@@ -231,7 +250,13 @@ async def create_venue(request: Request, account: CurrentAccount, acting_org: Na
         await scheduling.create_venue(db, acting_org, venue_input_from_form(values))
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/venue_form.html", {"values": values, "errors": field_messages(invalid.errors), "venue": None})
-    return Redirect(path="/organize/venues", status_code=303)
+    return redirect_with_flash(request, _venues_page(request), "saved")
+
+
+def _venues_page(request: Request) -> str:
+    """The venue list a saved venue lands on (an admin's ?org= choice kept)."""
+    org = request.query_params.get("org")
+    return f"/organize/venues?{urlencode({'org': org})}" if org else "/organize/venues"
 
 
 @get("/organize/venues/{venue_id:int}/edit", include_in_schema=False)
@@ -247,7 +272,7 @@ async def update_venue(request: Request, venue_id: FromPath[int], venue: NamedDe
         await scheduling.change_venue(db, venue.id, venue_input_from_form(values))
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/venue_form.html", {"values": values, "errors": field_messages(invalid.errors), "venue": venue})
-    return Redirect(path="/organize/venues", status_code=303)
+    return redirect_with_flash(request, _venues_page(request), "saved")
 
 
 ROUTES = [

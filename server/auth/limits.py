@@ -26,6 +26,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "board": Limit(40, 10),  # board changes per participant
     "note": Limit(30, 60),  # notes added per participant
     "question": Limit(5, 60),  # questions asked per participant
+    "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
+    "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
 }
 
 

@@ -1,17 +1,33 @@
 """A board written out for the record: rows (CSV, JSON, the outcome page), Markdown, poll rows.
 
 Labels in the Markdown are translated by the caller's `gettext`, so this module stays free of
-the web layer.
+the web layer. What participants wrote is escaped there: it reads as written in any Markdown
+viewer, and never becomes HTML, a link or a heading.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from realtime.board import BoardState, results
 from realtime.polls import poll_results
 from realtime.store import Board
+
+# every line break Markdown (or a viewer) may honour: one written text stays on its one line
+_LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
+# inline markup anywhere: emphasis, code, links and images, raw HTML and entities, headings, strikethrough
+_INLINE = re.compile(r"([\\`*_\[\]<>&~#])")
+# block markup at the start of the text: a list item ("-", "+", "1.", "1)") or a quote
+_BLOCK_START = re.compile(r"^(\d{1,9}(?=[.)])|(?=[-+>]))")
+
+
+def markdown_text(text: str) -> str:
+    """Text written by someone, as Markdown that shows exactly that text (specials escaped)."""
+    line = _INLINE.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)).strip())
+    return _BLOCK_START.sub(r"\1\\", line, count=1)
+
 
 ROW_COLUMNS = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
 
@@ -36,20 +52,20 @@ def export_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[st
 def export_markdown(board: Board, state: BoardState, *, names: bool, session_title: str,
                     gettext: Callable[[str], str]) -> str:
     """The board as a Markdown document: vote results, then each prompt with its clusters and notes."""
-    lines = [f"# {board.title}", "", f"{session_title}", ""]
+    lines = [f"# {markdown_text(board.title)}", "", markdown_text(session_title), ""]
     ranked = results(state)
     if ranked:
         heading, online_word, room_word = gettext("Vote results"), gettext("Online"), gettext("In the room")
         lines += [f"## {heading}", ""]
         for place, item in enumerate(ranked[:10], start=1):
-            lines.append(f"{place}. {item['title']} — {item['total']} ({online_word} {item['online']}, "
+            lines.append(f"{place}. {markdown_text(item['title'])} — {item['total']} ({online_word} {item['online']}, "
                          f"{room_word} {item['proxy']})")
         lines.append("")
     for zone in state.zones:
-        lines += [f"## {zone['title']}", ""]
+        lines += [f"## {markdown_text(zone['title'])}", ""]
         zone_notes = [n for n in state.notes.values() if n.zone == zone["id"] and not n.hidden]
         for group in [g for g in state.groups.values() if g.zone == zone["id"]]:
-            lines.append(f"### {group.title}")
+            lines.append(f"### {markdown_text(group.title)}")
             for note in [n for n in zone_notes if n.group == group.id]:
                 lines.append(_markdown_note(board, state, note, names))
             lines.append("")
@@ -61,9 +77,8 @@ def export_markdown(board: Board, state: BoardState, *, names: bool, session_tit
 
 def _markdown_note(board: Board, state: BoardState, note: Any, names: bool) -> str:
     dots = state.tally(note.id) + state.proxy.get(note.id, 0)
-    author = f" — {note.author_name}" if names and not board.anonymous and note.author_name else ""
-    text = note.text.replace("\n", " ")
-    return f"- {text}{author}" + (f" ({dots})" if dots else "")
+    author = f" — {markdown_text(note.author_name)}" if names and not board.anonymous and note.author_name else ""
+    return f"- {markdown_text(note.text)}{author}" + (f" ({dots})" if dots else "")
 
 
 def export_json(board: Board, state: BoardState, *, names: bool) -> dict[str, Any]:

@@ -190,18 +190,20 @@ def _differs(occurrence: Session, master: Session) -> bool:
 def series_events(rule: SeriesRule, occurrences: list[Session], *, text: FeedText, base_url: str) -> list[Event]:
     """The master VEVENT (RRULE + EXDATE) and an override per moved or changed occurrence."""
     tz = zone(rule.timezone)
-    shown = [o for o in occurrences if o.status in ("published", "completed")]
-    excluded = [o for o in occurrences if o.status not in ("published", "completed")]
+    shown = [o for o in occurrences if o.ever_public and o.status in ("published", "completed")]
+    excluded = [o for o in occurrences if o not in shown]
     if not shown:
         return []
     # the rule's content comes from the first occurrence still at its original time
     master = next((o for o in shown if o.starts_at == o.recurrence_at), shown[0])
-    sequence = max(o.sequence for o in occurrences)
+    # what the public never saw (a draft occurrence's edits) changes neither SEQUENCE nor LAST-MODIFIED
+    traces = [trace for trace in (o.public_trace for o in occurrences) if trace is not None]
+    sequence = max(trace[0] for trace in traces)
     uid = series_uid(rule.id, host_of(base_url))
     event = Event()
     event.add("uid", uid)
     _fill(event, master, text=text, base_url=base_url, sequence=sequence)
-    latest = max(o.updated_at for o in occurrences)
+    latest = max(trace[1] for trace in traces)
     for name in ("dtstart", "dtend", "dtstamp", "last-modified"):
         del event[name]
     event.add("dtstart", rule.first_starts_at.astimezone(tz))

@@ -1,7 +1,10 @@
 """Reading an existing event calendar (.ics) into draft sessions, with every problem's line number.
 
 Nothing is written here: `read_calendar` returns what would be created and what cannot be read,
-for the organizer to preview and confirm.
+for the organizer to preview and confirm. Its work is bounded by the file (at most MAX_BYTES,
+MAX_EVENTS events read, MAX_TIMEZONES time zones) and each part is parsed once: each time zone,
+then each event alone. It is slow enough (seconds for a large file) that callers on an event loop
+run it in a worker thread.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 
-from icalendar import Calendar
+from icalendar import Calendar, Event
 
 from sessions.catalog import N_
 from sessions.models import SessionInput
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_EVENTS = 500
+MAX_TIMEZONES = 50  # calendar apps write one per zone their events use
 ENCODINGS = ("utf-8-sig", "cp932")  # UTF-8, or Shift_JIS as older Japanese systems export
 
 
@@ -71,8 +75,30 @@ def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> Import
     if text is None or not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
         preview.fatal = N_("This is not an iCalendar (.ics) file.")
         return preview
-    lines = _logical_lines(text)
-    timezones: list[str] = []
+    timezones, blocks, unclosed = _components(_logical_lines(text))
+    if unclosed is not None:
+        preview.problems.append(Problem(unclosed, N_("This event is not closed (END:VEVENT is missing).")))
+    if not blocks and not preview.problems:
+        preview.fatal = N_("The file contains no events.")
+        return preview
+    if len(timezones) > MAX_TIMEZONES:
+        preview.fatal = N_("The file defines too many time zones (at most 50). Export only the events to import.")
+        return preview
+    unreadable = _read_timezones(timezones)
+    for start, block in blocks[:MAX_EVENTS]:
+        try:
+            _read_event(start, block, unreadable, default_timezone, preview)
+        except Exception:  # noqa: BLE001 - an event we cannot make sense of is reported, never fatal
+            preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
+    if len(blocks) > MAX_EVENTS:
+        preview.problems.append(Problem(blocks[MAX_EVENTS][0], N_("Only the first {max} events are read."),
+                                        {"max": MAX_EVENTS}))
+    return preview
+
+
+def _components(lines: list[tuple[int, str]]) -> tuple[list[list[str]], list[tuple[int, list[str]]], int | None]:
+    """The file's VTIMEZONEs, its VEVENTs with their first line, and the line of an unclosed VEVENT."""
+    timezones: list[list[str]] = []
     blocks: list[tuple[int, list[str]]] = []
     current: list[str] | None = None
     current_start = 0
@@ -84,7 +110,7 @@ def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> Import
         elif depth_tz is not None:
             depth_tz.append(line)
             if upper.startswith("END:VTIMEZONE"):
-                timezones.append("\r\n".join(depth_tz))
+                timezones.append(depth_tz)
                 depth_tz = None
         elif upper.startswith("BEGIN:VEVENT"):
             current, current_start = [line], number
@@ -93,31 +119,39 @@ def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> Import
             if upper.startswith("END:VEVENT"):
                 blocks.append((current_start, current))
                 current = None
-    if current is not None:
-        preview.problems.append(Problem(current_start, N_("This event is not closed (END:VEVENT is missing).")))
-    if not blocks and not preview.problems:
-        preview.fatal = N_("The file contains no events.")
-        return preview
-    for start, block in blocks[:MAX_EVENTS]:
+    return timezones, blocks, current_start if current is not None else None
+
+
+def _read_timezones(timezones: list[list[str]]) -> set[str]:
+    """Parse the file's time zones once, so that its events' TZIDs name them; the TZIDs that cannot be read.
+
+    icalendar keeps what it parsed for the rest of the process: a zone with an IANA or Windows name
+    is taken from the system's database instead, one with another name from the first file that
+    defined it.
+    """
+    unreadable: set[str] = set()
+    for block in timezones:
         try:
-            _read_event(start, block, timezones, default_timezone, preview)
-        except Exception:  # noqa: BLE001 - an event we cannot make sense of is reported, never fatal
-            preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
-    if len(blocks) > MAX_EVENTS:
-        preview.problems.append(Problem(blocks[MAX_EVENTS][0], N_("Only the first {max} events are read."),
-                                        {"max": MAX_EVENTS}))
-    return preview
+            Calendar.from_ical("\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//import//", *block,
+                                             "END:VCALENDAR"]) + "\r\n")
+        except Exception:  # noqa: BLE001 - a broken zone is the problem of the events that use it
+            unreadable.add(next((line.partition(":")[2].strip() for line in block
+                                 if line.upper().startswith("TZID")), ""))
+    return unreadable
 
 
-def _read_event(start: int, block: list[str], timezones: list[str], default_tz: str, preview: ImportPreview) -> None:
-    source = "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//import//", *timezones, *block,
-                          "END:VCALENDAR"]) + "\r\n"
+def _read_event(start: int, block: list[str], unreadable: set[str], default_tz: str, preview: ImportPreview) -> None:
     try:
-        event = next(iter(Calendar.from_ical(source).walk("VEVENT")))
+        event = Event.from_ical("\r\n".join(block) + "\r\n")
         summary = str(event.get("summary", "")).strip()
         begins = event.decoded("dtstart") if "dtstart" in event else None
+        zone_name = str(event["dtstart"].params.get("TZID", "")) if "dtstart" in event else ""
     except Exception:  # noqa: BLE001 - any parse failure of one event is that event's problem
         preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
+        return
+    if zone_name and zone_name in unreadable:
+        preview.problems.append(Problem(start, N_("The time zone of this event cannot be read: {title}."),
+                                        {"title": summary}))
         return
     if not summary:
         preview.problems.append(Problem(start, N_("This event has no title (SUMMARY).")))

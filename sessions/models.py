@@ -200,6 +200,24 @@ class Session(Struct, kw_only=True):
     confirmed_in_person: int = 0
     confirmed_online: int = 0
     revision: int = 0  # bumped on every change (calendar caches key on it)
+    published_at: datetime | None = None  # first published; None for a draft that never was
+    withdrawn_at: datetime | None = None  # last taken back from public to draft
+    withdrawn_sequence: int | None = None  # its SEQUENCE at that moment
+
+    @property
+    def ever_public(self) -> bool:
+        """Shown to residents now or before: not a draft, and published once (not cancelled unseen)."""
+        return self.status != "draft" and self.published_at is not None
+
+    @property
+    def public_trace(self) -> tuple[int, datetime] | None:
+        """(SEQUENCE, last change) as the public last saw them: now, or when it was taken back to
+        draft (later edits of the draft stay private); None if the public never saw it."""
+        if self.ever_public:
+            return self.sequence, self.updated_at
+        if self.status == "draft" and self.published_at is not None and self.withdrawn_at is not None:
+            return self.withdrawn_sequence or 0, self.withdrawn_at
+        return None
 
     @property
     def places_left_in_person(self) -> int:

@@ -16,7 +16,8 @@ from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, VenueInput
 from sessions.timestamps import now_utc
 from sessions.validation import (
-    _ZONES, FIRST_YEAR, LAST_YEAR, FieldError, InvalidInput, as_utc, normalise_session, session_errors, venue_errors,
+    _ZONES, RANGE_MESSAGE, RANGE_PARAMS, FieldError, InvalidInput, as_utc, in_year_range, normalise_session,
+    session_errors, venue_errors,
 )
 
 
@@ -114,9 +115,8 @@ async def duplicate_session(db: Database, session: Session) -> int:
 
 async def move_occurrence(db: Database, session: Session, starts_at: datetime, ends_at: datetime) -> None:
     """Move one session (or one occurrence of a series) to a new time; its deadlines move with it."""
-    if not FIRST_YEAR <= starts_at.year <= LAST_YEAR:
-        raise InvalidInput([FieldError("date", N_("Enter a date between the years {first} and {last}."),
-                                       {"first": FIRST_YEAR, "last": LAST_YEAR})])
+    if not in_year_range(starts_at):
+        raise InvalidInput([FieldError("date", RANGE_MESSAGE, RANGE_PARAMS)])
     moved = session.as_input().moved_to(as_utc(starts_at, session.timezone))
     moved = msgspec.structs.replace(moved, ends_at=as_utc(ends_at, session.timezone))
     await change_session(db, session, moved, status=session.status)

@@ -103,10 +103,15 @@ def _filter_sql(filters: SessionFilters, tz_name: str = "Asia/Tokyo") -> tuple[l
 
 def visibility_sql(
     filters: SessionFilters, *, upcoming_after: datetime | None, drafts_of_org: int | None, all_drafts: bool,
-    org_id: int | None, statuses: Iterable[str] | None,
+    org_id: int | None, statuses: Iterable[str] | None, ever_published: bool = False,
 ) -> tuple[list[str], list[Any]]:
-    """The conditions (on `sessions s join organizations o`) and parameters of a list of sessions."""
+    """The conditions (on `sessions s join organizations o`) and parameters of a list of sessions.
+
+    ever_published keeps out sessions never published (cancelled before anyone could see them).
+    """
     where, params = _filter_sql(filters)
+    if ever_published:
+        where.append("s.published_at is not null")
     if not all_drafts:
         if drafts_of_org is not None:
             where.append("(s.status != 'draft' or s.org_id = ?)")

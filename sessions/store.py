@@ -184,7 +184,8 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         accommodations=offers, cancel_reason=row["cancel_reason"], sequence=row["sequence"],
         created_at=from_db(row["created_at"]), updated_at=from_db(row["updated_at"]),  # type: ignore[arg-type]
         confirmed_in_person=row["confirmed_in_person"], confirmed_online=row["confirmed_online"],
-        revision=row["revision"],
+        revision=row["revision"], published_at=from_db(row["published_at"]),
+        withdrawn_at=from_db(row["withdrawn_at"]), withdrawn_sequence=row["withdrawn_sequence"],
     )
 
 
@@ -226,16 +227,19 @@ async def list_sessions(
     all_drafts: bool = False,
     org_id: int | None = None,
     statuses: Iterable[str] | None = None,
+    ever_published: bool = False,
     limit: int = 50,
     cursor: str | None = None,
     descending: bool = False,
 ) -> tuple[list[Session], str | None]:
     """Sessions matching the filters in start order, and the cursor of the next page (or None).
 
-    Drafts are listed only for drafts_of_org (an organizer's own) or with all_drafts (an admin).
+    Drafts are listed only for drafts_of_org (an organizer's own) or with all_drafts (an admin);
+    ever_published leaves out sessions cancelled before they were published.
     """
     where, params = visibility_sql(filters, upcoming_after=upcoming_after, drafts_of_org=drafts_of_org,
-                                    all_drafts=all_drafts, org_id=org_id, statuses=statuses)
+                                    all_drafts=all_drafts, org_id=org_id, statuses=statuses,
+                                    ever_published=ever_published)
     if cursor:
         position = decode_cursor(cursor)
         if position is not None:
@@ -283,25 +287,31 @@ async def any_sessions(db: Reader) -> bool:
     return await db.fetch_one("select 1 from sessions limit 1") is not None
 
 
-async def feed_fingerprint(db: Reader, filters: SessionFilters, since: datetime) -> tuple[Any, ...]:
-    """A cheap fingerprint of the sessions matching the filters that end after `since`.
+FEED_STATUSES = ("published", "cancelled", "completed")  # with ever_published: what public feeds show
 
-    It covers them whatever their status (so one leaving a feed changes it too), their revision
-    counters (every edit), and the series they belong to.
+
+async def feed_fingerprint(db: Reader, filters: SessionFilters, since: datetime) -> tuple[Any, ...]:
+    """A cheap fingerprint of what a public feed shows: its sessions ending after `since`.
+
+    It covers only what the public may see (never a draft, nor a session cancelled before it was
+    published): their count (one leaving the feed changes it), revision counters (every edit),
+    and the occurrences of the series they belong to that the public saw.
     """
-    where, params = visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=True,
-                                   org_id=None, statuses=None)
+    where, params = visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=False,
+                                   org_id=None, statuses=FEED_STATUSES, ever_published=True)
     row = await db.fetch_one(
-        "select max(s.updated_at), count(*), total(s.revision), total(s.status = 'draft'), "
+        "select max(s.updated_at), count(*), total(s.revision), "
         "group_concat(distinct s.series_id) from sessions s join organizations o on o.id = s.org_id"
         + (" where " + " and ".join(where) if where else ""), params)
     assert row is not None
+    # occurrences taken back to draft count as they were when they left (see Session.public_trace)
     series = await db.fetch_one(
-        "select max(updated_at), count(*), total(revision) from sessions where series_id in "
-        "(select value from json_each('[' || coalesce(?, '') || ']'))", (row[4],))
+        "select max(case when status = 'draft' then withdrawn_at else updated_at end), count(*), "
+        "total(case when status = 'draft' then withdrawn_sequence else revision end), total(status = 'draft') "
+        "from sessions where series_id in (select value from json_each('[' || coalesce(?, '') || ']')) "
+        "and published_at is not null", (row[3],))
     assert series is not None
-    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], row[4], series[1],
-            series[2])
+    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], *series[1:])
 
 
 async def session_revision(db: Reader, session_id: int) -> int:

@@ -65,6 +65,15 @@ def is_web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+RANGE_MESSAGE = N_("Enter a date between the years {first} and {last}.")
+RANGE_PARAMS: dict[str, object] = {"first": FIRST_YEAR, "last": LAST_YEAR}
+
+
+def in_year_range(value: date) -> bool:
+    """Whether a date (or a time) falls in FIRST_YEAR..LAST_YEAR, the years a session or a search may use."""
+    return FIRST_YEAR <= value.year <= LAST_YEAR
+
+
 def times_out_of_range(data: Any) -> list[str]:
     """Fields of a session (input or partial update) holding a date outside FIRST_YEAR..LAST_YEAR."""
     found: list[tuple[str, Any]] = [(name, getattr(data, name, None)) for name in
@@ -78,13 +87,11 @@ def times_out_of_range(data: Any) -> list[str]:
     rule = getattr(data, "recurrence", None)
     if isinstance(rule, Recurrence):
         found.append(("recurrence.until", rule.until))
-    return [name for name, value in found
-            if isinstance(value, (date, datetime)) and not FIRST_YEAR <= value.year <= LAST_YEAR]
+    return [name for name, value in found if isinstance(value, date) and not in_year_range(value)]
 
 
 def range_errors(data: Any) -> list[FieldError]:
-    return [FieldError(name, N_("Enter a date between the years {first} and {last}."),
-                       {"first": FIRST_YEAR, "last": LAST_YEAR}) for name in times_out_of_range(data)]
+    return [FieldError(name, RANGE_MESSAGE, RANGE_PARAMS) for name in times_out_of_range(data)]
 
 
 def normalise_session(data: SessionInput) -> SessionInput:

@@ -44,6 +44,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     # socket connections at once per client address (a room on a venue's Wi-Fi shares one), and the
     # seconds a connection has to join a board before it is closed
     "connections": Limit(200, 5),
+    "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
+    "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process

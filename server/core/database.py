@@ -5,7 +5,9 @@ connection; a write reads through it too (`WriteConnection`), so it sees what it
 Writes that arrive together are committed together (group commit): one BEGIN IMMEDIATE, each write
 in its own SAVEPOINT (an error rolls back only that write), one COMMIT, and only then is any writer
 told its write is done. A read that decides a write sees the state it writes over, even
-when several processes share the file.
+when several processes share the file. While another process holds the write lock, a write waits
+at most `write_wait` seconds for it, then fails with DatabaseBusy (the web answers 503), so no
+request hangs until a proxy gives up on it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ READERS = 3
 GROUP_SECONDS = 0.004
 GROUP_MAX = 128
 YIELDS = 3  # turns of the event loop a group waits for its next write before it commits
-BEGIN_ATTEMPTS = 5  # each waits up to BUSY_TIMEOUT_MS for another process's write lock
+# How long a write waits for another process's write lock before it is given up (well under the
+# 60 s after which nginx answers 504 on its own).
+WRITE_WAIT_SECONDS = 15.0
 
 
 def make_private(path: Path) -> None:
@@ -53,10 +57,14 @@ def make_private(path: Path) -> None:
             log.warning("%s is readable by other users and not ours to change", companion)
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
+class DatabaseBusy(sqlite3.OperationalError):
+    """Another process held the write lock for longer than a write may wait: nothing was written."""
+
+
+async def _connect(path: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    await conn.execute(f"pragma busy_timeout = {BUSY_TIMEOUT_MS}")
+    await conn.execute(f"pragma busy_timeout = {busy_ms}")
     await conn.execute("pragma foreign_keys = on")
     await conn.execute("pragma synchronous = full")
     return conn
@@ -65,8 +73,9 @@ async def _connect(path: Path) -> aiosqlite.Connection:
 class Database:
     """A SQLite file opened for an async app."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, write_wait: float | None = None) -> None:
         self.path = Path(path)
+        self.write_wait = WRITE_WAIT_SECONDS if write_wait is None else write_wait
         self._writer: aiosqlite.Connection | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._reader_cycle: Iterable[aiosqlite.Connection] = iter(())
@@ -81,6 +90,7 @@ class Database:
         self._writer = await _connect(self.path)
         await self._writer.execute("pragma journal_mode = wal")
         await apply_migrations(self._writer)
+        await self._writer.execute(f"pragma busy_timeout = {self._standing_busy_ms()}")
         self._readers = [await _connect(self.path) for _ in range(READERS)]
         for reader in self._readers:
             await reader.execute("pragma query_only = on")
@@ -140,7 +150,7 @@ class Database:
         is given up rolls back its whole group: the other writers are told theirs failed too.
         """
         assert self._writer is not None, "Database.open() was not awaited"
-        write = Write(self._writer, savepoint)
+        write = Write(self._writer, savepoint, asyncio.get_running_loop().time() + self.write_wait)
         self._queue.append(write)
         if self._committer is None or self._committer.done():
             self._committer = asyncio.get_running_loop().create_task(self._commit_groups())
@@ -160,7 +170,8 @@ class Database:
         while self._queue:
             group: list[Write] = []
             try:
-                await self._begin_immediate(conn)
+                if not await self._begin_immediate(conn):
+                    continue  # every waiting write was given up (the loop ends unless one just came)
                 closes = loop.time() + GROUP_SECONDS
                 while len(group) < GROUP_MAX and (not group or loop.time() < closes):
                     for _ in range(YIELDS):
@@ -200,16 +211,52 @@ class Database:
                 if not write.committed.done():
                     write.committed.set_result(None)
 
-    async def _begin_immediate(self, conn: aiosqlite.Connection) -> None:
-        """BEGIN IMMEDIATE, retried when another process holds the write lock past the busy timeout."""
-        for attempt in range(BEGIN_ATTEMPTS):
-            try:
-                await conn.execute("begin immediate")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) and "busy" not in str(error) or attempt == BEGIN_ATTEMPTS - 1:
-                    raise
-                await asyncio.sleep(0.05 * (attempt + 1))
+    async def _begin_immediate(self, conn: aiosqlite.Connection) -> bool:
+        """BEGIN IMMEDIATE, retried while another process holds the write lock.
+
+        Each attempt waits (SQLite's busy timeout) until the oldest waiting write's deadline at the
+        latest; writes past their deadline fail with DatabaseBusy. False when none is left waiting.
+        """
+        waited = False
+        try:
+            while True:
+                try:
+                    await conn.execute("begin immediate")
+                    return True
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) and "busy" not in str(error):
+                        raise
+                waited = True
+                self._give_up_waiting(asyncio.get_running_loop().time())
+                if not self._queue:
+                    return False
+                await conn.execute(f"pragma busy_timeout = {self._busy_ms()}")
+        finally:
+            if waited:
+                await asyncio.shield(conn.execute(f"pragma busy_timeout = {self._standing_busy_ms()}"))
+
+    def _standing_busy_ms(self) -> int:
+        return max(1, min(BUSY_TIMEOUT_MS, int(self.write_wait * 1000)))
+
+    def _busy_ms(self) -> int:
+        """How long the next BEGIN IMMEDIATE may wait: until the oldest waiting write's deadline."""
+        deadlines = [write.deadline for write in self._queue if not write.turn.done()]
+        if not deadlines:
+            return self._standing_busy_ms()
+        left = min(deadlines) - asyncio.get_running_loop().time()
+        return max(1, min(BUSY_TIMEOUT_MS, int(left * 1000)))
+
+    def _give_up_waiting(self, now: float) -> None:
+        """Fail the writes that have waited longer than write_wait (or were cancelled meanwhile)."""
+        waiting = []
+        for write in self._queue:
+            if write.turn.done():
+                continue
+            if write.deadline <= now:
+                write.fail(DatabaseBusy("another process held the database's write lock too long"))
+            else:
+                waiting.append(write)
+        self._queue = deque(waiting)
 
 
 class GroupAbandoned(sqlite3.OperationalError):
@@ -252,12 +299,13 @@ class WriteConnection:
 class Write:
     """One writer's turn inside a group's transaction."""
 
-    __slots__ = ("conn", "savepoint", "turn", "done", "committed")
+    __slots__ = ("conn", "savepoint", "deadline", "turn", "done", "committed")
 
-    def __init__(self, conn: aiosqlite.Connection, savepoint: bool = True) -> None:
+    def __init__(self, conn: aiosqlite.Connection, savepoint: bool = True, deadline: float = float("inf")) -> None:
         loop = asyncio.get_running_loop()
         self.conn = WriteConnection(conn)
         self.savepoint = savepoint
+        self.deadline = deadline  # loop time after which waiting for the write lock is given up
         self.turn: asyncio.Future[None] = loop.create_future()  # the writer may run its statements
         self.done: asyncio.Future[bool] = loop.create_future()  # the writer is done: keep or roll back
         self.committed: asyncio.Future[None] = loop.create_future()  # the group committed (or failed)

@@ -16,6 +16,8 @@ from litestar.openapi import ResponseSpec
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from server.auth.limits import SHARED_LIMITS, wait_text
+from server.core.database import DatabaseBusy
 from server.core.i18n import current_locale, format_date_only, gettext as _, translate
 from sessions.validation import FieldError, InvalidInput
 
@@ -30,6 +32,27 @@ class Conflict(HTTPException):
 
 class TooManyRequests(HTTPException):
     status_code = 429
+
+
+async def check_limit(request: Request, name: str, key: str, message: str) -> None:
+    """Count one event against the abuse limit `name` (TAIWA_LIMITS) for `key`; past it, 429.
+
+    Shared limits are counted in the database (one count for every process), the others in this
+    process. `message` is translated and says how long to wait with `{wait}`; Retry-After says it too.
+    TAIWA_RATE_LIMITS=off turns the limits off (load tests).
+    """
+    if not request.app.state.settings.rate_limits:
+        return
+    if name in SHARED_LIMITS:
+        wait = (await request.app.state.shared_limits.take((name, key))).wait
+    else:
+        window = request.app.state.throttles[name]
+        wait = window.retry_after(key)
+        if not wait:
+            window.record(key)
+    if wait:
+        raise TooManyRequests(detail=message.format(wait=wait_text(wait, current_locale.get())),
+                              headers={"Retry-After": str(wait)})
 
 
 class ErrorDetail(msgspec.Struct):
@@ -93,23 +116,25 @@ def _titles() -> dict[int, tuple[str, str]]:
         422: (_("Some values are not valid"), _("Please check what you entered and try again.")),
         429: (_("Too many attempts"), _("Please wait a few minutes and try again.")),
         500: (_("Something went wrong on our side"), _("Your data was not changed. Please try again in a moment.")),
+        503: (_("Taiwa is busy right now"), _("Nothing was saved. Please try again in a moment.")),
     }
 
 
 def _error_code(status: int) -> str:
     return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-            409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited"}.get(status, "server_error")
+            409: "conflict", 413: "too_large", 422: "invalid", 429: "rate_limited",
+            503: "busy"}.get(status, "server_error")
 
 
 def _answer(request: Request, status: int, message: str | None = None,
-            fields: dict[str, str] | None = None) -> Response[Any]:
+            fields: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Response[Any]:
     title, hint = _titles().get(status, _titles()[500] if status >= 500 else _titles()[400])
     if _is_api(request):
         body: dict[str, Any] = {"code": _error_code(status), "message": message or title}
         if fields:
             body["fields"] = fields
-        return Response({"error": body}, status_code=status, media_type=MediaType.JSON)
-    return Template(template_name="pages/error.html", status_code=status,
+        return Response({"error": body}, status_code=status, media_type=MediaType.JSON, headers=headers)
+    return Template(template_name="pages/error.html", status_code=status, headers=headers,
                     context={"status": status, "title": title, "hint": message or hint, "fields": fields or {}})
 
 
@@ -151,11 +176,27 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response[Any]
     message = None
     if status in (401, 403, 404, 409, 429) and exc.detail and exc.detail != HTTPStatus(status).phrase:
         message = exc.detail
-    return _answer(request, status if status >= 400 else 400, message)
+    return _answer(request, status if status >= 400 else 400, message, headers=exc.headers)
 
 
 def handle_invalid_input(request: Request, exc: InvalidInput) -> Response[Any]:
     return _answer(request, 422, _("Some values are not valid."), field_messages(exc.errors))
+
+
+def handle_nested_too_deep(request: Request, exc: RecursionError) -> Response[Any]:
+    """JSON nested deeper than the decoder follows (about 2,000 levels): the sender's mistake, a 400."""
+    log.warning("%s on %s %s (data nested too deep)", type(exc).__name__, request.method, request.url.path)
+    return _answer(request, 400, _("The data is nested too deeply. Send it with fewer levels of brackets."))
+
+
+BUSY_RETRY_SECONDS = 10
+
+
+def handle_database_busy(request: Request, exc: DatabaseBusy) -> Response[Any]:
+    """Another process held the database's write lock too long: 503 with Retry-After, nothing written."""
+    log.warning("database write lock held elsewhere: %s %s answered 503", request.method, request.url.path)
+    return _answer(request, 503, _("Taiwa is busy right now and nothing was saved. Please try again in a moment."),
+                   headers={"Retry-After": str(BUSY_RETRY_SECONDS)})
 
 
 def handle_internal_error(request: Request, exc: Exception) -> Response[Any]:
@@ -167,6 +208,8 @@ def handle_internal_error(request: Request, exc: Exception) -> Response[Any]:
 EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     InvalidInput: handle_invalid_input,
+    RecursionError: handle_nested_too_deep,
+    DatabaseBusy: handle_database_busy,
     HTTP_500_INTERNAL_SERVER_ERROR: handle_internal_error,
     Exception: handle_internal_error,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any
@@ -19,8 +20,15 @@ from sessions.ics_import import MAX_BYTES, Problem, read_calendar
 from sessions.validation import InvalidInput, normalise_session, session_errors
 
 
-def _preview(raw: bytes) -> dict[str, Any]:
-    """What will be created and what cannot be read (each with its line number)."""
+async def _preview(raw: bytes) -> dict[str, Any]:
+    """What will be created and what cannot be read (each with its line number).
+
+    Reading a large file takes seconds: it runs in a worker thread, so every other request goes on.
+    """
+    return await asyncio.to_thread(_read, raw)  # the thread keeps the reader's language (a copied context)
+
+
+def _read(raw: bytes) -> dict[str, Any]:
     preview = read_calendar(raw)
     events, problems = [], list(preview.problems)
     for item in preview.events:
@@ -47,7 +55,7 @@ async def import_preview(request: Request, acting_org: NamedDependency[int]) -> 
         return form_with_errors(request, "pages/organize/import.html",
                                 {"stage": "upload", "error": _("Choose an .ics file to import.")})
     raw = await upload.read(MAX_BYTES + 1)
-    preview = _preview(raw)
+    preview = await _preview(raw)
     if preview["fatal"]:
         return form_with_errors(request, "pages/organize/import.html", {"stage": "upload", "error": preview["fatal"]})
     return Template("pages/organize/import.html", context={
@@ -63,7 +71,7 @@ async def import_confirm(request: Request, acting_org: NamedDependency[int], db:
         raw = base64.b64decode(str(form.get("content", "")), validate=True)
     except (binascii.Error, ValueError):
         raw = b""
-    preview = _preview(raw)
+    preview = await _preview(raw)
     if preview["fatal"] or not preview["events"]:
         return form_with_errors(request, "pages/organize/import.html", {
             "stage": "upload", "error": preview["fatal"] or _("There is nothing to import.")})

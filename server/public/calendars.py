@@ -2,7 +2,10 @@
 
 Every feed answers with ETag and Last-Modified and honours If-None-Match / If-Modified-Since
 with 304, computed from a cheap version query before anything is rendered; rendered feeds are
-cached by that version.
+cached by that version. Public feeds see only what the public may see: drafts, and sessions
+cancelled before they were published, change neither their content nor their validators.
+A filter nobody asked for before costs a build: each client may cause `feed_build` of them per
+window (TAIWA_LIMITS), and the cache keeps CACHE_SIZE feeds of at most CACHE_BYTES in all.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -20,8 +23,10 @@ from litestar import HttpMethod, Request, Response, route
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from server.core.errors import check_limit
 from server.core.i18n import current_locale, format_date_only, gettext as _
 from server.public.sessions import filters_from_query, filter_params
+from server.auth.limits import client_key
 from server.public.registration import own_registration
 from server.core.templating import age_text, label, localized
 from sessions import calendar, store
@@ -32,6 +37,9 @@ FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 PAST_DAYS = 90  # ended sessions (and cancelled ones) stay in feeds this long
 PAGE = 500
 CACHE_SIZE = 64
+CACHE_BYTES = 32 * 1024 * 1024
+VERSIONS_KEPT = 4096  # feeds whose last version and Last-Modified are remembered
+STARTED = store.now_utc().replace(microsecond=0)
 FEED_FORMAT = "4"  # bump when the feed's shape changes, so cached copies are not reused
 
 
@@ -98,7 +106,8 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     """
     digest = hashlib.sha256(repr((FEED_FORMAT, key, current_locale.get(), version)).encode()).hexdigest()[:32]
     etag = f'"{digest}"'
-    last_modified = store.from_db(version[0]) if version and isinstance(version[0], str) else None
+    changed = store.from_db(version[0]) if version and isinstance(version[0], str) else None
+    last_modified = _last_modified(request, (key, current_locale.get()), digest, changed)
     headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if not key.startswith("/r/") else "private, no-store",
                "Content-Disposition": f'inline; filename="{filename}"'}
     # Last-Modified has one-second resolution; two changes within one second are told apart by the
@@ -110,24 +119,69 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     cache: OrderedDict[str, bytes] = request.app.state.feed_cache
     body = cache.get(digest)
     if body is None:
+        await _count_build(request)
         body = await build()
-        cache[digest] = body
-        while len(cache) > CACHE_SIZE:
-            cache.popitem(last=False)
+        _remember(cache, digest, body)
     else:
         cache.move_to_end(digest)
     return Response(body, media_type="text/calendar", headers=headers)
 
 
+def _last_modified(request: Request, feed: tuple[str, str], digest: str, changed: datetime | None) -> datetime | None:
+    """When a feed last changed: the latest change of its sessions, and never earlier than before.
+
+    A session leaving a feed (unpublished, or no longer matching its filters) changes the feed
+    but no session still in it, and what it became is not public: the new version of the feed is
+    then dated a second after the previous one this process served, or (for the first one it
+    serves) not before the process started, when it may have left.
+    """
+    served: OrderedDict[tuple[str, str], tuple[str, datetime | None]] = _state_cache(request, "feed_versions")
+    previous = served.get(feed)
+    if previous is not None and previous[0] == digest:
+        served.move_to_end(feed)
+        return previous[1]
+    if previous is None:
+        floor: datetime | None = STARTED
+    else:
+        floor = previous[1] + timedelta(seconds=1) if previous[1] else None
+    if changed and floor:
+        changed = max(changed, floor)
+    served[feed] = (digest, changed)
+    while len(served) > VERSIONS_KEPT:
+        served.popitem(last=False)
+    return changed
+
+
+def _state_cache(request: Request, name: str) -> Any:
+    state = request.app.state
+    if not hasattr(state, name):
+        setattr(state, name, OrderedDict())
+    return getattr(state, name)
+
+
+async def _count_build(request: Request) -> None:
+    """A feed not in the cache is built at most `feed_build` times per client and window; then 429."""
+    await check_limit(request, "feed_build", client_key(request), _(
+        "Too many different calendars were requested from this connection. Please wait {wait} and try again."))
+
+
+def _remember(cache: OrderedDict[str, bytes], key: str, body: bytes) -> None:
+    """Keep a rendered feed; the least recently used leave first beyond CACHE_SIZE feeds or CACHE_BYTES."""
+    cache[key] = body
+    while len(cache) > CACHE_SIZE or sum(map(len, cache.values())) > CACHE_BYTES:
+        cache.popitem(last=False)
+
+
 async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session], list[tuple[calendar.SeriesRule, list[Session]]]]:
-    """Published, cancelled and completed sessions from PAST_DAYS ago on, and whole series they belong to."""
+    """Public sessions (published, cancelled or completed, and published once) from PAST_DAYS ago on,
+    and whole series they belong to."""
     since = store.now_utc() - timedelta(days=PAST_DAYS)
     singles: list[Session] = []
     series_ids: list[int] = []
     cursor = None
     while True:
         page, cursor = await store.list_sessions(db, filters, upcoming_after=since, limit=PAGE, cursor=cursor,
-                                                 statuses=("published", "cancelled", "completed"))
+                                                 statuses=store.FEED_STATUSES, ever_published=True)
         for session in page:
             if session.series_id is None:
                 singles.append(session)
@@ -147,11 +201,7 @@ async def _feed_sessions(db: Any, filters: SessionFilters) -> tuple[list[Session
 
 
 async def _version(db: Any, filters: SessionFilters) -> tuple[Any, ...]:
-    """A cheap fingerprint of everything a feed shows.
-
-    It covers every session matching the filters whatever its status (so one leaving the feed
-    changes it too), their revision counters (every edit), and the series they belong to.
-    """
+    """A cheap fingerprint of everything a feed shows (and nothing the public may not see), and the day."""
     since = store.now_utc() - timedelta(days=PAST_DAYS)
     return (*await store.feed_fingerprint(db, filters, since), store.now_utc().date().isoformat())
 

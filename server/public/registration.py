@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from litestar import Request, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -13,18 +17,20 @@ from litestar.response import Redirect, Template
 from realtime import store as board_store
 from server.auth import antibot
 from server.auth.limits import client_key
-from server.core.errors import TooManyRequests, field_messages, form_with_errors
+from server.core.errors import TooManyRequests, check_limit, field_messages, form_with_errors
 from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
 from server.core.i18n import gettext as _, translate
 from server.public.sessions import visible_session
 from sessions import registration, store
 from sessions import registration_store as rstore
 from sessions.models import Session
-from sessions.registration_models import Registration
+from sessions.registration_models import Registration, RegistrationInput
 from sessions.validation import InvalidInput
 
 # the online link appears on the registrant's page from this long before the start
 ONLINE_LINK_BEFORE = timedelta(hours=24)
+SUBMISSION_FIELD = "idempotency_key"
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,60}")
 
 
 async def check_rate(request: Request) -> None:
@@ -37,8 +43,24 @@ async def check_rate(request: Request) -> None:
         raise TooManyRequests(detail=_("Too many registrations from this connection. Please wait a few minutes."))
 
 
+def submission_key(values: dict[str, Any]) -> str | None:
+    """The form's one-time key (a hidden random field), if it looks like one."""
+    key = str(values.get(SUBMISSION_FIELD) or "")
+    return key if IDEMPOTENCY_KEY.fullmatch(key) else None
+
+
+def idempotency_key(values: dict[str, Any], data: RegistrationInput) -> str | None:
+    """The form's key and what it says: sent again as it was, the form gets its first registration
+    back; sent again changed (back, edited: another person), it registers anew."""
+    key = submission_key(values)
+    return f"{key}:{hashlib.sha256(msgspec.json.encode(data)).hexdigest()[:32]}" if key else None
+
+
 def _form_context(request: Request, session: Session, values: dict[str, Any], errors: dict[str, str],
                   closed: str | None) -> dict[str, Any]:
+    # the same key comes back when the form is sent again (a reload, a retry after an error):
+    # the registration it made, if any, is answered again instead of taking a second seat
+    values = {**values, SUBMISSION_FIELD: submission_key(values) or secrets.token_urlsafe(18)}
     return {"session": session, "values": values, "errors": errors, "closed": closed,
             "child_fields": range(1, MAX_CHILD_FIELDS + 1),
             "stamp": antibot.issue_stamp(request.app.state.secret), "now": store.now_utc()}
@@ -69,7 +91,8 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
         if unreadable:
             raise InvalidInput(unreadable)
         result = await registration.register(request.app.state.db, session.id, data, notify=request.app.state.notify,
-                                             derive_token=request.app.state.derive_token)
+                                             derive_token=request.app.state.derive_token,
+                                             idempotency_key=idempotency_key(values, data))
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/register.html", _form_context(
             request, session, values, field_messages(invalid.errors), None))
@@ -129,6 +152,9 @@ async def change_request(request: Request, token: FromPath[str]) -> Template | R
     if not message or len(message) > 1000:
         errors = {"message": _("Write your request (up to 1000 characters).")}
         return form_with_errors(request, "pages/registrant.html", _page_context(found, session, token, errors=errors))
+    await check_limit(request, "change_request", str(found.id), _(
+        "You have sent several requests already. Please wait {wait} before sending another, or contact the "
+        "organizer directly."))
     async with request.app.state.db.transaction() as conn:
         await rstore.add_change_request(conn, found.id, message)
     return Redirect(path=f"/r/{token}", query_params={"sent": "1"}, status_code=303)

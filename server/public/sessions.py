@@ -14,12 +14,13 @@ from litestar.response import Redirect, Template
 
 from realtime import store as board_store
 from server.core.redirects import local_path
-from server.core.i18n import LOCALES, gettext as _
+from server.core.i18n import LOCALES, gettext as _, translate
 from server.core.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
 from sessions.models import Session, SessionFilters
 from sessions.registration import registration_open
+from sessions.validation import RANGE_MESSAGE, RANGE_PARAMS, in_year_range
 
 PAGE_SIZE = 20
 ONE_YEAR = 365 * 24 * 3600
@@ -44,10 +45,14 @@ def filters_from_query(params: Any) -> tuple[SessionFilters, dict[str, str]]:
         if not raw:
             return None
         try:
-            return date.fromisoformat(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             errors[name] = _("Enter a date such as 2026-11-23.")
             return None
+        if not in_year_range(value):  # a day more or less than 9999-12-31 is no date at all: a 500
+            errors[name] = translate(RANGE_MESSAGE, RANGE_PARAMS)
+            return None
+        return value
 
     def choice(name: str, choices: dict[str, str]) -> str:
         raw = (params.get(name) or "").strip()

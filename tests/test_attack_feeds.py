@@ -37,7 +37,7 @@ from sessions import scheduling, store
 from sessions.models import Recurrence
 from tests.conftest import csrf_from, html, login, make_account, make_session, next_saturday, read_db
 from tests.test_attack_boards import ORGANIZER, PASSWORD, Live, live, online_session  # noqa: F401 - live: a fixture
-from tests.test_registration import open_form, person, token_of
+from tests.registration_helpers import open_form, person, token_of
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 PUBLIC_FEEDS = ["/calendar.ics", "/calendar.ics?q=再開発", "/orgs/kanazawa/calendar.ics"]

@@ -39,10 +39,10 @@ async def newest_messages(db: Reader, limit: int, max_attempts: int) -> list[sql
                               "limit ?", (max_attempts, limit))
 
 
-async def messages_with_links(db: Reader, placeholder: str) -> list[sqlite3.Row]:
-    """Messages whose body has a registrant link but not the placeholder: queued by earlier versions."""
+async def messages_with_links(db: Reader, token_marker: str) -> list[sqlite3.Row]:
+    """Messages whose body has a registrant link but not the token marker: queued by earlier versions."""
     return await db.fetch_all("select id, body, ics from outbox where body like '%/r/%' and instr(body, ?) = 0",
-                              (placeholder,))
+                              (token_marker,))
 
 
 async def replace_text(conn: Any, message_id: int, *, body: str, ics: str | None) -> None:

@@ -59,8 +59,12 @@ def serve(args: argparse.Namespace) -> int:
     print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path}"
           f"{f', {args.workers} workers' if args.workers > 1 else ''})", flush=True)
     # proxy_headers off: the app reads X-Forwarded-For itself, from TAIWA_TRUSTED_PROXIES only (behind_proxies)
+    # A kept-alive connection is closed by the client or the proxy first (their idle timeouts, 5 s for
+    # httpx and 60 s for nginx's upstream keepalive, are shorter): a server that closes first races a
+    # request just sent on it, which then fails without an answer.
     options: dict[str, object] = {"host": args.host, "port": args.port, "log_level": "info", "proxy_headers": False,
-                                  "log_config": uvicorn_log_config(), "timeout_graceful_shutdown": 10}
+                                  "log_config": uvicorn_log_config(), "timeout_graceful_shutdown": 10,
+                                  "timeout_keep_alive": 75}
     if args.workers > 1:
         # Each worker builds the app from the environment: pass on what the command line decided.
         os.environ.update({"TAIWA_DB": str(settings.db_path), "TAIWA_BASE_URL": settings.base_url})

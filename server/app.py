@@ -35,6 +35,7 @@ from server.public import public_router
 from server.auth.guards import APP_DEPENDENCIES
 from server.core.database import Database
 from server.core.errors import EXCEPTION_HANDLERS
+from server.core.furigana import RubyMiddleware
 from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware, behind_proxies
 from server.settings import ROOT, Settings
 from server.core.templating import configure
@@ -144,7 +145,9 @@ def create_app(settings: Settings | None = None) -> Any:
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         feed_cache=OrderedDict(),
     )
-    web = SecurityHeadersMiddleware(RequestContextMiddleware(web_app, db), https=settings.secure_cookies)
+    ruby = RubyMiddleware(web_app, db, secure_cookies=settings.secure_cookies)
+    web_app.state.name_books = ruby.books  # the dictionary page makes it read the names again
+    web = SecurityHeadersMiddleware(RequestContextMiddleware(ruby, db), https=settings.secure_cookies)
     app = behind_proxies(SocketApp(sio, web, per_address=connections.count if settings.rate_limits else None),
                          settings.trusted_proxies)
     app.litestar = web_app  # type: ignore[attr-defined]  # tests reach the state through it

@@ -46,6 +46,7 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "connections": Limit(200, 5),
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
     "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
+    "readings": Limit(120, 60),  # POST /api/readings per client address (a live page asks for each new text)
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process

@@ -10,6 +10,7 @@ from jinja2 import Environment
 from markupsafe import Markup, escape
 
 from server.core import i18n
+from server.core.furigana import current_ruby, ruby_filter, switch_url
 from server.core.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue
@@ -87,6 +88,8 @@ def configure(env: Environment) -> None:
         current_account=lambda: current_account.get(), language_name=i18n.language_name,
         LOCALES=i18n.LOCALES, from_db=from_db, session_calendar_links=session_calendar_links,
         feed_calendar_links=feed_calendar_links,
+        ruby_on=lambda: current_ruby.get(),
+        ruby_switch=lambda request, on: switch_url(request.url.path, request.url.query, on),
     )
-    env.filters.update(paragraphs=paragraphs)
+    env.filters.update(paragraphs=paragraphs, ruby=ruby_filter)
     env.tests.update(date=lambda value: isinstance(value, date), datetime=lambda value: isinstance(value, datetime))

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from realtime import store as board_store
 from server.core.redirects import local_path
 from server.core.i18n import LOCALES, gettext as _, translate
+from readings import store as reading_store
 from server.core.middleware import ERA_COOKIE, LANG_COOKIE
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
@@ -132,8 +133,10 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
                   if s.status != "draft" and s.ends_at >= store.now_utc()][:6]
     closed = registration_open(session, store.now_utc())
     outcomes = [b for b in await board_store.session_boards(request.app.state.db, session.id) if b.outcome_published]
+    easy = await reading_store.easy_summary(request.app.state.db, session.id)
     return Template("pages/session_detail.html", context={"session": session, "series": series, "outcomes": outcomes,
-                                                          "now": store.now_utc(), "registration_closed": closed})
+                                                          "now": store.now_utc(), "registration_closed": closed,
+                                                          "easy_summary": easy})
 
 
 @get("/orgs/{slug:str}", include_in_schema=False)

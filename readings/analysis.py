@@ -1,0 +1,176 @@
+"""Text to segments with hiragana readings: an organization's names first, then SudachiPy
+(sudachidict-core, split mode C), with numbers and counters read by `numbers` and times (14:30) read
+as times. Results are kept in an LRU cache keyed by the text and the names in force."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Any
+
+from readings import numbers
+from readings.kana import has_kanji, split_okurigana, to_hiragana
+
+MAX_CACHED_TEXT = 2_000  # longer texts are analysed each time (they are rare and would crowd the cache)
+_TIME = re.compile(r"(?<![\d.])([01]?\d|2[0-4])[:：]([0-5]\d)(?!\d)")
+_KANA_ONLY = re.compile("[\u3041-\u309f\u30a1-\u30ffー]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A word of the text with its reading in hiragana and its ruby parts: (text, reading or None)."""
+
+    text: str
+    reading: str
+    parts: tuple[tuple[str, str | None], ...] = field(default=())
+
+    @property
+    def has_kanji(self) -> bool:
+        return has_kanji(self.text)
+
+
+class NameBook:
+    """Local names and terms with their readings (一関 -> いちのせき), matched longest first before
+    the analyser sees the text. Immutable; hashed once so it can key the cache."""
+
+    def __init__(self, entries: Iterable[tuple[str, str]] = ()) -> None:
+        self.entries = dict(sorted({surface: reading for surface, reading in entries if surface}.items()))
+        self._key = tuple(self.entries.items())
+        self._hash = hash(self._key)
+        surfaces = sorted(self.entries, key=len, reverse=True)
+        self.pattern = re.compile("|".join(map(re.escape, surfaces))) if surfaces else None
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NameBook) and self._key == other._key
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+NO_NAMES = NameBook()
+
+
+@cache
+def _tokenizer() -> Any:
+    from sudachipy import Dictionary, SplitMode
+
+    return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
+
+
+def analyse(text: str, names: NameBook = NO_NAMES) -> tuple[Segment, ...]:
+    """The segments of `text`, each with its reading (cached for texts up to MAX_CACHED_TEXT)."""
+    if len(text) > MAX_CACHED_TEXT:
+        return _analyse(text, names)
+    return _cached(text, names)
+
+
+@lru_cache(maxsize=50_000)
+def _cached(text: str, names: NameBook) -> tuple[Segment, ...]:
+    return _analyse(text, names)
+
+
+def cache_info() -> Any:
+    """Hits and misses of the readings cache (for the benchmark and the tests)."""
+    return _cached.cache_info()
+
+
+def reading_of(segments: Iterable[Segment]) -> str:
+    """The whole text in hiragana."""
+    return "".join(segment.reading for segment in segments)
+
+
+def _analyse(text: str, names: NameBook) -> tuple[Segment, ...]:
+    out: list[Segment] = []
+    position = 0
+    for match in names.pattern.finditer(text) if names.pattern else ():
+        out.extend(_without_names(text[position:match.start()]))
+        surface = match.group()
+        reading = names.entries[surface]
+        out.append(Segment(surface, reading, tuple(split_okurigana(surface, reading))))
+        position = match.end()
+    out.extend(_without_names(text[position:]))
+    return tuple(out)
+
+
+def _without_names(text: str) -> list[Segment]:
+    out: list[Segment] = []
+    position = 0
+    for match in _TIME.finditer(text):
+        out.extend(_tokens(text[position:match.start()]))
+        hour, minute = int(match.group(1)), int(match.group(2))
+        reading = numbers.read_counted(hour, "時") + (numbers.read_counted(minute, "分") if minute else "")
+        out.append(Segment(match.group(), reading, ((match.group(), None),)))
+        position = match.end()
+    out.extend(_tokens(text[position:]))
+    return out
+
+
+def _is_number(token: Any) -> bool:
+    return token.part_of_speech()[1] == "数詞"
+
+
+def _tokens(text: str) -> list[Segment]:
+    if not text:
+        return []
+    if not has_kanji(text) and not any(char.isdigit() for char in text):
+        return [Segment(text, to_hiragana(text), ((text, None),))]  # nothing to look up
+    tokens = list(_tokenizer().tokenize(text))
+    out: list[Segment] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if _is_number(token):
+            segment, used = _number(tokens, i)
+            if segment:
+                out.append(segment)
+                i += used
+                continue
+        out.append(_word(token.surface(), token.reading_form()))
+        i += 1
+    return out
+
+
+def _word(surface: str, reading_form: str) -> Segment:
+    if has_kanji(surface):
+        reading = to_hiragana(reading_form)
+        return Segment(surface, reading, tuple(split_okurigana(surface, reading)))
+    if _KANA_ONLY.fullmatch(surface):
+        return Segment(surface, to_hiragana(surface), ((surface, None),))
+    return Segment(surface, surface, ((surface, None),))
+
+
+def _number(tokens: list[Any], i: int) -> tuple[Segment | None, int]:
+    """A number (with the counter after it, if any) as one segment, and how many tokens it took."""
+    token = tokens[i]
+    surface = token.surface()
+    value = numbers.parse_number(token.normalized_form())
+    if value is None:
+        value = numbers.parse_number(surface)
+    if value is None:
+        return None, 1
+    after = tokens[i + 1].surface() if i + 1 < len(tokens) else ""
+    before = tokens[i - 1].surface() if i else ""
+    if surface == "十" and after == "分" and before != "時":  # 十分に (enough), not ten minutes
+        return Segment("十分", "じゅうぶん", (("十分", "じゅうぶん"),)), 2
+    counter = numbers.counter_of(after)
+    if counter is None:
+        return Segment(surface, numbers.read_number(value), _number_parts(surface, numbers.read_number(value))), 1
+    in_date = before in ("月", "毎月") or (i >= 2 and tokens[i - 1].surface() == "月")
+    reading = numbers.read_counted(value, counter, date=in_date)
+    text = surface + after
+    if has_kanji(surface):
+        parts: tuple[tuple[str, str | None], ...] = ((text, reading),)
+    else:  # 10月: the reading goes over 月 alone when the number's own reading starts it
+        plain = numbers.read_number(value)
+        parts = ((surface, None), (after, reading[len(plain):])) if reading.startswith(plain) and len(reading) > len(plain) \
+            else ((text, reading),)
+    return Segment(text, reading, parts), 2
+
+
+def _number_parts(surface: str, reading: str) -> tuple[tuple[str, str | None], ...]:
+    return ((surface, reading if has_kanji(surface) else None),)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 from readings import numbers
@@ -15,6 +16,9 @@ from readings.kana import has_kanji, split_okurigana, to_hiragana
 
 MAX_CACHED_TEXT = 2_000  # longer texts are analysed each time (they are rare and would crowd the cache)
 _TIME = re.compile(r"(?<![\d.])([01]?\d|2[0-4])[:：]([0-5]\d)(?!\d)")
+# a weekday in a date: 24日(月) / (土・日): げつ, ど, not がつ, つち
+_WEEKDAY = re.compile(r"(?<=[(（・])[月火水木金土日](?=[)）・])")
+_WEEKDAYS = {"月": "げつ", "火": "か", "水": "すい", "木": "もく", "金": "きん", "土": "ど", "日": "にち"}
 _KANA_ONLY = re.compile("[\u3041-\u309f\u30a1-\u30ffー]+")
 
 
@@ -56,14 +60,32 @@ NO_NAMES = NameBook()
 
 
 @cache
+def built_in_terms() -> tuple[tuple[str, str], ...]:
+    """Terms of municipal notices with their readings (readings/data/terms.tsv)."""
+    lines = (Path(__file__).parent / "data" / "terms.tsv").read_text(encoding="utf-8").splitlines()
+    rows = (line.split("\t") for line in lines if line.strip() and not line.startswith("#"))
+    return tuple((row[0].strip(), row[1].strip()) for row in rows if len(row) == 2)
+
+
+def name_book(names: Iterable[tuple[str, str]] = ()) -> NameBook:
+    """The built-in terms with `names` (an organization's entries) over them."""
+    return NameBook({**dict(built_in_terms()), **dict(names)}.items())
+
+
+BUILT_IN = name_book()
+
+
+@cache
 def _tokenizer() -> Any:
     from sudachipy import Dictionary, SplitMode
 
     return Dictionary(dict="core").tokenizer(mode=SplitMode.C)
 
 
-def analyse(text: str, names: NameBook = NO_NAMES) -> tuple[Segment, ...]:
-    """The segments of `text`, each with its reading (cached for texts up to MAX_CACHED_TEXT)."""
+def analyse(text: str, names: NameBook | None = None) -> tuple[Segment, ...]:
+    """The segments of `text`, each with its reading (cached for texts up to MAX_CACHED_TEXT);
+    `names`: the dictionary in force (default: the built-in terms)."""
+    names = BUILT_IN if names is None else names
     if len(text) > MAX_CACHED_TEXT:
         return _analyse(text, names)
     return _cached(text, names)
@@ -101,10 +123,22 @@ def _without_names(text: str) -> list[Segment]:
     out: list[Segment] = []
     position = 0
     for match in _TIME.finditer(text):
-        out.extend(_tokens(text[position:match.start()]))
+        out.extend(_weekdays(text[position:match.start()]))
         hour, minute = int(match.group(1)), int(match.group(2))
         reading = numbers.read_counted(hour, "時") + (numbers.read_counted(minute, "分") if minute else "")
         out.append(Segment(match.group(), reading, ((match.group(), None),)))
+        position = match.end()
+    out.extend(_weekdays(text[position:]))
+    return out
+
+
+def _weekdays(text: str) -> list[Segment]:
+    out: list[Segment] = []
+    position = 0
+    for match in _WEEKDAY.finditer(text):
+        out.extend(_tokens(text[position:match.start()]))
+        day = match.group()
+        out.append(Segment(day, _WEEKDAYS[day], ((day, _WEEKDAYS[day]),)))
         position = match.end()
     out.extend(_tokens(text[position:]))
     return out
@@ -114,9 +148,17 @@ def _is_number(token: Any) -> bool:
     return token.part_of_speech()[1] == "数詞"
 
 
+_SURROGATES = re.compile("([\ud800-\udfff]+)")
+_NUMERAL = re.compile("[0-9０-９,，.．〇零一二三四五六七八九十百千万億兆壱弐参]+")
+
+
 def _tokens(text: str) -> list[Segment]:
     if not text:
         return []
+    if _SURROGATES.search(text):  # lone surrogates (broken UTF-16 from a client) cannot be analysed
+        pieces = _SURROGATES.split(text)
+        return [segment for i, piece in enumerate(pieces) for segment in
+                ([Segment(piece, piece, ((piece, None),))] if i % 2 else _tokens(piece))]
     if not has_kanji(text) and not any(char.isdigit() for char in text):
         return [Segment(text, to_hiragana(text), ((text, None),))]  # nothing to look up
     tokens = list(_tokenizer().tokenize(text))
@@ -130,7 +172,11 @@ def _tokens(text: str) -> list[Segment]:
                 out.append(segment)
                 i += used
                 continue
-        out.append(_word(token.surface(), token.reading_form()))
+        reading_form = token.reading_form()
+        if token.surface() == "方" and reading_form == "ホウ":
+            # official writing puts the comparative ほう in kana (公用文), so a lone 方 is a person: かた
+            reading_form = "カタ"
+        out.append(_word(token.surface(), reading_form))
         i += 1
     return out
 
@@ -138,6 +184,8 @@ def _tokens(text: str) -> list[Segment]:
 def _word(surface: str, reading_form: str) -> Segment:
     if has_kanji(surface):
         reading = to_hiragana(reading_form)
+        if has_kanji(reading):  # a word the dictionary does not know: no reading is better than a wrong one
+            return Segment(surface, surface, ((surface, None),))
         return Segment(surface, reading, tuple(split_okurigana(surface, reading)))
     if _KANA_ONLY.fullmatch(surface):
         return Segment(surface, to_hiragana(surface), ((surface, None),))
@@ -148,9 +196,11 @@ def _number(tokens: list[Any], i: int) -> tuple[Segment | None, int]:
     """A number (with the counter after it, if any) as one segment, and how many tokens it took."""
     token = tokens[i]
     surface = token.surface()
-    value = numbers.parse_number(token.normalized_form())
+    if not _NUMERAL.fullmatch(surface):  # ①, Ⅲ: read as the dictionary says
+        return None, 1
+    value = numbers.parse_number(surface)
     if value is None:
-        value = numbers.parse_number(surface)
+        value = numbers.parse_number(token.normalized_form())
     if value is None:
         return None, 1
     after = tokens[i + 1].surface() if i + 1 < len(tokens) else ""

@@ -13,7 +13,7 @@ import re
 from functools import lru_cache
 from html import escape
 
-from readings.analysis import NO_NAMES, NameBook, Segment, analyse
+from readings.analysis import BUILT_IN, NameBook, Segment, analyse
 from readings.kana import has_kanji
 
 # elements whose text is never annotated: raw text, form values, code, existing ruby, and anything
@@ -24,6 +24,7 @@ VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "l
                   "track", "wbr"})
 _MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<![^>]*>|<[^>]*>", re.DOTALL)
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)([^>]*?)(/?)\s*>", re.DOTALL)
+_RAW_TEXT = {name: re.compile(rf"</\s*{name}\s*>", re.IGNORECASE) for name in ("script", "style", "textarea", "title")}
 _OPT_OUT = re.compile(r"""\btranslate\s*=\s*["']?no\b|\bdata-ruby\s*=\s*["']?off\b""", re.IGNORECASE)
 
 
@@ -42,7 +43,7 @@ def segments_html(segments: tuple[Segment, ...], *, escaped: bool = False) -> st
     return "".join(out)
 
 
-def ruby_html(text: str, names: NameBook = NO_NAMES) -> str:
+def ruby_html(text: str, names: NameBook = BUILT_IN) -> str:
     """`text` (plain) as HTML with ruby over its kanji."""
     if not has_kanji(text):
         return escape(text, quote=False)
@@ -56,14 +57,14 @@ def _text_node(text: str, names: NameBook) -> str:
     return segments_html(analyse(text, names), escaped=True)
 
 
-def annotate_html(html: str, names: NameBook = NO_NAMES) -> str:
+def annotate_html(html: str, names: NameBook = BUILT_IN) -> str:
     """A whole page or fragment with ruby over the kanji of its text nodes (not attributes, scripts,
     styles, form fields, code, existing ruby or opted-out elements)."""
     out: list[str] = []
     stack: list[tuple[str, bool]] = []  # open elements: (name, skipped)
     skipping = 0
     position = 0
-    for match in _MARKUP.finditer(html):
+    while (match := _MARKUP.search(html, position)) is not None:
         text = html[position:match.start()]
         if text:
             out.append(text if skipping or not has_kanji(text) else _text_node(text, names))
@@ -84,8 +85,8 @@ def annotate_html(html: str, names: NameBook = NO_NAMES) -> str:
             skipped = name in SKIPPED or bool(_OPT_OUT.search(attributes))
             stack.append((name, skipped))
             skipping += skipped
-            if name in ("script", "style", "textarea", "title"):  # raw text up to the closing tag
-                end = re.compile(rf"</\s*{name}\s*>", re.IGNORECASE).search(html, position)
+            if name in _RAW_TEXT:  # its text runs to the closing tag, whatever it looks like
+                end = _RAW_TEXT[name].search(html, position)
                 stop = end.start() if end else len(html)
                 out.append(html[position:stop])
                 position = stop

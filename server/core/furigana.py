@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from readings import store
 from server.core.middleware import _cookies
-from readings.analysis import NO_NAMES, NameBook
+from readings.analysis import BUILT_IN, NameBook, name_book
 from readings.ruby import annotate_html, ruby_html
 
 RUBY_COOKIE = "taiwa_ruby"
@@ -37,7 +37,7 @@ class NameBooks:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self.book: NameBook = NO_NAMES
+        self.book: NameBook = BUILT_IN
         self.version: tuple[int, int] = (0, 0)
         self.checked = 0.0
 
@@ -52,7 +52,7 @@ class NameBooks:
             seen: dict[str, str] = {}
             for entry in entries:
                 seen.setdefault(entry.surface, entry.reading)
-            self.book = NameBook(seen.items())
+            self.book = name_book(seen.items())
             self.version = version
         return self.book
 

@@ -13,6 +13,11 @@ from readings.kana import has_kanji, to_hiragana
 MAX_SURFACE = 40
 MAX_READING = 80
 MAX_SUMMARY = 4_000
+def N_(message: str) -> str:
+    """Marks a message id for translation where it is shown (server/organize/readings.py)."""
+    return message
+
+
 _READING = re.compile("[\u3041-\u3096ー]+")
 
 
@@ -47,9 +52,9 @@ def clean_entry(surface: str, reading: str) -> tuple[str, str]:
     surface = "".join(surface.split())
     reading = to_hiragana("".join(reading.split()))
     if not surface or len(surface) > MAX_SURFACE or not has_kanji(surface):
-        raise InvalidName("surface", "Write the name as it is written, with its kanji (up to 40 characters).")
+        raise InvalidName("surface", N_("Write the name as it is written, with its kanji (up to 40 characters)."))
     if not reading or len(reading) > MAX_READING or not _READING.fullmatch(reading):
-        raise InvalidName("reading", "Write the reading in hiragana or katakana (up to 80 characters).")
+        raise InvalidName("reading", N_("Write the reading in hiragana or katakana (up to 80 characters)."))
     return surface, reading
 
 

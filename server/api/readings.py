@@ -14,6 +14,7 @@ from server.api.sessions import PUBLIC
 from server.auth.limits import client_key
 from server.core.errors import check_limit, error_responses
 from server.core.i18n import gettext as _
+from sessions.catalog import N_
 from sessions.validation import FieldError, InvalidInput
 
 MAX_TEXT = 10_000
@@ -47,7 +48,7 @@ async def readings(request: Request, data: JSONBody[ReadingInput]) -> ReadingOut
     """The text's reading in hiragana, and its segments (words) with readings over those with kanji.
     Texts up to 10,000 characters; each client may ask `readings` times per window (TAIWA_LIMITS)."""
     if len(data.text) > MAX_TEXT:
-        raise InvalidInput([FieldError("text", "The text is too long (at most {max} characters).", {"max": MAX_TEXT})])
+        raise InvalidInput([FieldError("text", N_("The text is too long (at most {max} characters)."), {"max": MAX_TEXT})])
     await check_limit(request, "readings", client_key(request), _(
         "Too many readings were asked for from this connection. Please wait {wait} and try again."))
     books = getattr(request.app.state, "name_books", None)

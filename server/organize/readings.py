@@ -15,12 +15,13 @@ from server.auth.guards import Db
 from server.core.forms import form_values
 from server.core.i18n import gettext as _
 from server.organize.flash import redirect_with_flash
+from sessions.catalog import N_
 from sessions.models import Session
 
 FLAG_TITLES = {
-    "long_sentence": "Long sentence (over {n} characters): split it into short sentences.",
-    "double_negative": "Double negative: say it the positive way.",
-    "rare_kanji": "Kanji outside the 常用漢字 list: write it in kana or add a reading.",
+    "long_sentence": N_("Long sentence (over {n} characters): split it into short sentences."),
+    "double_negative": N_("Double negative: say it the positive way."),
+    "rare_kanji": N_("Kanji outside the 常用漢字 list: write it in kana or add a reading."),
 }
 
 

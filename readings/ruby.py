@@ -1,10 +1,15 @@
 """Readings as <ruby> markup, for one text or for every text node of an HTML page.
 
-The markup is `<ruby>漢字<rp>(</rp><rt aria-hidden="true">かんじ</rt><rp>)</rp></ruby>`: sighted readers
-see the reading above the kanji; screen readers read the kanji once (their speech already reads it,
-and the reading would be spoken twice); the <rp> parentheses show only where ruby is not supported
-(plain-text views, some mail readers). The stylesheet makes <rt> unselectable, so copying gives the
-plain text. Only the kanji part of a word carries a reading: 食<rt>た</rt>べる.
+The markup is `<ruby>漢字<rt aria-hidden="true" data-reading="かんじ"></rt></ruby>`, and the stylesheet
+shows the reading with `rt::before { content: attr(data-reading) }`:
+- sighted readers see the reading above the kanji (the browser lays the <rt> out as ruby);
+- screen readers read the kanji once: the <rt> is aria-hidden, so the reading is not spoken after it;
+- the reading is not text of the document, so copying, find in page (Ctrl+F) and anything reading
+  the page's text (innerText, a translator, a search engine) see the plain text: with the reading as
+  text inside <rt>, Chromium's find cannot match 対話の場 across two ruby elements and copying gives
+  対話たいわの場ば;
+- without the stylesheet (a text browser, reader mode) the plain text remains.
+Only the kanji part of a word carries a reading: 食<rt data-reading="た"></rt>べる.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ _OPT_OUT = re.compile(r"""\btranslate\s*=\s*["']?no\b|\bdata-ruby\s*=\s*["']?off
 
 
 def ruby_markup(base: str, reading: str) -> str:
-    """One ruby unit; `base` and `reading` must already be HTML-safe."""
-    return f'<ruby>{base}<rp>(</rp><rt aria-hidden="true">{reading}</rt><rp>)</rp></ruby>'
+    """One ruby unit; `base` must already be HTML text, `reading` is hiragana (escaped here)."""
+    return f'<ruby>{base}<rt aria-hidden="true" data-reading="{escape(reading, quote=True)}"></rt></ruby>'
 
 
 def segments_html(segments: tuple[Segment, ...], *, escaped: bool = False) -> str:
@@ -39,7 +44,7 @@ def segments_html(segments: tuple[Segment, ...], *, escaped: bool = False) -> st
     for segment in segments:
         for text, reading in segment.parts or ((segment.text, None),):
             safe = text if escaped else escape(text, quote=False)
-            out.append(ruby_markup(safe, escape(reading, quote=False)) if reading and has_kanji(text) else safe)
+            out.append(ruby_markup(safe, reading) if reading and has_kanji(text) else safe)
     return "".join(out)
 
 

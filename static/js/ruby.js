@@ -19,10 +19,10 @@
         if (!part.reading) { fragment.appendChild(document.createTextNode(part.text)); return; }
         var ruby = document.createElement("ruby");
         ruby.appendChild(document.createTextNode(part.text));
-        var open = document.createElement("rp"); open.textContent = "(";
-        var rt = document.createElement("rt"); rt.textContent = part.reading; rt.setAttribute("aria-hidden", "true");
-        var close = document.createElement("rp"); close.textContent = ")";
-        ruby.appendChild(open); ruby.appendChild(rt); ruby.appendChild(close);
+        var rt = document.createElement("rt");
+        rt.setAttribute("aria-hidden", "true");
+        rt.setAttribute("data-reading", part.reading);   // shown by the stylesheet, never page text
+        ruby.appendChild(rt);
         fragment.appendChild(ruby);
       });
     });

@@ -14,6 +14,7 @@ from typing import Any
 from readings import numbers
 from readings.kana import has_kanji, split_okurigana, to_hiragana
 
+CACHE_SIZE = 20_000  # texts (and, in readings.ruby, page text nodes): a few MB at most
 MAX_CACHED_TEXT = 2_000  # longer texts are analysed each time (they are rare and would crowd the cache)
 _TIME = re.compile(r"(?<![\d.])([01]?\d|2[0-4])[:：]([0-5]\d)(?!\d)")
 # a weekday in a date: 24日(月) / (土・日): げつ, ど, not がつ, つち
@@ -56,9 +57,6 @@ class NameBook:
         return len(self.entries)
 
 
-NO_NAMES = NameBook()
-
-
 @cache
 def built_in_terms() -> tuple[tuple[str, str], ...]:
     """Terms of municipal notices with their readings (readings/data/terms.tsv)."""
@@ -91,7 +89,7 @@ def analyse(text: str, names: NameBook | None = None) -> tuple[Segment, ...]:
     return _cached(text, names)
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def _cached(text: str, names: NameBook) -> tuple[Segment, ...]:
     return _analyse(text, names)
 
@@ -125,7 +123,8 @@ def _without_names(text: str) -> list[Segment]:
     for match in _TIME.finditer(text):
         out.extend(_weekdays(text[position:match.start()]))
         hour, minute = int(match.group(1)), int(match.group(2))
-        reading = numbers.read_counted(hour, "時") + (numbers.read_counted(minute, "分") if minute else "")
+        reading = (numbers.read_counted(hour, "時") if hour else "れいじ") + (
+            numbers.read_counted(minute, "分") if minute else "")
         out.append(Segment(match.group(), reading, ((match.group(), None),)))
         position = match.end()
     out.extend(_weekdays(text[position:]))

@@ -18,7 +18,7 @@ import re
 from functools import lru_cache
 from html import escape
 
-from readings.analysis import BUILT_IN, NameBook, Segment, analyse
+from readings.analysis import BUILT_IN, CACHE_SIZE, NameBook, Segment, analyse
 from readings.kana import has_kanji
 
 # elements whose text is never annotated: raw text, form values, code, existing ruby, and anything
@@ -55,7 +55,7 @@ def ruby_html(text: str, names: NameBook = BUILT_IN) -> str:
     return segments_html(analyse(text, names))
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=CACHE_SIZE)
 def _text_node(text: str, names: NameBook) -> str:
     # a text node of a page is already HTML: entities (&amp;) are ASCII and never meet a kanji,
     # so the analysed pieces are written back as they were

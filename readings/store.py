@@ -6,7 +6,8 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from readings.kana import has_kanji, to_hiragana
 
@@ -92,15 +93,6 @@ async def delete_name(conn: Any, org_id: int, entry_id: int) -> bool:
 async def easy_summary(db: Reader, session_id: int) -> str:
     row = await db.fetch_one("select body from session_easy_summaries where session_id = ?", (session_id,))
     return row["body"] if row else ""
-
-
-async def easy_summaries(db: Reader, session_ids: Sequence[int]) -> dict[int, str]:
-    if not session_ids:
-        return {}
-    marks = ", ".join("?" for _ in session_ids)
-    rows = await db.fetch_all(f"select session_id, body from session_easy_summaries where session_id in ({marks})",
-                              tuple(session_ids))
-    return {row["session_id"]: row["body"] for row in rows}
 
 
 async def save_easy_summary(conn: Any, session_id: int, body: str) -> None:

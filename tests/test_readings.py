@@ -70,13 +70,11 @@ def test_only_the_kanji_carry_a_reading_and_okurigana_stay_bare():
 
 
 def test_an_organizations_names_are_read_its_way_before_the_analyser():
-    plain = reading_of(analyse("佐久平で対話"))
     book = name_book([("佐久平", "さくだいら"), ("十日町", "とおかまち"), ("休館日", "やすみのひ")])
     assert reading_of(analyse("佐久平で対話", book)) == "さくだいらでたいわ"
     assert reading_of(analyse("十日町の集会", book)) == "とおかまちのしゅうかい"
     assert reading_of(analyse("休館日", book)) == "やすみのひ"  # an organization's entry wins over the built-in term
     assert reading_of(analyse("休館日")) == "きゅうかんび"
-    assert plain != "さくだいらでたいわ" or True  # (the analyser may know it too; the book must not be needed to be right)
     assert reading_of(analyse("一関で", NameBook([("一関", "いちのせき")]))) == "いちのせきで"
 
 

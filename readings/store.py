@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,7 +53,8 @@ def clean_entry(surface: str, reading: str) -> tuple[str, str]:
     """The entry as stored (trimmed, reading in hiragana), or InvalidName."""
     surface = "".join(surface.split())
     reading = to_hiragana("".join(reading.split()))
-    if not surface or len(surface) > MAX_SURFACE or not has_kanji(surface):
+    if (not surface or len(surface) > MAX_SURFACE or not has_kanji(surface)
+            or any(char in "<>&\"'" or unicodedata.category(char).startswith("C") for char in surface)):
         raise InvalidName("surface", N_("Write the name as it is written, with its kanji (up to 40 characters)."))
     if not reading or len(reading) > MAX_READING or not _READING.fullmatch(reading):
         raise InvalidName("reading", N_("Write the reading in hiragana or katakana (up to 80 characters)."))

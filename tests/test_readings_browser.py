@@ -50,6 +50,8 @@ async def test_screen_readers_get_the_kanji_once_and_copying_gives_the_plain_tex
     for reading in readings:  # no reading of the heading is exposed anywhere as text to speak
         assert not any(ax_name(node) == reading for node in nodes if not node.get("ignored")), reading
     assert plain in spoken
+    rubies = [node for node in nodes if (node.get("role") or {}).get("value") == "Ruby"]
+    assert rubies and not any((node.get("description") or {}).get("value") for node in rubies)  # no reading as a description
     copied = await page.evaluate("""() => {
         const range = document.createRange(); range.selectNodeContents(document.querySelector('h1'));
         const selection = getSelection(); selection.removeAllRanges(); selection.addRange(range);

@@ -138,7 +138,9 @@ async def test_an_organizers_names_are_read_their_way_on_every_page(client, db):
     assert api.json()["reading"].startswith("やこぶくろに")
     # entries that cannot be used are refused with the reason next to the field
     for surface, reading, field in [("", "よみ", "surface"), ("ひらがな", "よみ", "surface"), ("一関", "ichinoseki", "reading"),
-                                    ("一関", "いちのせき<script>", "reading"), ("漢" * 41, "かん", "surface")]:
+                                    ("一関", "いちのせき<script>", "reading"), ("漢" * 41, "かん", "surface"),
+                                    ('一関"><script>', "いちのせき", "surface"), ("一\u202e関", "いちのせき", "surface"),
+                                    ("一関", "いちのseki", "reading")]:
         refused = await post_form(client, "/organize/readings", None, {"surface": surface, "reading": reading})
         assert refused.status_code == 422 and field_errors(refused), (surface, reading)
 

@@ -39,6 +39,7 @@ async def test_the_switch_is_on_every_page_and_remembered_like_the_language(clie
     turned_on = await client.get(f"/sessions/{session_id}?ruby=1")
     assert "taiwa_ruby=1" in turned_on.headers["set-cookie"] and "HttpOnly" in turned_on.headers["set-cookie"]
     later = await client.get(f"/sessions/{session_id}")  # no parameter: the cookie remembers
+    assert "cookie" in later.headers["vary"].lower()  # no shared cache hands one reader's page to another
     soup = html(later)
     assert soup.html.get("data-ruby") == "on"
     title = soup.select_one("h1")

@@ -14,14 +14,14 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
-from markupsafe import Markup, escape
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from markupsafe import Markup, escape
 
 from readings import store
-from server.core.middleware import _cookies
 from readings.analysis import BUILT_IN, NameBook, name_book
 from readings.ruby import annotate_html, ruby_html
+from server.core.middleware import _cookies  # the app's one lenient Cookie-header parser
 
 RUBY_COOKIE = "taiwa_ruby"
 ONE_YEAR = 365 * 24 * 3600
@@ -115,6 +115,12 @@ class RubyMiddleware:
                               + ("; Secure" if self.secure else ""))
                     headers.add("Set-Cookie", cookie)
                 content_type = headers.get("content-type", "")
+                if content_type.startswith("text/html"):  # the same address reads differently per reader
+                    vary = headers.get("vary")
+                    if not vary:
+                        headers["Vary"] = "Cookie"
+                    elif "cookie" not in vary.lower():
+                        headers["Vary"] = vary + ", Cookie"
                 if passthrough or not content_type.startswith("text/html") or headers.get("content-encoding"):
                     passthrough = True
                     await send(message)

@@ -46,7 +46,7 @@ class InvalidName(ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def clean_entry(surface: str, reading: str) -> tuple[str, str]:
@@ -71,20 +71,20 @@ async def names(db: Reader, org_id: int | None = None) -> list[NameEntry]:
     return [NameEntry(row["id"], row["org_id"], row["surface"], row["reading"]) for row in rows]
 
 
-async def names_version(db: Reader) -> tuple[int, int]:
-    """Changes whenever an entry is added or removed (how a process knows to reload)."""
-    row = await db.fetch_one("select count(*) as n, coalesce(max(id), 0) as last from reading_names")
-    return (row["n"], row["last"]) if row else (0, 0)
+async def names_version(db: Reader) -> tuple[int, int, str]:
+    """Changes whenever an entry is added, changed or removed (how a process knows to reload)."""
+    row = await db.fetch_one("select count(*) as n, coalesce(max(id), 0) as last, "
+                             "coalesce(max(changed_at), '') as changed from reading_names")
+    return (row["n"], row["last"], row["changed"]) if row else (0, 0, "")
 
 
 async def save_name(conn: Any, org_id: int, surface: str, reading: str) -> None:
     """Add an entry, or change the reading of the organization's entry for the same name."""
-    cursor = await conn.execute("update reading_names set reading = ? where org_id = ? and surface = ?",
-                                (reading, org_id, surface))
-    if cursor.rowcount:  # a changed reading must be seen too: give the entry a new id
-        await conn.execute("delete from reading_names where org_id = ? and surface = ?", (org_id, surface))
-    await conn.execute("insert into reading_names (org_id, surface, reading, created_at) values (?, ?, ?, ?)",
-                       (org_id, surface, reading, _now()))
+    cursor = await conn.execute("update reading_names set reading = ?, changed_at = ? where org_id = ? and surface = ?",
+                                (reading, _now(), org_id, surface))
+    if not cursor.rowcount:
+        await conn.execute("insert into reading_names (org_id, surface, reading, changed_at) values (?, ?, ?, ?)",
+                           (org_id, surface, reading, _now()))
 
 
 async def delete_name(conn: Any, org_id: int, entry_id: int) -> bool:

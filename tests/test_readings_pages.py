@@ -202,3 +202,21 @@ async def test_another_organizations_session_summary_is_not_reachable(client, db
     token = html(page).select_one("input[name=_csrf_token]")["value"]
     answer = await client.post(f"/organize/sessions/{session_id}/easy", data={"_csrf_token": token, "body": "x"})
     assert answer.status_code == 404
+
+
+async def test_names_added_by_another_process_are_read_within_the_refresh_interval(db):
+    from readings import store
+    from server.core.furigana import NameBooks
+
+    books = NameBooks(db)
+    assert "達古袋" not in (await books.current()).entries
+    account = await make_account(db, "staff@ichinoseki.example", org="ichinoseki")
+    async with db.transaction() as conn:  # as another process would: nobody calls books.expire()
+        await store.save_name(conn, account.org_id, "達古袋", "やこぶくろ")
+    assert "達古袋" not in (await books.current()).entries  # still within NAMES_TTL
+    books.checked -= 60  # the interval has passed
+    assert (await books.current()).entries["達古袋"] == "やこぶくろ"
+    async with db.transaction() as conn:
+        await store.save_name(conn, account.org_id, "達古袋", "たっこぶくろ")  # a corrected reading
+    books.checked -= 60
+    assert (await books.current()).entries["達古袋"] == "たっこぶくろ"

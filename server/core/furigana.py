@@ -38,7 +38,7 @@ class NameBooks:
     def __init__(self, db: Any) -> None:
         self.db = db
         self.book: NameBook = BUILT_IN
-        self.version: tuple[int, int] = (0, 0)
+        self.version: tuple[int, int, str] = (0, 0, "")
         self.checked = 0.0
 
     async def current(self) -> NameBook:

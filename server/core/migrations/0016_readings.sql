@@ -5,7 +5,7 @@ create table reading_names (
     org_id integer not null references organizations(id) on delete cascade,
     surface text not null,
     reading text not null,
-    created_at text not null,
+    changed_at text not null,  -- ISO-8601 UTC to the microsecond: processes reload when it moves
     unique (org_id, surface)
 );
 

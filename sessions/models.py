@@ -40,6 +40,15 @@ class ChildcareOffer(Struct, kw_only=True):
     # after the deadline: refuse requests ("closed") or accept them without a promise ("best_effort")
     after_deadline: Literal["closed", "best_effort"] = "closed"
 
+    @property
+    def oldest_months(self) -> int:
+        """The oldest age taken, in months: "up to 6" (72 months) takes every 6-year-old, to 6 years
+        11 months, as parents and Japanese notices read 〜6歳; an age with months is taken as written."""
+        return self.max_age_months + 11 if self.max_age_months % 12 == 0 else self.max_age_months
+
+    def takes_age(self, age_months: int) -> bool:
+        return self.min_age_months <= age_months <= self.oldest_months
+
 
 class AccommodationOffer(Struct, kw_only=True):
     """One accommodation from the catalog, always provided or on request by a deadline."""
@@ -199,6 +208,7 @@ class Session(Struct, kw_only=True):
     updated_at: datetime
     confirmed_in_person: int = 0
     confirmed_online: int = 0
+    confirmed_children: int = 0  # childcare places taken
     revision: int = 0  # bumped on every change (calendar caches key on it)
     published_at: datetime | None = None  # first published; None for a draft that never was
     withdrawn_at: datetime | None = None  # last taken back from public to draft
@@ -226,6 +236,17 @@ class Session(Struct, kw_only=True):
     @property
     def places_left_online(self) -> int:
         return max(0, self.capacity_online - self.confirmed_online)
+
+    @property
+    def childcare_places_left(self) -> int:
+        return max(0, self.childcare.places - self.confirmed_children) if self.childcare else 0
+
+    def request_deadline(self, now: datetime) -> datetime | None:
+        """The first deadline still ahead to ask for childcare or support on request (for lists)."""
+        deadlines = [offer.deadline for offer in self.accommodations if offer.mode == "on_request" and offer.deadline]
+        if self.childcare and self.childcare.deadline:
+            deadlines.append(self.childcare.deadline)
+        return min((deadline for deadline in deadlines if deadline > now), default=None)
 
     @property
     def offers_in_person(self) -> bool:

@@ -144,7 +144,9 @@ select s.*,
     (select count(*) from registrations r where r.session_id = s.id and r.mode = 'in_person'
         and r.status in ('confirmed', 'attended')) as confirmed_in_person,
     (select count(*) from registrations r where r.session_id = s.id and r.mode = 'online'
-        and r.status in ('confirmed', 'attended')) as confirmed_online
+        and r.status in ('confirmed', 'attended')) as confirmed_online,
+    (select count(*) from registration_children c where c.session_id = s.id
+        and c.status = 'confirmed') as confirmed_children
 from sessions s
 join organizations o on o.id = s.org_id
 left join venues v on v.id = s.venue_id
@@ -184,7 +186,7 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         accommodations=offers, cancel_reason=row["cancel_reason"], sequence=row["sequence"],
         created_at=from_db(row["created_at"]), updated_at=from_db(row["updated_at"]),  # type: ignore[arg-type]
         confirmed_in_person=row["confirmed_in_person"], confirmed_online=row["confirmed_online"],
-        revision=row["revision"], published_at=from_db(row["published_at"]),
+        confirmed_children=row["confirmed_children"], revision=row["revision"], published_at=from_db(row["published_at"]),
         withdrawn_at=from_db(row["withdrawn_at"]), withdrawn_sequence=row["withdrawn_sequence"],
     )
 

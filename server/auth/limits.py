@@ -45,12 +45,14 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     # seconds a connection has to join a board before it is closed
     "connections": Limit(200, 5),
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
-    "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
+    "feed_build": Limit(30, 60),
+    # "you are already registered" mails per registration: someone typing another's address cannot flood them
+    "link_resend": Limit(3, 24 * 3600),  # calendar feeds built (not in the cache) per client address
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
-                           "join", "join_lookup", "change_request"})
+                           "join", "join_lookup", "change_request", "link_resend"})
 
 
 def client_key(connection: Any) -> str:

@@ -35,8 +35,10 @@ def demo_session(demo_server: tuple[str, Path], where: str) -> int:
     return rows[0][0]
 
 
-async def shot(page: Page, name: str) -> None:
+async def shot(page: Page, name: str, at: str | None = None) -> None:
     SHOTS.mkdir(exist_ok=True)
+    if at:
+        await page.locator(at).first.scroll_into_view_if_needed()
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
 
@@ -78,6 +80,9 @@ async def test_desktop_filters_stay_open_and_addresses_carry_only_what_was_chose
     await expect(page).to_have_url(re.compile(r"/sessions\?format=online$"))
     await page.locator("#f-childcare").check()
     await expect(page).to_have_url(re.compile(r"childcare=1"))
+    # the chips above follow what the form chose (refreshed with the results)
+    await expect(page.locator("a.chip--on")).to_have_count(2)
+    await expect(page.locator("a.chip--on", has_text="託児あり")).to_be_visible()
     query = parse_qsl(urlsplit(page.url).query, keep_blank_values=True)
     assert query and all(value for _key, value in query), page.url
     await shot(page, "sessions-filters-1366")
@@ -104,10 +109,10 @@ async def test_children_are_added_and_removed_in_place_and_online_excludes_them(
     await expect(page.locator("#f-name")).to_have_value("山田 花子")
     await expect(page.locator("#f-child_1_years")).to_have_value("2")
     await page.locator("#f-child_2_years").select_option("4")
-    await shot(page, "register-two-children-390")
+    await shot(page, "register-two-children-390", "#children")
     await no_axe_violations(page)
 
-    await page.get_by_role("button", name="お子さん1を削除").click()
+    await page.get_by_role("button", name="1人目のお子さんを削除").click()
     await expect(children).to_have_count(1)
     await expect(page.locator("#f-child_1_years")).to_have_value("4")
 
@@ -171,7 +176,7 @@ async def test_stacked_support_table_keeps_labels_and_whole_words(
         map_link = page.locator("a.map-link")
         if await map_link.count():
             assert "noopener" in (await map_link.get_attribute("rel") or "")
-        await shot(page, f"session-support-{lang}-390")
+        await shot(page, f"session-support-{lang}-390", "table.offers")
         await no_axe_violations(page)
 
 

@@ -15,6 +15,8 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.harness import axe_violations, new_page, read_db
+from tests.test_board_browser import create_board, expect_live, join, signed_in_facilitator
+from tests.test_poll_browser import answer_scale, create_poll, poll_command
 
 pytestmark = pytest.mark.browser
 
@@ -178,6 +180,33 @@ async def test_stacked_support_table_keeps_labels_and_whole_words(
             assert "noopener" in (await map_link.get_attribute("rel") or "")
         await shot(page, f"session-support-{lang}-390", "table.offers")
         await no_axe_violations(page)
+
+
+async def test_poll_results_stack_with_their_column_labels_on_a_phone(
+        browser: Browser, server: str, demo_server: tuple[str, Path]):
+    session_id = demo_session(demo_server, "org_id = (select id from organizations where slug = 'kanazawa')")
+    facilitator = await signed_in_facilitator(browser, server)
+    board_id, code = await create_board(facilitator, server, session_id, "スマホで結果を見る")
+    poll = await create_poll(facilitator, "scale", "満足度は？")
+    await poll_command(facilitator, poll, "poll:open")
+    phone = await join(browser, server, code, "はなこ", viewport=PHONE)
+    await expect(phone).to_have_url(f"{server}/boards/{board_id}")
+    await expect_live(phone)
+    await answer_scale(phone, poll, "o4")
+    await poll_command(facilitator, poll, "poll:reveal")
+    table = phone.locator(f"#poll-{poll} table.poll-table")
+    await expect(table).to_have_count(1)
+    cells = await table.evaluate("""table => {
+        const headers = Array.from(table.querySelectorAll('thead th')).map(th => th.textContent.trim());
+        const row = table.querySelector('tbody tr');
+        return {headers, cells: Array.from(row.children).map(cell => ({
+            label: getComputedStyle(cell, '::before').content, display: getComputedStyle(cell).display}))};
+    }""")
+    assert all(cell["display"] != "table-cell" for cell in cells["cells"]), cells  # stacked
+    # every value cell says its column (the row's own header cell is its title)
+    assert [cell["label"] for cell in cells["cells"][1:]] == [f'"{h}"' for h in cells["headers"][1:]]
+    await shot(phone, "poll-results-390", f"#poll-{poll} table.poll-table")
+    await no_axe_violations(phone)
 
 
 # ---------------------------------------------------------------- the registrant's page after cancelling

@@ -20,6 +20,7 @@ from tests.registration_helpers import (
     registered, text_of, token_of, upcoming,
 )
 from tests.registration_helpers import settings  # noqa: F401 - fixtures, used by name
+from tests.test_poll_pages import published_outcome
 
 
 def words(page: Any) -> str:
@@ -344,4 +345,14 @@ async def test_support_table_cells_carry_their_column_labels(client, db):
     table = html(await client.get(f"/sessions/{session_id}")).select_one("table.offers")
     headers = [text_of(th) for th in table.select("thead th")]
     for row in table.select("tbody tr"):
+        assert [cell.get("data-label") for cell in row.select("th, td")] == headers
+
+
+async def test_outcome_poll_results_cells_carry_their_column_labels(app, client, db):
+    _board, outcome = await published_outcome(app, client, db)
+    table = html(outcome).select_one("table.poll-table")
+    headers = [text_of(th) for th in table.select("thead th")]
+    rows = table.select("tbody tr")
+    assert rows
+    for row in rows:
         assert [cell.get("data-label") for cell in row.select("th, td")] == headers

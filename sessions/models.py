@@ -94,6 +94,7 @@ class SessionInput(Struct, kw_only=True):
     status: Literal["draft", "published"] = "draft"
     languages: list[str] = msgspec.field(default_factory=lambda: ["ja"])
     themes: list[str] = msgspec.field(default_factory=list)
+    themes_en: list[str] = msgspec.field(default_factory=list)
     facilitators: list[str] = msgspec.field(default_factory=list)
     contact_name: str = ""
     contact_email: str = ""
@@ -138,6 +139,7 @@ class SessionUpdate(Struct, kw_only=True):
     status: Status | UnsetType = UNSET
     languages: list[str] | UnsetType = UNSET
     themes: list[str] | UnsetType = UNSET
+    themes_en: list[str] | UnsetType = UNSET
     facilitators: list[str] | UnsetType = UNSET
     contact_name: str | UnsetType = UNSET
     contact_email: str | UnsetType = UNSET
@@ -213,6 +215,7 @@ class Session(Struct, kw_only=True):
     published_at: datetime | None = None  # first published; None for a draft that never was
     withdrawn_at: datetime | None = None  # last taken back from public to draft
     withdrawn_sequence: int | None = None  # its SEQUENCE at that moment
+    themes_en: list[str] = msgspec.field(default_factory=list)
 
     @property
     def ever_public(self) -> bool:
@@ -271,7 +274,8 @@ class Session(Struct, kw_only=True):
             registration_opens_at=self.registration_opens_at,
             registration_closes_at=self.registration_closes_at,
             status="published" if self.status == "published" else "draft",
-            languages=list(self.languages), themes=list(self.themes), facilitators=list(self.facilitators),
+            languages=list(self.languages), themes=list(self.themes), themes_en=list(self.themes_en),
+            facilitators=list(self.facilitators),
             contact_name=self.contact_name, contact_email=self.contact_email, contact_phone=self.contact_phone,
             childcare=self.childcare, accommodations=list(self.accommodations),
         )

@@ -20,6 +20,7 @@ from tests.registration_helpers import (
     registered, text_of, token_of, upcoming,
 )
 from tests.registration_helpers import settings  # noqa: F401 - fixtures, used by name
+from tests.test_organizer import session_form
 from tests.test_poll_pages import published_outcome
 
 
@@ -356,3 +357,28 @@ async def test_outcome_poll_results_cells_carry_their_column_labels(app, client,
     assert rows
     for row in rows:
         assert [cell.get("data-label") for cell in row.select("th, td")] == headers
+
+
+# ---------------------------------------------------------------- themes in English
+
+async def test_themes_written_in_english_are_shown_on_english_pages(client, db):
+    account, venue = await organizer(client, db)
+    form = session_form(venue, themes="子育て、防災", themes_en="child-rearing, disaster prevention")
+    created = await post_form(client, "/organize/sessions/new", None, form)
+    assert created.status_code == 200 and created.url.path.startswith("/organize/sessions/"), created.text[:300]
+    session_id = int(created.url.path.rsplit("/", 1)[1])
+
+    english = html(await client.get(f"/sessions/{session_id}?lang=en")).select_one("dd.themes")
+    japanese = html(await client.get(f"/sessions/{session_id}?lang=ja")).select_one("dd.themes")
+    assert text_of(english) == "child-rearing, disaster prevention"
+    assert text_of(japanese) == "子育て、防災"
+    edit = html(await client.get(f"/organize/sessions/{session_id}/edit"))
+    assert edit.select_one("#f-themes_en")["value"] == "child-rearing, disaster prevention"
+    api = (await client.get(f"/api/sessions/{session_id}")).json()
+    assert api["themes_en"] == ["child-rearing", "disaster prevention"]
+
+
+async def test_without_english_themes_english_pages_show_the_japanese_ones(client, db):
+    account, venue = await organizer(client, db, signed_in=False)
+    session_id = await upcoming(db, account.org_id, venue, themes=["まちづくり"])
+    assert text_of(html(await client.get(f"/sessions/{session_id}?lang=en")).select_one("dd.themes")) == "まちづくり"

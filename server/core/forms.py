@@ -126,7 +126,8 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
         registration_closes_at=read.moment("registration_closes_at"),
         status="published" if values.get("action") == "publish" else "draft",
         languages=[code for code in read.listed("languages") if code in LANGUAGES] or ["ja"],
-        themes=_LIST_SPLIT.split(read.text("themes")), facilitators=_LIST_SPLIT.split(read.text("facilitators")),
+        themes=_LIST_SPLIT.split(read.text("themes")),
+        themes_en=_LIST_SPLIT.split(read.text("themes_en")), facilitators=_LIST_SPLIT.split(read.text("facilitators")),
         contact_name=read.text("contact_name"), contact_email=read.text("contact_email"),
         contact_phone=read.text("contact_phone"), childcare=childcare, accommodations=offers,
         recurrence=recurrence,
@@ -208,6 +209,7 @@ def session_form_values(session: Session | None, *, defaults: FormValues | None 
         "registration_opens_at": local(session.registration_opens_at),
         "registration_closes_at": local(session.registration_closes_at),
         "languages": list(session.languages), "themes": "、".join(session.themes),
+        "themes_en": ", ".join(session.themes_en),
         "facilitators": "、".join(session.facilitators), "contact_name": session.contact_name,
         "contact_email": session.contact_email, "contact_phone": session.contact_phone,
     }

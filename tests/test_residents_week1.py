@@ -382,3 +382,31 @@ async def test_without_english_themes_english_pages_show_the_japanese_ones(clien
     account, venue = await organizer(client, db, signed_in=False)
     session_id = await upcoming(db, account.org_id, venue, themes=["まちづくり"])
     assert text_of(html(await client.get(f"/sessions/{session_id}?lang=en")).select_one("dd.themes")) == "まちづくり"
+
+
+def assert_cells_labelled(table: Any) -> None:
+    """Each value cell of a table names its column (data-label), so a stacked table keeps its labels."""
+    headers = [text_of(th) for th in table.select("thead th")]
+    rows = table.select("tbody tr")
+    assert rows, "the table has no rows"
+    for row in rows:
+        for index, cell in enumerate(row.find_all(["th", "td"], recursive=False)):
+            if cell.name == "td":
+                assert cell.get("data-label") == headers[index], (headers, str(row)[:300])
+
+
+async def test_staff_tables_label_their_cells_too(client, db):
+    account, venue = await organizer(client, db)
+    session_id = await upcoming(db, account.org_id, venue, childcare=childcare(),
+                                accommodations=[AccommodationOffer(code="sign_language", mode="on_request")])
+    await registered(client, session_id, **person(1), children=[{"age_months": 30}],
+                     accommodations=[{"code": "sign_language"}], consent_sensitive=True)
+    for path in ("/organize", f"/organize/sessions/{session_id}", f"/organize/sessions/{session_id}/registrations",
+                 "/organize/arrange", "/organize/venues"):
+        page = await client.get(path)
+        assert page.status_code == 200, path
+        tables = html(page).select("table.data-table")
+        assert tables, path
+        for table in tables:
+            if table.select("tbody tr"):
+                assert_cells_labelled(table)

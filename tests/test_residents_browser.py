@@ -209,6 +209,21 @@ async def test_poll_results_stack_with_their_column_labels_on_a_phone(
     await no_axe_violations(phone)
 
 
+async def test_the_door_roster_on_a_phone_keeps_its_column_labels(
+        browser: Browser, server: str, demo_server: tuple[str, Path]):
+    session_id = demo_session(demo_server, "org_id = (select id from organizations where slug = 'kanazawa') "
+                                           "and id in (select session_id from registrations)")
+    organizer = await signed_in_facilitator(browser, server)
+    await organizer.set_viewport_size(PHONE)
+    await organizer.goto(f"{server}/organize/sessions/{session_id}/registrations")
+    cell = organizer.locator("table.roster tbody td").first
+    await expect(cell).to_be_visible()
+    label = await cell.evaluate("cell => getComputedStyle(cell, '::before').content")
+    assert label == '"状態"', label
+    await shot(organizer, "roster-390", "table.roster")
+    await no_axe_violations(organizer)
+
+
 # ---------------------------------------------------------------- the registrant's page after cancelling
 
 async def test_cancelled_registrant_page_on_a_phone(browser: Browser, server: str, demo_server: tuple[str, Path]):

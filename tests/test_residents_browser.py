@@ -212,7 +212,11 @@ async def test_poll_results_stack_with_their_column_labels_on_a_phone(
 async def test_the_door_roster_on_a_phone_keeps_its_column_labels(
         browser: Browser, server: str, demo_server: tuple[str, Path]):
     session_id = demo_session(demo_server, "org_id = (select id from organizations where slug = 'kanazawa') "
-                                           "and id in (select session_id from registrations)")
+                                           "and format = 'in_person'")
+    async with httpx.AsyncClient(base_url=server) as http:
+        made = await http.post(f"/api/sessions/{session_id}/registrations",
+                               json={"name": "受付 花子", "email": "roster-phone@example.jp"})
+        assert made.status_code == 201, made.text
     organizer = await signed_in_facilitator(browser, server)
     await organizer.set_viewport_size(PHONE)
     await organizer.goto(f"{server}/organize/sessions/{session_id}/registrations")
@@ -255,3 +259,28 @@ async def test_a_browser_set_to_english_gets_english_on_its_first_visit(browser:
     # the remembered choice wins over the browser's
     await page.goto(server + "/lang/ja?next=/sessions")
     assert await page.locator("html").get_attribute("lang") == "ja"
+
+
+# ---------------------------------------------------------------- every page this work touched, both sizes
+
+async def test_pages_touched_have_no_accessibility_violations(
+        browser: Browser, server: str, demo_server: tuple[str, Path]):
+    session_id = demo_session(demo_server, "org_id = (select id from organizations where slug = 'kanazawa') "
+                                           "and childcare_places is not null")
+    public = ["/", "/sessions", "/sessions?childcare=1", f"/sessions/{session_id}", f"/sessions/{session_id}?lang=en",
+              f"/sessions/{session_id}/register", "/orgs/kanazawa"]
+    staff = ["/organize", f"/organize/sessions/{session_id}", f"/organize/sessions/{session_id}/registrations",
+             f"/organize/sessions/{session_id}/registrations/new", "/organize/sessions/new", "/organize/arrange",
+             "/organize/venues"]
+    found: dict[str, list[str]] = {}
+    for viewport in (PHONE, DESKTOP):
+        page = await new_page(browser, viewport=viewport)
+        for path in public:
+            await page.goto(server + path)
+            found[f"{viewport['width']} {path}"] = await axe_violations(page)
+        organizer = await signed_in_facilitator(browser, server)
+        await organizer.set_viewport_size(viewport)
+        for path in staff:
+            await organizer.goto(server + path)
+            found[f"{viewport['width']} {path}"] = await axe_violations(organizer)
+    assert {where: v for where, v in found.items() if v} == {}

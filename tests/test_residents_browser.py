@@ -15,7 +15,12 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.harness import axe_violations, new_page, read_db
-from tests.test_board_browser import create_board, expect_live, join, signed_in_facilitator
+from tests.test_board_browser import (
+    create_board,
+    expect_live,
+    join,
+    signed_in_facilitator,
+)
 from tests.test_poll_browser import answer_scale, create_poll, poll_command
 
 pytestmark = pytest.mark.browser
@@ -31,7 +36,7 @@ def server(demo_server: tuple[str, Path]) -> str:
 
 
 def demo_session(demo_server: tuple[str, Path], where: str) -> int:
-    rows = read_db(demo_server[1], f"select id from sessions where status = 'published' and {where} "  # noqa: S608
+    rows = read_db(demo_server[1], f"select id from sessions where status = 'published' and {where} "
                                    "and starts_at > strftime('%Y-%m-%dT%H:%M:%SZ', 'now') order by id limit 1")
     assert rows, f"the demo data has no published session where {where}"
     return rows[0][0]

@@ -12,14 +12,26 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from server.core import i18n
-from sessions.models import AccommodationOffer, VenueInput
 from sessions import scheduling
-from tests.harness import csrf_from, html, login, make_account, post_form
+from sessions.models import AccommodationOffer, VenueInput
+from tests.harness import html, make_account, post_form
 from tests.registration_helpers import (
-    api_register, childcare, count, error_messages, ja, open_form, organizer, outbox, person, register_form,
-    registered, text_of, token_of, upcoming,
+    api_register,
+    childcare,
+    count,
+    error_messages,
+    ja,
+    open_form,
+    organizer,
+    outbox,
+    person,
+    register_form,
+    registered,
+    settings,  # noqa: F401 - fixtures, used by name
+    text_of,
+    token_of,
+    upcoming,
 )
-from tests.registration_helpers import settings  # noqa: F401 - fixtures, used by name
 from tests.test_organizer import session_form
 from tests.test_poll_pages import published_outcome
 
@@ -362,7 +374,7 @@ async def test_outcome_poll_results_cells_carry_their_column_labels(app, client,
 # ---------------------------------------------------------------- themes in English
 
 async def test_themes_written_in_english_are_shown_on_english_pages(client, db):
-    account, venue = await organizer(client, db)
+    _account, venue = await organizer(client, db)
     form = session_form(venue, themes="子育て、防災", themes_en="child-rearing, disaster prevention")
     created = await post_form(client, "/organize/sessions/new", None, form)
     assert created.status_code == 200 and created.url.path.startswith("/organize/sessions/"), created.text[:300]

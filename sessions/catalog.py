@@ -99,4 +99,8 @@ DEFAULT_TIMEZONE = "Asia/Tokyo"
 # Japanese cities ask for accommodation and childcare requests about a week ahead.
 DEFAULT_REQUEST_DAYS_BEFORE = 7
 MAX_CHILD_AGE_MONTHS = 18 * 12
+
+
+class Age(int):
+    """An age in months, as a message parameter: the web shell says it in years and months."""
 MAX_OCCURRENCES = 104

@@ -170,6 +170,7 @@ def _sessions(today: date) -> list[dict[str, Any]]:
                            "and Deaf participants are very welcome.",
             kind="dialogue", capacity_in_person=60, languages=["ja", "jsl"],
             themes=["協働のまちづくり", "対話の場", "協働推進計画", "子育て世代"],
+            themes_en=["community building through collaboration", "dialogue sessions", "collaboration plan", "parents"],
             facilitators=["北村 真理子", "森田 健一"], childcare=_childcare(10),
             accommodations=[_on_request("sign_language"), _always("wheelchair_space", capacity=4),
                             _always("hearing_loop")],
@@ -187,6 +188,7 @@ def _sessions(today: date) -> list[dict[str, Any]]:
                            "published in the issues and responses log together with the city's answers.",
             kind="briefing", format="online", online_url="https://meet.example.jp/kanazawa-kosodate-yoru",
             capacity_online=100, themes=["子育て支援", "働く世代", "オンライン参加", "論点整理"],
+            themes_en=["support for parents", "working people", "taking part online", "issues and responses"],
             facilitators=["森田 健一"], accommodations=[_always("easy_japanese")],
         ),
         dict(
@@ -203,6 +205,7 @@ def _sessions(today: date) -> list[dict[str, Any]]:
             kind="forum", format="hybrid", online_url="https://meet.example.jp/kanazawa-forum",
             capacity_in_person=180, capacity_online=300, languages=["ja", "jsl"],
             themes=["協働のまちづくり", "パートナーシップ", "評価", "公開"],
+            themes_en=["community building through collaboration", "partnership", "evaluation", "open results"],
             facilitators=["北村 真理子", "山口 晴美"], childcare=_childcare(15, 12, 72),
             registration_opens_at=datetime.combine(today - timedelta(days=1), time(9, 0)),
             registration_closes_at=datetime.combine(forum_day - timedelta(days=3), time(17, 0)),
@@ -239,7 +242,7 @@ def _sessions(today: date) -> list[dict[str, Any]]:
                            "Japanese materials are provided.",
             kind="briefing", format="hybrid", online_url="https://meet.example.jp/kanazawa-kotsu",
             capacity_in_person=50, capacity_online=100, languages=["ja", "zh"],
-            themes=["公共交通", "バス路線", "意見交換"], facilitators=["森田 健一"],
+            themes=["公共交通", "バス路線", "意見交換"], themes_en=["public transport", "bus routes", "opinion exchange"], facilitators=["森田 健一"],
             accommodations=[_always("interpretation", language="中文"), _always("easy_japanese")],
         ),
         dict(

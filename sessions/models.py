@@ -40,6 +40,15 @@ class ChildcareOffer(Struct, kw_only=True):
     # after the deadline: refuse requests ("closed") or accept them without a promise ("best_effort")
     after_deadline: Literal["closed", "best_effort"] = "closed"
 
+    @property
+    def oldest_months(self) -> int:
+        """The oldest age taken, in months: "up to 6" (72 months) takes every 6-year-old, to 6 years
+        11 months, as parents and Japanese notices read 〜6歳; an age with months is taken as written."""
+        return self.max_age_months + 11 if self.max_age_months % 12 == 0 else self.max_age_months
+
+    def takes_age(self, age_months: int) -> bool:
+        return self.min_age_months <= age_months <= self.oldest_months
+
 
 class AccommodationOffer(Struct, kw_only=True):
     """One accommodation from the catalog, always provided or on request by a deadline."""
@@ -85,6 +94,7 @@ class SessionInput(Struct, kw_only=True):
     status: Literal["draft", "published"] = "draft"
     languages: list[str] = msgspec.field(default_factory=lambda: ["ja"])
     themes: list[str] = msgspec.field(default_factory=list)
+    themes_en: list[str] = msgspec.field(default_factory=list)
     facilitators: list[str] = msgspec.field(default_factory=list)
     contact_name: str = ""
     contact_email: str = ""
@@ -129,6 +139,7 @@ class SessionUpdate(Struct, kw_only=True):
     status: Status | UnsetType = UNSET
     languages: list[str] | UnsetType = UNSET
     themes: list[str] | UnsetType = UNSET
+    themes_en: list[str] | UnsetType = UNSET
     facilitators: list[str] | UnsetType = UNSET
     contact_name: str | UnsetType = UNSET
     contact_email: str | UnsetType = UNSET
@@ -199,10 +210,12 @@ class Session(Struct, kw_only=True):
     updated_at: datetime
     confirmed_in_person: int = 0
     confirmed_online: int = 0
+    confirmed_children: int = 0  # childcare places taken
     revision: int = 0  # bumped on every change (calendar caches key on it)
     published_at: datetime | None = None  # first published; None for a draft that never was
     withdrawn_at: datetime | None = None  # last taken back from public to draft
     withdrawn_sequence: int | None = None  # its SEQUENCE at that moment
+    themes_en: list[str] = msgspec.field(default_factory=list)
 
     @property
     def ever_public(self) -> bool:
@@ -228,6 +241,17 @@ class Session(Struct, kw_only=True):
         return max(0, self.capacity_online - self.confirmed_online)
 
     @property
+    def childcare_places_left(self) -> int:
+        return max(0, self.childcare.places - self.confirmed_children) if self.childcare else 0
+
+    def request_deadline(self, now: datetime) -> datetime | None:
+        """The first deadline still ahead to ask for childcare or support on request (for lists)."""
+        deadlines = [offer.deadline for offer in self.accommodations if offer.mode == "on_request" and offer.deadline]
+        if self.childcare and self.childcare.deadline:
+            deadlines.append(self.childcare.deadline)
+        return min((deadline for deadline in deadlines if deadline > now), default=None)
+
+    @property
     def offers_in_person(self) -> bool:
         return self.format in ("in_person", "hybrid")
 
@@ -250,7 +274,8 @@ class Session(Struct, kw_only=True):
             registration_opens_at=self.registration_opens_at,
             registration_closes_at=self.registration_closes_at,
             status="published" if self.status == "published" else "draft",
-            languages=list(self.languages), themes=list(self.themes), facilitators=list(self.facilitators),
+            languages=list(self.languages), themes=list(self.themes), themes_en=list(self.themes_en),
+            facilitators=list(self.facilitators),
             contact_name=self.contact_name, contact_email=self.contact_email, contact_phone=self.contact_phone,
             childcare=self.childcare, accommodations=list(self.accommodations),
         )

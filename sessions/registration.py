@@ -18,7 +18,7 @@ import msgspec
 
 from sessions import registration_store as rstore
 from sessions import store
-from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_
+from sessions.catalog import MAX_CHILD_AGE_MONTHS, N_, Age
 from sessions.models import ChildcareOffer, Session
 from sessions.registration_models import Registration, RegistrationInput, RegistrationResult
 from sessions.scheduling import Database
@@ -91,18 +91,18 @@ def _children_errors(care: ChildcareOffer | None, data: RegistrationInput, mode:
     if care is None:
         return [FieldError("children", N_("This session does not offer childcare."))]
     if mode != "in_person":
-        return [FieldError("children", N_("Childcare is only for people taking part in person."))]
+        return [FieldError("children", N_("Childcare is only for people taking part in person. Choose "
+                                          "\"In person\", or leave the children out to take part online."))]
     if _deadline_passed(care.deadline, now) and care.after_deadline == "closed":
         return [FieldError("children", N_("Childcare requests closed on {date}."), {"date": care.deadline})]
     if len(data.children) > MAX_CHILDREN:
         return [FieldError("children", N_("Register at most {max} children."), {"max": MAX_CHILDREN})]
     errors = []
     for index, child in enumerate(data.children):
-        if not 0 <= child.age_months <= MAX_CHILD_AGE_MONTHS or not (
-                care.min_age_months <= child.age_months <= care.max_age_months):
+        if not 0 <= child.age_months <= MAX_CHILD_AGE_MONTHS or not care.takes_age(child.age_months):
             errors.append(FieldError(f"children.{index}.age_months",
-                                     N_("Childcare here is for children aged {min} to {max} months."),
-                                     {"min": care.min_age_months, "max": care.max_age_months}))
+                                     N_("Childcare here is for children aged {min} to {max}."),
+                                     {"min": Age(care.min_age_months), "max": Age(care.max_age_months)}))
         if len(child.notes) > 500:
             errors.append(FieldError(f"children.{index}.notes", N_("Keep this under {max} characters."), {"max": 500}))
     return errors
@@ -128,18 +128,28 @@ def _request_errors(session: Session, data: RegistrationInput, now: datetime) ->
     return errors
 
 
+class AlreadyRegistered(Exception):
+    """The email address already holds a registration for this session (the id says which)."""
+
+    def __init__(self, registration_id: int) -> None:
+        super().__init__(registration_id)
+        self.registration_id = registration_id
+
+
 class KeyReused(Exception):
     """An Idempotency-Key sent again with a different registration."""
 
 
 async def register(db: Database, session_id: int, data: RegistrationInput, *, notify: Notify,
-                   derive_token: Callable[[str], str], staff: bool = False,
+                   derive_token: Callable[[str], str], staff: bool = False, same_email_ok: bool = False,
                    now: datetime | None = None, idempotency_key: str | None = None) -> RegistrationResult:
     """Register for a session: confirmed while seats last, else waitlisted; children and requests likewise.
 
     derive_token(salt) makes the registrant's secret token (the web shell keys it with its secret).
     With an idempotency key, the same registration sent again returns the first answer (the
     registration as it stands now, with the same token) and takes nothing more.
+    An email address already registered for the session is refused (AlreadyRegistered) unless
+    same_email_ok (staff registering a family that shares one address).
     """
     now = now or now_utc()
     data = without_controls_in(data)
@@ -153,6 +163,10 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             if first is not None:
                 return await _first_answer(conn, first, body_hash, derive_token)
         session = await _session_taking(conn, session_id, data, now, staff=staff)
+        if data.email.strip() and not same_email_ok:
+            existing = await rstore.active_registration_with_email(conn, session_id, data.email.strip())
+            if existing is not None:
+                raise AlreadyRegistered(existing)
         mode = data.mode or ("online" if session.format == "online" else "in_person")
         taken = await rstore.counts(conn, session_id)
         capacity = session.capacity_in_person if mode == "in_person" else session.capacity_online
@@ -174,6 +188,12 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
         registration = await rstore.get_registration(conn, registration_id)
     assert registration is not None
     return RegistrationResult(token=token, registration=registration)
+
+
+async def send_link_again(db: Database, registration_id: int, *, notify: Notify) -> None:
+    """Mail a registration's own link to its own address (asked for by registering again with it)."""
+    async with db.transaction() as conn:
+        await notify(conn, "existing_link", registration_id)
 
 
 async def _first_answer(conn: Any, first: tuple[str, int], body_hash: str,

@@ -185,6 +185,14 @@ async def counts(db: Reader, session_id: int) -> dict[str, int]:
     return result
 
 
+async def active_registration_with_email(db: Reader, session_id: int, email: str) -> int | None:
+    """The id of a registration of the session, still holding or awaiting a seat, with this email address."""
+    row = await db.fetch_one(
+        "select id from registrations where session_id = ? and lower(email) = lower(?) and email != '' "
+        "and status in ('confirmed', 'waitlisted', 'attended') order by id limit 1", (session_id, email))
+    return row[0] if row else None
+
+
 async def active_requests(db: Reader, session_id: int, code: str) -> int:
     """Requests for one kind of support that still hold a place."""
     row = await db.fetch_one(

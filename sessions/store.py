@@ -144,7 +144,9 @@ select s.*,
     (select count(*) from registrations r where r.session_id = s.id and r.mode = 'in_person'
         and r.status in ('confirmed', 'attended')) as confirmed_in_person,
     (select count(*) from registrations r where r.session_id = s.id and r.mode = 'online'
-        and r.status in ('confirmed', 'attended')) as confirmed_online
+        and r.status in ('confirmed', 'attended')) as confirmed_online,
+    (select count(*) from registration_children c where c.session_id = s.id
+        and c.status = 'confirmed') as confirmed_children
 from sessions s
 join organizations o on o.id = s.org_id
 left join venues v on v.id = s.venue_id
@@ -179,12 +181,13 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         capacity_online=row["capacity_online"], registration_opens_at=from_db(row["registration_opens_at"]),
         registration_closes_at=from_db(row["registration_closes_at"]), status=row["status"],
         languages=json.loads(row["languages"]), themes=json.loads(row["themes"]),
+        themes_en=json.loads(row["themes_en"] or "[]"),
         facilitators=json.loads(row["facilitators"]), contact_name=row["contact_name"],
         contact_email=row["contact_email"], contact_phone=row["contact_phone"], childcare=childcare,
         accommodations=offers, cancel_reason=row["cancel_reason"], sequence=row["sequence"],
         created_at=from_db(row["created_at"]), updated_at=from_db(row["updated_at"]),  # type: ignore[arg-type]
         confirmed_in_person=row["confirmed_in_person"], confirmed_online=row["confirmed_online"],
-        revision=row["revision"], published_at=from_db(row["published_at"]),
+        confirmed_children=row["confirmed_children"], revision=row["revision"], published_at=from_db(row["published_at"]),
         withdrawn_at=from_db(row["withdrawn_at"]), withdrawn_sequence=row["withdrawn_sequence"],
     )
 
@@ -325,7 +328,7 @@ async def session_revision(db: Reader, session_id: int) -> int:
 _SESSION_COLUMNS = (
     "title", "title_en", "description", "description_en", "kind", "format", "venue_id", "online_url", "starts_at",
     "ends_at", "timezone", "capacity_in_person", "capacity_online", "registration_opens_at",
-    "registration_closes_at", "status", "languages", "themes", "facilitators", "contact_name", "contact_email",
+    "registration_closes_at", "status", "languages", "themes", "themes_en", "facilitators", "contact_name", "contact_email",
     "contact_phone", "childcare_places", "childcare_min_age_months", "childcare_max_age_months",
     "childcare_deadline", "childcare_note", "childcare_after_deadline",
 )
@@ -338,7 +341,7 @@ def _session_values(data: SessionInput, status: str) -> tuple[Any, ...]:
         data.online_url, to_db(data.starts_at), to_db(data.ends_at), data.timezone, data.capacity_in_person,
         data.capacity_online, to_db(data.registration_opens_at), to_db(data.registration_closes_at), status,
         json.dumps(data.languages, ensure_ascii=False), json.dumps(data.themes, ensure_ascii=False),
-        json.dumps(data.facilitators, ensure_ascii=False), data.contact_name, data.contact_email,
+        json.dumps(data.themes_en, ensure_ascii=False), json.dumps(data.facilitators, ensure_ascii=False), data.contact_name, data.contact_email,
         data.contact_phone, care.places if care else None, care.min_age_months if care else None,
         care.max_age_months if care else None, to_db(care.deadline) if care else None, care.note if care else "",
         care.after_deadline if care else "closed",

@@ -139,6 +139,7 @@ def normalise_session(data: SessionInput) -> SessionInput:
         registration_opens_at=as_utc(data.registration_opens_at, tz_name) if data.registration_opens_at else None,
         registration_closes_at=as_utc(data.registration_closes_at, tz_name) if data.registration_closes_at else None,
         status=data.status, languages=clean_list(data.languages), themes=clean_list(data.themes),
+        themes_en=clean_list(data.themes_en),
         facilitators=clean_list(data.facilitators), contact_name=data.contact_name.strip(),
         contact_email=data.contact_email.strip(), contact_phone=data.contact_phone.strip(),
         childcare=childcare, accommodations=offers, recurrence=data.recurrence,
@@ -178,6 +179,8 @@ def session_errors(data: SessionInput, *, venue_ids: set[int]) -> list[FieldErro
         add("languages", N_("Unknown language: {codes}."), codes=", ".join(unknown))
     if len(data.themes) > 20 or any(len(theme) > 50 for theme in data.themes):
         add("themes", N_("Use at most 20 themes of up to 50 characters."))
+    if len(data.themes_en) > 20 or any(len(theme) > 50 for theme in data.themes_en):
+        add("themes_en", N_("Use at most 20 themes of up to 50 characters."))
     if len(data.facilitators) > 20 or any(len(name) > 100 for name in data.facilitators):
         add("facilitators", N_("Name at most 20 facilitators of up to 100 characters."))
     if data.contact_email and "@" not in data.contact_email:

@@ -319,7 +319,8 @@ async def chromium() -> AsyncIterator[Browser]:
 async def new_context(browser: Browser, **options: object) -> BrowserContext:
     """A separate person: own cookies and storage, with axe-core injected by the DevTools protocol
     (so the page's CSP, no inline script, still holds)."""
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
+    # a Japanese resident's browser unless a test says otherwise (pages follow Accept-Language)
+    context = await browser.new_context(**{"locale": "ja-JP", **options})  # type: ignore[arg-type]
     await context.add_init_script(path=str(AXE))
     return context
 

@@ -97,9 +97,16 @@ def test_other_time_zones_are_named(japanese):
     assert i18n.format_when(start, end, "Europe/Berlin").endswith("(Europe/Berlin)")
 
 
-def test_api_language_follows_accept_language_and_pages_default_to_japanese():
+def test_language_follows_accept_language_then_defaults_to_japanese():
     assert i18n.pick_locale(None, None, "en-US,en;q=0.9", api=True) == "en"
-    assert i18n.pick_locale(None, None, "en-US,en;q=0.9", api=False) == "ja"
+    # pages too: a browser that asks for English gets English on its first visit
+    assert i18n.pick_locale(None, None, "en-US,en;q=0.9", api=False) == "en"
+    assert i18n.pick_locale(None, None, "fr-FR, ja;q=0.8, en;q=0.5") == "ja"  # q weights, not order
+    assert i18n.pick_locale(None, None, "en;q=0, ja;q=0.1") == "ja"  # q=0 means "not this one"
+    assert i18n.pick_locale(None, None, "de, *;q=0.5") == "ja"
+    assert i18n.pick_locale(None, None, "en;q=nonsense," * 500) == "ja"
+    assert i18n.pick_locale("ja", None, "en") == "ja"  # the remembered choice wins
+    assert i18n.pick_locale(None, "ja", "en") == "ja"  # and ?lang= wins over both
     assert i18n.pick_locale("en", None, None, api=False) == "en"
     assert i18n.pick_locale("en", "ja", None, api=False) == "ja"
     assert i18n.pick_locale("xx", None, None, api=False) == "ja"

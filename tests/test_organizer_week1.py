@@ -541,7 +541,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def signed_in(browser: Browser, base: str, viewport: dict[str, int], *, javascript: bool = True) -> Page:
     """A page of a new browser context, signed in as the demo organizer of Kanazawa."""
-    context = await browser.new_context(viewport=viewport, java_script_enabled=javascript)  # type: ignore[arg-type]
+    context = await browser.new_context(viewport=viewport, java_script_enabled=javascript,  # type: ignore[arg-type]
+                                        locale="ja-JP")  # a Japanese organizer (pages follow Accept-Language)
     await context.add_init_script(path=str(AXE))  # through DevTools: the CSP (no inline script) still holds
     page = await context.new_page()
     await page.goto(base + "/organize/login")

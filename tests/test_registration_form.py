@@ -56,7 +56,8 @@ async def test_child_older_than_the_childcare_range_is_refused(client, db):
     page = await register_form(client, session_id, child_1_years="8", consent_sensitive="1")
 
     message = html(page).select_one("#err-children-0-age_months")
-    assert ja("Childcare here is for children aged {min} to {max} months.").format(min=6, max=72) in text_of(message)
+    # said in years and months, as parents say ages (not "6 to 72 months")
+    assert ja("Childcare here is for children aged {min} to {max}.").format(min="6か月", max="6歳") in text_of(message)
     assert await count(db, "registrations") == 0
 
 
@@ -79,7 +80,8 @@ async def test_childcare_is_refused_for_someone_taking_part_online(client, db):
 
     page = await register_form(client, session_id, mode="online", child_1_years="3", consent_sensitive="1")
 
-    assert ja("Childcare is only for people taking part in person.") in error_messages(page)
+    assert ja("Childcare is only for people taking part in person. Choose \"In person\", or leave the children out "
+              "to take part online.") in error_messages(page)
     assert await count(db, "registrations") == 0
 
 

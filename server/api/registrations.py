@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_201_CREATED
 from server.api.sessions import ORGANIZER, ORGANIZER_ERRORS, PUBLIC, PUBLIC_ERRORS
 from server.core.errors import Conflict, error_responses
 from server.core.i18n import gettext as _, translate
-from server.public.registration import check_rate
+from server.public.registration import check_rate, send_link_once_in_a_while
 from server.auth.guards import Db, CurrentAccount
 from sessions import registration, store
 from sessions import registration_store as rstore
@@ -100,6 +100,10 @@ async def create_registration(
                                              idempotency_key=idempotency_key)
     except registration.RegistrationClosed as closed:
         raise Conflict(detail=translate(closed.message)) from None
+    except registration.AlreadyRegistered as already:
+        await send_link_once_in_a_while(request, already.registration_id)
+        raise Conflict(detail=_("This email address is already registered for this session. We have sent the link "
+                                "to that registration to the address.")) from None
     except registration.KeyReused:
         raise Conflict(detail=_("This Idempotency-Key was already used for a different registration.")) from None
     return registration_out(result.registration, token=result.token, base_url=request.app.state.settings.base_url)

@@ -74,6 +74,7 @@ class SessionOut(msgspec.Struct):
     places_left_online: int = 0
     languages: list[str] = msgspec.field(default_factory=list)
     themes: list[str] = msgspec.field(default_factory=list)
+    themes_en: list[str] = msgspec.field(default_factory=list)
     facilitators: list[str] = msgspec.field(default_factory=list)
     contact_name: str = ""
     contact_email: str = ""
@@ -139,7 +140,8 @@ def session_out(session: Session, *, base_url: str, private: bool) -> SessionOut
         registration_opens_at=local(session.registration_opens_at),
         registration_closes_at=local(session.registration_closes_at),
         places_left_in_person=session.places_left_in_person, places_left_online=session.places_left_online,
-        languages=session.languages, themes=session.themes, facilitators=session.facilitators,
+        languages=session.languages, themes=session.themes, themes_en=session.themes_en,
+        facilitators=session.facilitators,
         contact_name=session.contact_name, contact_email=session.contact_email, contact_phone=session.contact_phone,
         cancel_reason=session.cancel_reason, sequence=session.sequence, url=f"{base_url}/sessions/{session.id}",
         updated_at=session.updated_at, online_url=session.online_url if private else msgspec.UNSET,

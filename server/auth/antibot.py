@@ -33,3 +33,15 @@ def looks_automated(values: dict[str, object], secret: str, min_seconds: float, 
         return True
     elapsed = (now or time.time()) - int(issued) / 1000
     return not (min_seconds <= elapsed <= MAX_AGE_SECONDS)
+
+
+def sent_too_soon(values: dict[str, object], secret: str, min_seconds: float, now: float | None = None) -> bool:
+    """True when a genuine stamp (ours, honeypot empty) came back before the minimum time: a person
+    whose browser filled the form in, who can simply send it again in a moment."""
+    if str(values.get(HONEYPOT, "") or "").strip():
+        return False
+    issued, _, signature = str(values.get(STAMP, "") or "").partition(".")
+    expected = hmac.new(secret.encode(), f"form:{issued}".encode(), hashlib.sha256).hexdigest()[:32]
+    if not issued.isdigit() or not hmac.compare_digest(signature, expected):
+        return False
+    return (now or time.time()) - int(issued) / 1000 < min_seconds

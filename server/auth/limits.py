@@ -47,11 +47,13 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
     "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
     "readings": Limit(120, 60),  # POST /api/readings per client address (a live page asks for each new text)
+    # "you are already registered" mails per registration: someone typing another's address cannot flood them
+    "link_resend": Limit(3, 24 * 3600),
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
-                           "join", "join_lookup", "change_request"})
+                           "join", "join_lookup", "change_request", "link_resend"})
 
 
 def client_key(connection: Any) -> str:

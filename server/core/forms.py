@@ -17,7 +17,9 @@ FormValues = dict[str, Any]
 CHILD_AGE_CHOICES = [0, 3, 6, 9, 12, 18, *range(24, 12 * 13, 12)]
 REPEAT_CHOICES = ("none", "weekly", "monthly_weekday", "monthly_monthday")
 _LIST_SPLIT = re.compile(r"[,、，\n]+")
-MAX_CHILD_FIELDS = 3
+MAX_CHILD_FIELDS = 3  # child blocks on the staff entry form
+MAX_CHILD_BLOCKS = 5  # the resident's form adds blocks on demand, up to the domain's limit
+CHILD_FIELDS = ("years", "months", "notes")
 
 
 def form_values(form: Any) -> FormValues:
@@ -124,7 +126,8 @@ def session_input_from_form(values: FormValues, *, with_recurrence: bool) -> tup
         registration_closes_at=read.moment("registration_closes_at"),
         status="published" if values.get("action") == "publish" else "draft",
         languages=[code for code in read.listed("languages") if code in LANGUAGES] or ["ja"],
-        themes=_LIST_SPLIT.split(read.text("themes")), facilitators=_LIST_SPLIT.split(read.text("facilitators")),
+        themes=_LIST_SPLIT.split(read.text("themes")),
+        themes_en=_LIST_SPLIT.split(read.text("themes_en")), facilitators=_LIST_SPLIT.split(read.text("facilitators")),
         contact_name=read.text("contact_name"), contact_email=read.text("contact_email"),
         contact_phone=read.text("contact_phone"), childcare=childcare, accommodations=offers,
         recurrence=recurrence,
@@ -206,6 +209,7 @@ def session_form_values(session: Session | None, *, defaults: FormValues | None 
         "registration_opens_at": local(session.registration_opens_at),
         "registration_closes_at": local(session.registration_closes_at),
         "languages": list(session.languages), "themes": "、".join(session.themes),
+        "themes_en": ", ".join(session.themes_en),
         "facilitators": "、".join(session.facilitators), "contact_name": session.contact_name,
         "contact_email": session.contact_email, "contact_phone": session.contact_phone,
     }
@@ -256,7 +260,7 @@ def registration_input_from_form(values: FormValues, session: Session, locale: s
     """A RegistrationInput from the resident's form, and the fields that could not be read."""
     read = _Reader(values)
     children = []
-    for index in range(1, MAX_CHILD_FIELDS + 1):
+    for index in range(1, MAX_CHILD_BLOCKS + 1):
         years, months = read.text(f"child_{index}_years"), read.text(f"child_{index}_months")
         if not years and not months:
             continue
@@ -272,3 +276,32 @@ def registration_input_from_form(values: FormValues, session: Session, locale: s
         consent_sensitive=bool(read.text("consent_sensitive")), locale=locale,  # type: ignore[arg-type]
     )
     return data, read.errors
+
+
+def children_shown(values: FormValues) -> int:
+    """How many child blocks the resident's form shows: one by default, more as they add children."""
+    filled = [index for index in range(1, MAX_CHILD_BLOCKS + 1)
+              if any(str(values.get(f"child_{index}_{name}") or "").strip() for name in CHILD_FIELDS)]
+    try:
+        asked = int(str(values.get("children_shown") or "1"))
+    except ValueError:
+        asked = 1
+    return max(1, min(MAX_CHILD_BLOCKS, max([asked, *filled])))
+
+
+def change_child_blocks(values: FormValues, action: str) -> FormValues | None:
+    """The form's values after "add a child" or "remove child n" (None for any other action)."""
+    shown = children_shown(values)
+    if action == "add_child":
+        return {**values, "children_shown": str(min(MAX_CHILD_BLOCKS, shown + 1))}
+    match = re.fullmatch(r"remove_child_([1-9])", action)
+    if not match or int(match.group(1)) > shown:
+        return None
+    removed = int(match.group(1))
+    changed = {key: value for key, value in values.items() if not re.fullmatch(r"child_\d+_\w+", key)}
+    kept = [index for index in range(1, shown + 1) if index != removed]
+    for new, old in enumerate(kept, start=1):
+        for name in CHILD_FIELDS:
+            changed[f"child_{new}_{name}"] = values.get(f"child_{old}_{name}", "")
+    changed["children_shown"] = str(max(1, shown - 1))
+    return changed

@@ -19,6 +19,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from sessions.catalog import Age
 from sessions.validation import zone
 
 LOCALES = ("ja", "en")
@@ -65,20 +66,49 @@ def translate(message: str, params: dict[str, object] | None = None) -> str:
         return text
     if isinstance(params.get("field"), str):
         params = {**params, "field": gettext(params["field"])}
+    params = {key: format_age(value) if isinstance(value, Age) else value for key, value in params.items()}
     return text.format(**params)
 
 
-def pick_locale(cookie: str | None, query: str | None, accept_language: str | None, *, api: bool) -> str:
-    """?lang= wins, then the remembered cookie; the API also honours Accept-Language."""
+def format_age(months: int) -> str:
+    """An age in years and months, as a parent says it: 1歳6か月 / 1 year 6 months."""
+    years, rest = divmod(int(months), 12)
+    if current_locale.get() == "ja":
+        if years and rest:
+            return f"{years}歳{rest}か月"
+        return f"{years}歳" if years else f"{rest}か月"
+    parts = []
+    if years:
+        parts.append(ngettext("%(num)d year", "%(num)d years", years) % {"num": years})
+    if rest or not years:
+        parts.append(ngettext("%(num)d month", "%(num)d months", rest) % {"num": rest})
+    return " ".join(parts)
+
+
+def pick_locale(cookie: str | None, query: str | None, accept_language: str | None, *, api: bool = False) -> str:
+    """?lang= wins, then the remembered cookie, then the browser's Accept-Language (so a browser that
+    asks for English gets English on its first visit), else Japanese. `api` is kept for callers."""
     for candidate in (query, cookie):
         if candidate in LOCALES:
             return candidate
-    if api and accept_language:
-        for part in accept_language.split(","):
-            code = part.split(";")[0].strip().lower()[:2]
-            if code in LOCALES:
-                return code
-    return DEFAULT_LOCALE
+    return negotiated_locale(accept_language) or DEFAULT_LOCALE
+
+
+def negotiated_locale(accept_language: str | None) -> str | None:
+    """The supported language the browser prefers most (by its q weights), if any."""
+    choices: list[tuple[float, int, str]] = []
+    for order, part in enumerate((accept_language or "").split(",")[:20]):
+        code, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                continue
+        language = code.strip().lower().split("-")[0]
+        if language in LOCALES and weight > 0:
+            choices.append((-weight, order, language))
+    return min(choices)[2] if choices else None
 
 
 # ---------------------------------------------------------------- dates

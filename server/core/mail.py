@@ -46,6 +46,7 @@ SUBJECTS = {
     "cancelled": N_("Your registration has been cancelled: {title}"),
     "accommodation_changed": N_("Update on your support request: {title}"),
     "reminder": N_("Reminder: {title} is tomorrow"),
+    "existing_link": N_("You are already registered: {title}"),
 }
 MAX_BACKOFF = timedelta(hours=1)
 # 30 s, 1 min, 2 min, ... then hourly: about a day of tries before a message is given up

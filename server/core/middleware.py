@@ -120,6 +120,24 @@ class RequestContextMiddleware:
             current_account.reset(account_token)
 
 
+# what picks the language of an answer (?lang= is in the address itself)
+LANGUAGE_VARY = ("Accept-Language", "Cookie")
+
+
+def _vary_on_language(headers: MutableScopeHeaders) -> None:
+    """Add Accept-Language and Cookie to Vary (keeping what a handler already said), so a shared cache
+    never hands one reader's language to another."""
+    present = [item.strip() for value in headers.getall("vary", []) for item in value.split(",") if item.strip()]
+    if "*" in present:
+        return
+    missing = [name for name in LANGUAGE_VARY if name.lower() not in {item.lower() for item in present}]
+    if not missing:
+        return
+    if "vary" in headers:
+        del headers["vary"]
+    headers.add("Vary", ", ".join(present + missing))
+
+
 class SecurityHeadersMiddleware:
     """CSP without inline code, no sniffing, no framing; no-store on anything personal (every answer);
     HSTS when the public address is https."""
@@ -148,6 +166,8 @@ class SecurityHeadersMiddleware:
                 headers.add("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
                 if self.https:
                     headers.add("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+                if not path.startswith("/static/"):
+                    _vary_on_language(headers)
                 if personal and not path.startswith("/static/") and "cache-control" not in headers:
                     headers.add("Cache-Control", "no-store")
                 elif path.startswith("/static/") and "cache-control" not in headers:

@@ -15,6 +15,7 @@ from server.core.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue
 from sessions.store import from_db
+from sessions.timestamps import now_utc
 
 
 def localized(obj: Session | Venue | Organization, field: str) -> str:
@@ -49,17 +50,12 @@ def query(params: dict[str, Any], **changes: Any) -> str:
 
 def age_text(months: int) -> str:
     """An age in years and months, as a parent reads it: 1歳6か月 / 1 year 6 months."""
-    years, rest = divmod(months, 12)
-    if i18n.current_locale.get() == "ja":
-        if years and rest:
-            return f"{years}歳{rest}か月"
-        return f"{years}歳" if years else f"{rest}か月"
-    parts = []
-    if years:
-        parts.append(f"{years} year" + ("s" if years != 1 else ""))
-    if rest or not years:
-        parts.append(f"{rest} month" + ("s" if rest != 1 else ""))
-    return " ".join(parts)
+    return i18n.format_age(months)
+
+
+def map_link(address: str) -> str:
+    """A search for the venue's address on OpenStreetMap (no key, no tracking script on our pages)."""
+    return "https://www.openstreetmap.org/search?" + urlencode({"query": " ".join(address.split())})
 
 
 def session_calendar_links(session: Session, base_url: str) -> dict[str, str]:
@@ -87,7 +83,7 @@ def configure(env: Environment) -> None:
         locale=lambda: i18n.current_locale.get(), era=lambda: i18n.current_era.get(),
         current_account=lambda: current_account.get(), language_name=i18n.language_name,
         LOCALES=i18n.LOCALES, from_db=from_db, session_calendar_links=session_calendar_links,
-        feed_calendar_links=feed_calendar_links,
+        feed_calendar_links=feed_calendar_links, current_time=now_utc, map_link=map_link,
         ruby_on=lambda: current_ruby.get(),
         ruby_switch=lambda request, on: switch_url(request.url.path, request.url.query, on),
     )

@@ -179,9 +179,13 @@ async def staff_entry(request: Request, session_id: FromPath[int], session: Name
         if unreadable:
             raise InvalidInput(unreadable)
         await registration.register(db, session_id, data, notify=request.app.state.notify,
-                                    derive_token=request.app.state.derive_token, staff=True)
+                                    derive_token=request.app.state.derive_token, staff=True,
+                                    same_email_ok=bool(values.get("same_email_ok")))
     except InvalidInput as invalid:
         errors = field_messages(invalid.errors)
+    except registration.AlreadyRegistered:
+        errors = {"email": _("This email address is already registered for this session. To register a family "
+                             "member who shares it, tick the box below the address.")}
     except registration.RegistrationClosed as closed:
         errors = {"form": translate(closed.message)}
     else:

@@ -18,7 +18,8 @@ from realtime import store as board_store
 from server.auth import antibot
 from server.auth.limits import client_key
 from server.core.errors import TooManyRequests, check_limit, field_messages, form_with_errors
-from server.core.forms import MAX_CHILD_FIELDS, form_values, registration_input_from_form
+from server.core.forms import (MAX_CHILD_BLOCKS, change_child_blocks, children_shown, form_values,
+                               registration_input_from_form)
 from server.core.i18n import gettext as _, translate
 from server.public.sessions import visible_session
 from sessions import registration, store
@@ -61,9 +62,22 @@ def _form_context(request: Request, session: Session, values: dict[str, Any], er
     # the same key comes back when the form is sent again (a reload, a retry after an error):
     # the registration it made, if any, is answered again instead of taking a second seat
     values = {**values, SUBMISSION_FIELD: submission_key(values) or secrets.token_urlsafe(18)}
+    shown = children_shown(values)
+    care = session.childcare
+    years = range(care.min_age_months // 12, care.oldest_months // 12 + 1) if care else range(0)
     return {"session": session, "values": values, "errors": errors, "closed": closed,
-            "child_fields": range(1, MAX_CHILD_FIELDS + 1),
-            "stamp": antibot.issue_stamp(request.app.state.secret), "now": store.now_utc()}
+            "child_fields": range(1, shown + 1), "children_shown": shown, "max_children": MAX_CHILD_BLOCKS,
+            "age_years": years, "stamp": antibot.issue_stamp(request.app.state.secret), "now": store.now_utc()}
+
+
+async def send_link_once_in_a_while(request: Request, registration_id: int) -> None:
+    """Mail the existing registration's link to its own address, a few times a day at most (the
+    answer on the page is the same either way, so nobody learns more by trying again)."""
+    settings = request.app.state.settings
+    if settings.rate_limits and (await request.app.state.shared_limits.take(
+            ("link_resend", str(registration_id)))).wait:
+        return
+    await registration.send_link_again(request.app.state.db, registration_id, notify=request.app.state.notify)
 
 
 @get("/sessions/{session_id:int}/register", include_in_schema=False)
@@ -80,9 +94,16 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
     session = await visible_session(request, session_id)
     values = form_values(await request.form())
     settings = request.app.state.settings
-    if antibot.looks_automated(values, request.app.state.secret, settings.form_min_seconds):
+    changed = change_child_blocks(values, str(values.get("form_action") or ""))
+    if changed is not None:  # "add a child" / "remove": the same form again, nothing registered
+        return Template("pages/register.html", context=_form_context(request, session, changed, {}, None))
+    too_soon = antibot.sent_too_soon(values, request.app.state.secret, settings.form_min_seconds)
+    if too_soon or antibot.looks_automated(values, request.app.state.secret, settings.form_min_seconds):
         context = _form_context(request, session, values, {}, None)
-        context["errors"] = {"form": _("We could not accept this form. Please check your entries and send it again.")}
+        context["errors"] = {"form": _(
+            "This form was sent very quickly after it was opened (perhaps your browser filled it in). "
+            "Your entries are kept below: please wait a few seconds, check them and press Register again.")
+            if too_soon else _("We could not accept this form. Please check your entries and send it again.")}
         return Template("pages/register.html", context=context, status_code=400)
     await check_rate(request)
     locale = request.scope["state"].get("locale", "ja")
@@ -99,6 +120,13 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
     except registration.RegistrationClosed as closed:
         return Template("pages/register.html", context=_form_context(
             request, session, values, {}, translate(closed.message)), status_code=409)
+    except registration.AlreadyRegistered as already:
+        # the page says only what the person typing already knows (the address); the link itself
+        # goes to that address, so a stranger typing someone's email learns nothing of their registration
+        await send_link_once_in_a_while(request, already.registration_id)
+        context = _form_context(request, session, values, {}, None)
+        context["already_registered"] = True
+        return Template("pages/register.html", context=context, status_code=409)
     return Redirect(path=f"/r/{result.token}", query_params={"new": "1"}, status_code=303)
 
 

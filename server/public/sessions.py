@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar.plugins.htmx import HTMXRequest
 from litestar import Request, get
@@ -108,8 +109,21 @@ async def home(request: Request) -> Template:
     return Template("pages/home.html", context={"sessions": upcoming, "orgs": await store.list_orgs(db)})
 
 
+def without_empty_params(request: Request) -> str | None:
+    """The same address without its empty parameters (`?theme=&childcare=1` → `?childcare=1`), or
+    None when it has none: links people share stay short and say only what was chosen."""
+    items = list(request.query_params.multi_items())
+    kept = [(key, value) for key, value in items if value.strip()]
+    if len(kept) == len(items):
+        return None
+    return request.url.path + (f"?{urlencode(kept)}" if kept else "")
+
+
 @get("/sessions", include_in_schema=False)
-async def session_list(request: Request) -> Template:
+async def session_list(request: HTMXRequest) -> Template | Redirect:
+    clean = without_empty_params(request)
+    if clean is not None and not request.htmx:
+        return Redirect(path=clean, status_code=303)
     db = request.app.state.db
     filters, errors = filters_from_query(request.query_params)
     cursor = request.query_params.get("cursor") or None
@@ -119,9 +133,11 @@ async def session_list(request: Request) -> Template:
     context = {"sessions": sessions, "next_cursor": next_cursor, "filters": filters,
                "params": filter_params(filters), "errors": errors, "orgs": await store.list_orgs(db),
                "total": await store.count_sessions(db, filters, **scope), "fragment": False}
+    # htmx puts the address it asked for in the location bar: the clean one instead
+    headers = {"HX-Push-Url": clean} if clean is not None else {}
     if is_fragment(request, "session-results"):
-        return Template("partials/_session_results.html", context={**context, "fragment": True})
-    return Template("pages/sessions.html", context=context)
+        return Template("partials/_session_results.html", context={**context, "fragment": True}, headers=headers)
+    return Template("pages/sessions.html", context=context, headers=headers)
 
 
 @get("/sessions/{session_id:int}", include_in_schema=False)

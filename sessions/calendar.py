@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from icalendar import Calendar, Event, Timezone, vRecur
-from icalendar.prop import vText, vUri
+from icalendar.prop import vCategory, vText, vUri
 
 from sessions.models import Session
 from sessions.text import without_control_bytes
@@ -86,11 +86,11 @@ def new_calendar(name: str, *, description: str = "", method: str = "PUBLISH") -
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
-    calendar.add("name", vText(name))
-    calendar.add("x-wr-calname", vText(name))
+    calendar.add("name", Text(name))
+    calendar.add("x-wr-calname", Text(name))
     if description:
-        calendar.add("description", vText(description))
-        calendar.add("x-wr-caldesc", vText(description))
+        calendar.add("description", Text(description))
+        calendar.add("x-wr-caldesc", Text(description))
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")
     return calendar
@@ -105,19 +105,19 @@ def _fill(event: Event, session: Session, *, text: FeedText, base_url: str, sequ
     event.add("dtstart", session.starts_at.astimezone(tz))
     event.add("dtend", session.ends_at.astimezone(tz))
     event.add("sequence", sequence)
-    event.add("summary", text.summarize(session))
+    event.add("summary", Text(text.summarize(session)))
     event.add("status", "CANCELLED" if session.status == "cancelled" else "CONFIRMED")
     event.add("url", f"{base_url}/sessions/{session.id}", parameters={"VALUE": "URI"})
     location = text.locate(session)
     if location:
-        event.add("location", location)
+        event.add("location", Text(location))
     description = text.describe(session)
     if private_note:
         description = f"{private_note}\n\n{description}"
-    event.add("description", description)
+    event.add("description", Text(description))
     categories = [c for c in text.categorize(session) if c]
     if categories:
-        event.add("categories", categories)
+        event.add("categories", Categories(categories))
     event.add("class", "PUBLIC")
     event.add("transp", "OPAQUE")
 
@@ -149,9 +149,24 @@ def session_event(session: Session, *, text: FeedText, base_url: str, domain: st
 # this writes byte for byte what icalendar writes for the same event.
 
 def _escaped(text: str) -> str:
-    """RFC 5545 TEXT escaping, in icalendar's order."""
-    return (text.replace("\\N", "\n").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    """RFC 5545 TEXT escaping. (icalendar's own first turns a literal backslash-N into a line break, so
+    a title with `\\N` in it would not come back as written: `Text` is used instead.)"""
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
             .replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n"))
+
+
+class Text(vText):
+    """A TEXT value escaped exactly (see `_escaped`)."""
+
+    def to_ical(self) -> bytes:
+        return _escaped(str(self)).encode(self.encoding)
+
+
+class Categories(vCategory):
+    """CATEGORIES with each name escaped exactly."""
+
+    def to_ical(self) -> bytes:
+        return b",".join(_escaped(str(name)).encode() for name in self.cats)
 
 
 def _folded(line: str) -> bytes:

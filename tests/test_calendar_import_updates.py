@@ -4,6 +4,8 @@ file imported again (its UIDs update the drafts they made instead of adding more
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -115,3 +117,43 @@ async def test_a_published_session_is_not_changed_by_importing_its_event_again(c
     assert "上書きされては困る題名" in problem
     assert html(preview).find("input", attrs={"name": "content"}) is None, "nothing to confirm"
     assert (await store.get_session(db, row["id"])).title == TITLE
+
+
+# ---------------------------------------------------------------- in a real browser
+
+@pytest.mark.browser
+async def test_the_import_preview_that_updates_drafts_is_accessible_on_a_phone_and_a_desktop(demo_server, browser,
+                                                                                             tmp_path):
+    from playwright.async_api import expect
+
+    from sessions.demo import DEMO_PASSWORD
+    from tests.harness import axe_violations, new_page
+
+    server, _db = demo_server
+    shots = Path("/tmp/shots-calendars")
+    shots.mkdir(exist_ok=True)
+    calendar_file = tmp_path / "city.ics"
+    calendar_file.write_bytes(folded_inside_characters(ics(
+        vevent("phone@city", TITLE * 2, future(20, 14), future(20, 16)),
+        vevent("weekly@city", "毎週の体操教室", future(14, 10), future(14, 12), "RRULE:FREQ=WEEKLY;COUNT=5"))))
+    page = await new_page(browser, viewport={"width": 1366, "height": 900})
+    await page.goto(server + "/organize/login")
+    await page.locator("#f-email").fill("organizer@kanazawa.example")
+    await page.locator("#f-password").fill(DEMO_PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server + "/organize")
+
+    for attempt in ("first", "again"):
+        await page.goto(server + "/organize/import")
+        await page.locator("#f-file").set_input_files(str(calendar_file))
+        await page.locator("form[enctype] button[type=submit]").click()
+        await expect(page.locator("table.data-table")).to_be_visible()
+        assert await axe_violations(page) == []
+        if attempt == "first":
+            await page.locator("form.actions button[type=submit]").click()
+            await expect(page).to_have_url(re.compile(r"/organize\?imported=1"))
+    await expect(page.locator("table.data-table .badge")).to_have_text(ja("updates the draft imported before"))
+    await page.screenshot(path=str(shots / "import-again-1366.png"), full_page=True)
+    await page.set_viewport_size({"width": 390, "height": 844})
+    assert await axe_violations(page) == []
+    await page.screenshot(path=str(shots / "import-again-390.png"), full_page=True)

@@ -1,7 +1,9 @@
 """Reading an existing event calendar (.ics) into draft sessions, with every problem's line number.
 
 Nothing is written here: `read_calendar` returns what would be created and what cannot be read,
-for the organizer to preview and confirm. Its work is bounded by the file (at most MAX_BYTES,
+for the organizer to preview and confirm. Each event keeps its UID, so importing the same file again
+updates the drafts it made instead of adding more. Lines are unfolded before they are decoded: a fold
+may fall inside a multi-byte character (RFC 5545 §3.1). Its work is bounded by the file (at most MAX_BYTES,
 MAX_EVENTS events read, MAX_TIMEZONES time zones) and each part is parsed once: each time zone,
 then each event alone. It is slow enough (seconds for a large file) that callers on an event loop
 run it in a worker thread.
@@ -20,7 +22,8 @@ from sessions.models import SessionInput
 MAX_BYTES = 2 * 1024 * 1024
 MAX_EVENTS = 500
 MAX_TIMEZONES = 50  # calendar apps write one per zone their events use
-ENCODINGS = ("utf-8-sig", "cp932")  # UTF-8, or Shift_JIS as older Japanese systems export
+ENCODINGS = ("utf-8-sig", "cp932")
+MAX_UID = 500  # UTF-8, or Shift_JIS as older Japanese systems export
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class ImportedEvent:
     line: int
     data: SessionInput
     place: str
+    uid: str = ""  # the event's UID in the file ("" when it has none)
 
 
 @dataclass
@@ -53,16 +57,30 @@ def decode(raw: bytes) -> str | None:
     return None
 
 
-def _logical_lines(text: str) -> list[tuple[int, str]]:
-    """Unfold RFC 5545 lines, remembering the physical line each logical line starts on."""
-    lines: list[tuple[int, str]] = []
-    for number, physical in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
-        if physical[:1] in (" ", "\t") and lines:
+def _unfolded(raw: bytes) -> list[tuple[int, bytes]]:
+    """Unfold RFC 5545 lines as octets, remembering the physical line each logical line starts on.
+
+    Folding is defined on octets (a fold may split a UTF-8 or Shift_JIS character), so it is undone
+    before anything is decoded.
+    """
+    lines: list[tuple[int, bytes]] = []
+    for number, physical in enumerate(raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"), start=1):
+        if physical[:1] in (b" ", b"\t") and lines:
             start, previous = lines[-1]
             lines[-1] = (start, previous + physical[1:])
         elif physical.strip():
             lines.append((number, physical))
     return lines
+
+
+def _logical_lines(raw: bytes) -> list[tuple[int, str]] | None:
+    """The unfolded, decoded lines with their first physical line; None when the file cannot be decoded."""
+    unfolded = _unfolded(raw)
+    text = decode(b"\n".join(line for _number, line in unfolded))
+    if text is None:
+        return None
+    # neither encoding has a line feed inside a character, so the lines are the same after decoding
+    return list(zip((number for number, _line in unfolded), text.split("\n")))
 
 
 def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> ImportPreview:
@@ -71,11 +89,11 @@ def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> Import
     if len(raw) > MAX_BYTES:
         preview.fatal = N_("The file is too large (at most 2 MB).")
         return preview
-    text = decode(raw)
-    if text is None or not text.lstrip().upper().startswith("BEGIN:VCALENDAR"):
+    lines = _logical_lines(raw)
+    if not lines or not lines[0][1].lstrip().upper().startswith("BEGIN:VCALENDAR"):
         preview.fatal = N_("This is not an iCalendar (.ics) file.")
         return preview
-    timezones, blocks, unclosed = _components(_logical_lines(text))
+    timezones, blocks, unclosed = _components(lines)
     if unclosed is not None:
         preview.problems.append(Problem(unclosed, N_("This event is not closed (END:VEVENT is missing).")))
     if not blocks and not preview.problems:
@@ -85,9 +103,10 @@ def read_calendar(raw: bytes, *, default_timezone: str = "Asia/Tokyo") -> Import
         preview.fatal = N_("The file defines too many time zones (at most 50). Export only the events to import.")
         return preview
     unreadable = _read_timezones(timezones)
+    repeating = _repeating_uids(blocks[:MAX_EVENTS])
     for start, block in blocks[:MAX_EVENTS]:
         try:
-            _read_event(start, block, unreadable, default_timezone, preview)
+            _read_event(start, block, unreadable, repeating, default_timezone, preview)
         except Exception:  # noqa: BLE001 - an event we cannot make sense of is reported, never fatal
             preview.problems.append(Problem(start, N_("This event cannot be read (invalid iCalendar).")))
     if len(blocks) > MAX_EVENTS:
@@ -122,6 +141,21 @@ def _components(lines: list[tuple[int, str]]) -> tuple[list[list[str]], list[tup
     return timezones, blocks, current_start if current is not None else None
 
 
+def _name(line: str) -> str:
+    """The property name of a content line (before its parameters and value), in capitals."""
+    return line.split(":", 1)[0].split(";", 1)[0].strip().upper()
+
+
+def _repeating_uids(blocks: list[tuple[int, list[str]]]) -> set[str]:
+    """The UIDs of the file's repeating events (with RRULE): their changed dates (RECURRENCE-ID) go with them."""
+    uids = set()
+    for _start, block in blocks:
+        names = {_name(line): line for line in block}
+        if "RRULE" in names and "UID" in names:
+            uids.add(names["UID"].split(":", 1)[-1].strip())
+    return uids
+
+
 def _read_timezones(timezones: list[list[str]]) -> set[str]:
     """Parse the file's time zones once, so that its events' TZIDs name them; the TZIDs that cannot be read.
 
@@ -140,10 +174,12 @@ def _read_timezones(timezones: list[list[str]]) -> set[str]:
     return unreadable
 
 
-def _read_event(start: int, block: list[str], unreadable: set[str], default_tz: str, preview: ImportPreview) -> None:
+def _read_event(start: int, block: list[str], unreadable: set[str], repeating: set[str], default_tz: str,
+                preview: ImportPreview) -> None:
     try:
         event = Event.from_ical("\r\n".join(block) + "\r\n")
         summary = str(event.get("summary", "")).strip()
+        uid = str(event.get("uid", "")).strip()
         begins = event.decoded("dtstart") if "dtstart" in event else None
         zone_name = str(event["dtstart"].params.get("TZID", "")) if "dtstart" in event else ""
     except Exception:  # noqa: BLE001 - any parse failure of one event is that event's problem
@@ -170,6 +206,10 @@ def _read_event(start: int, block: list[str], unreadable: set[str], default_tz: 
         preview.problems.append(Problem(start, N_("Repeating events are not imported: {title}. Create a series instead."),
                                         {"title": summary}))
         return
+    if "recurrence-id" in event and uid in repeating:
+        preview.problems.append(Problem(start, N_("This changes one date of a repeating event, which is not imported "
+                                                  "either: {title}."), {"title": summary}))
+        return
     if str(event.get("status", "")).upper() == "CANCELLED":
         preview.problems.append(Problem(start, N_("Cancelled events are not imported: {title}."), {"title": summary}))
         return
@@ -195,7 +235,7 @@ def _read_event(start: int, block: list[str], unreadable: set[str], default_tz: 
     data = SessionInput(title=summary[:200], description=description[:20_000], kind="dialogue",
                         format="in_person", starts_at=_aware(begins), ends_at=_aware(ends), timezone=tz_name,
                         status="draft")
-    preview.events.append(ImportedEvent(line=start, data=data, place=place))
+    preview.events.append(ImportedEvent(line=start, data=data, place=place, uid=uid[:MAX_UID]))
 
 
 def _aware(value: datetime) -> datetime:

@@ -154,6 +154,12 @@ async def registrants_to_message(db: Reader, session_id: int) -> tuple[list[int]
     return [row["id"] for row in rows if row["mailable"]], sum(1 for row in rows if not row["mailable"])
 
 
+async def registration_changed_at(db: Reader, registration_id: int) -> datetime | None:
+    """When a registration last changed (its status: a promotion, a cancellation)."""
+    row = await db.fetch_one("select updated_at from registrations where id = ?", (registration_id,))
+    return from_db(row[0]) if row else None
+
+
 async def registration_status(db: Reader, registration_id: int) -> str | None:
     row = await db.fetch_one("select status from registrations where id = ?", (registration_id,))
     return row[0] if row else None

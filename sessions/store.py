@@ -419,6 +419,23 @@ async def set_status(conn: Any, session_id: int, status: str, *, reason: str = "
     )
 
 
+async def imported_sessions(db: Reader, org_id: int, uids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The sessions an organization imported from events with these UIDs: {uid: (id, status)}."""
+    found: dict[str, tuple[int, str]] = {}
+    wanted = [uid for uid in dict.fromkeys(uids) if uid]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        rows = await db.fetch_all(f"select id, status, import_uid from sessions where org_id = ? and import_uid in "
+                                  f"({','.join('?' * len(chunk))}) order by id", (org_id, *chunk))
+        for row in rows:
+            found.setdefault(row["import_uid"], (row["id"], row["status"]))
+    return found
+
+
+async def set_import_uid(conn: Any, session_id: int, uid: str) -> None:
+    await conn.execute("update sessions set import_uid = ? where id = ?", (uid, session_id))
+
+
 async def duplicate_session(conn: Any, session: Session) -> int:
     """A new draft with the same content as `session` (outside any series)."""
     return await insert_session(conn, session.org.id, msgspec.structs.replace(session.as_input(), status="draft"))

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+import vobject
 from icalendar import Calendar
 
 from server.core.i18n import translations
@@ -48,6 +49,28 @@ def ja(message: str) -> str:
 def parse(response: Any) -> Calendar:
     assert response.status_code == 200, response.text
     return Calendar.from_ical(response.content)
+
+
+def read_independently(content: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A calendar file as vobject (a second parser, independent of the icalendar library the app writes
+    with) reads it: the calendar's properties and each VEVENT's, as {name: value} (the first of each,
+    names in lower case, SEQUENCE as an int)."""
+    calendar = vobject.readOne(content.decode("utf-8"))
+    head = {name: lines[0].value for name, lines in calendar.contents.items() if name not in ("vevent", "vtimezone")}
+    events = []
+    for event in calendar.contents.get("vevent", []):
+        values = {name: lines[0].value for name, lines in event.contents.items()}
+        if "sequence" in values:
+            values["sequence"] = int(values["sequence"])
+        events.append(values)
+    return head, events
+
+
+def independent_event(content: bytes) -> dict[str, Any]:
+    """The one VEVENT of a calendar file, as vobject reads it."""
+    _head, events = read_independently(content)
+    assert len(events) == 1, [event.get("summary") for event in events]
+    return events[0]
 
 
 def vevents(calendar: Calendar) -> list[Any]:

@@ -173,8 +173,9 @@ async def test_feed_events_written_directly_match_icalendar_byte_for_byte(db, lo
         for session_id in ids:
             session = await store.get_session(db, session_id)
             assert session is not None
-            direct = calendar.feed_event(session, text=text, base_url="https://taiwa.example.jp")
-            general = calendar.session_event(session, text=text, base_url="https://taiwa.example.jp").to_ical()
+            direct = calendar.feed_event(session, text=text, base_url="https://taiwa.example.jp", domain="x.taiwa")
+            general = calendar.session_event(session, text=text, base_url="https://taiwa.example.jp",
+                                             domain="x.taiwa").to_ical()
             assert direct == general, session.title
             assert all(len(line) <= 75 for line in direct.split(b"\r\n"))
     finally:

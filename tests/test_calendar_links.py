@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from sessions import store
+from sessions import calendar, store
 from tests.calendar_helpers import BASE, only_event, parse, register, supported_session, vevents
 from tests.calendar_helpers import fresh_feed_cache  # noqa: F401 - fixtures, used by name
 from tests.harness import html, make_session, next_saturday
@@ -14,7 +14,7 @@ from tests.harness import html, make_session, next_saturday
 
 # ---------------------------------------------------------------- links on pages
 
-async def test_session_page_offers_download_subscribe_google_and_outlook_links(client, db):
+async def test_session_page_offers_download_subscribe_google_and_outlook_links(client, db, app):
     _account, _venue, session_id = await supported_session(db)
     session = await store.get_session(db, session_id)
 
@@ -36,7 +36,8 @@ async def test_session_page_offers_download_subscribe_google_and_outlook_links(c
     assert query["enddt"] == [(next_saturday() + timedelta(hours=2)).isoformat() + "+09:00"]
 
     download = await client.get(urlsplit(f"{BASE}/sessions/{session_id}.ics").path)
-    assert str(only_event(download)["UID"]) == f"session-{session_id}@testserver.local"
+    domain = calendar.uid_domain(app.litestar.state.secret)
+    assert str(only_event(download)["UID"]) == f"session-{session_id}@{domain}"
 
 
 async def test_registrant_page_offers_their_own_feed(client, db, app):

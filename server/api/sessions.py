@@ -219,7 +219,7 @@ async def patch_session(request: Request, session_id: FromPath[int], data: JSONB
     """Change some fields; `status` publishes, cancels or completes; one occurrence of a series changes alone."""
     if range_errors(data):  # before the new start moves deadlines (a far-off year would overflow)
         raise InvalidInput(range_errors(data))
-    await scheduling.patch_session(db, session, data)
+    await scheduling.patch_session(db, session, data, notify=request.app.state.notify)
     await registration.refill_after_change(db, session_id, notify=request.app.state.notify)
     return _out(request, await store.get_session(db, session_id))  # type: ignore[arg-type]
 

@@ -47,7 +47,14 @@ SUBJECTS = {
     "accommodation_changed": N_("Update on your support request: {title}"),
     "reminder": N_("Reminder: {title} is tomorrow"),
     "existing_link": N_("You are already registered: {title}"),
+    "session_changed": N_("Changed date, time or place: {title}"),
+    "session_cancelled": N_("Cancelled: {title}"),
 }
+# mails that carry the registrant's calendar event, and the iTIP method (RFC 5546) of each: REQUEST adds
+# or updates the event (same UID, higher SEQUENCE), CANCEL marks it cancelled
+CALENDAR_METHODS = {"confirmed": "REQUEST", "promoted": "REQUEST", "session_changed": "REQUEST",
+                    "session_cancelled": "CANCEL", "cancelled": "CANCEL"}
+METHOD_LINE = re.compile(r"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
 MAX_BACKOFF = timedelta(hours=1)
 # 30 s, 1 min, 2 min, ... then hourly: about a day of tries before a message is given up
 MAX_ATTEMPTS = 30
@@ -71,16 +78,17 @@ def header_text(text: str) -> str:
     return without_controls(" ".join(text.split()))
 
 
-def notifier(settings: Settings) -> Notify:
-    """The notify callback the registration domain calls inside its transactions."""
+def notifier(settings: Settings, secret: str) -> Notify:
+    """The notify callback the registration and scheduling domains call inside their transactions."""
+    domain = calendar.uid_domain(secret)
 
     async def notify(conn: Any, kind: str, registration_id: int) -> None:
-        await queue(conn, kind, registration_id, settings=settings)
+        await queue(conn, kind, registration_id, settings=settings, domain=domain)
 
     return notify
 
 
-async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings) -> None:
+async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, domain: str) -> None:
     """Render a message in the registrant's language and add it to the outbox (same transaction)."""
     registration = await rstore.get_registration(conn, registration_id)
     if registration is None or not registration.email:
@@ -95,12 +103,15 @@ async def queue(conn: Any, kind: str, registration_id: int, *, settings: Setting
         body = _environment.get_template("registration.txt").render(
             kind=kind, registration=registration, session=session, base_url=settings.base_url, page_url=page_url)
         ics = None
-        if kind in ("confirmed", "promoted"):
-            from server.public.calendars import feed_text
+        if kind in CALENDAR_METHODS:
+            from server.public.calendars import registrant_calendar  # the registrant's feed makes the same event
 
-            online = session.online_url if registration.mode == "online" else ""
-            ics = calendar.single(session, text=feed_text(), base_url=settings.base_url, name=title,
-                                  private_note=page_url, online_url=online).decode()
+            method = CALENDAR_METHODS[kind]
+            organizer = (localized(session.org, "name"), sender_address(settings).rsplit("<", 1)[-1].rstrip(">"))
+            content, _version = await registrant_calendar(conn, registration, session, base_url=settings.base_url,
+                                                          domain=domain, page_url=page_url, method=method,
+                                                          organizer=organizer, attendee=registration.email)
+            ics = content.decode()
     finally:
         i18n.current_locale.reset(locale_token)
     await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,
@@ -142,8 +153,10 @@ def _message(row: Any, sender: str, token: str) -> EmailMessage:
     link = lambda text: text.replace(f"/r/{TOKEN}", f"/r/{token}")
     message.set_content(link(row["body"]))
     if row["ics"]:
+        method = METHOD_LINE.search(row["ics"])
         message.add_attachment(_in_lines(row["ics"], link).encode(), maintype="text", subtype="calendar",
-                               filename="session.ics", params={"method": "PUBLISH", "charset": "utf-8"})
+                               filename="session.ics",
+                               params={"method": method.group(1) if method else "PUBLISH", "charset": "utf-8"})
     return message
 
 

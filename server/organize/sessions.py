@@ -129,7 +129,7 @@ async def update_session(request: Request, session_id: FromPath[int], session: N
             status = "draft"
         elif session.status == "published":
             status = "published"
-        await scheduling.change_session(db, session, data, status=status)
+        await scheduling.change_session(db, session, data, status=status, notify=request.app.state.notify)
         await registration.refill_after_change(db, session_id, notify=request.app.state.notify)
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/session_form.html", await _form_context(
@@ -158,7 +158,7 @@ async def cancel_session_form(request: Request, session_id: FromPath[int], sessi
 async def cancel_session(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template | Redirect:
     values = form_values(await request.form())
     try:
-        await scheduling.cancel_session(db, session, values.get("reason", ""))
+        await scheduling.cancel_session(db, session, values.get("reason", ""), notify=request.app.state.notify)
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/organize/session_cancel.html", {"session": session, "errors": field_messages(invalid.errors)})
     return redirect_with_flash(request, _back_from(session), "cancelled")
@@ -189,7 +189,7 @@ async def move_session(request: Request, session_id: FromPath[int], session: Nam
         day = date.fromisoformat(values.get("date", ""))
         starts = datetime.combine(day, datetime.strptime(values.get("start_time", ""), "%H:%M").time())
         ends = datetime.combine(day, datetime.strptime(values.get("end_time", ""), "%H:%M").time())
-        await scheduling.move_occurrence(db, session, starts, ends)
+        await scheduling.move_occurrence(db, session, starts, ends, notify=request.app.state.notify)
     except ValueError:
         errors["date"] = _("Enter a date such as 2026-11-23 and times such as 14:00.")
     except InvalidInput as invalid:

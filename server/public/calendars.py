@@ -30,7 +30,9 @@ from server.auth.limits import client_key
 from server.public.registration import own_registration
 from server.core.templating import age_text, label, localized
 from sessions import calendar, store
+from sessions import registration_store as rstore
 from sessions.models import Session, SessionFilters
+from sessions.registration_models import Registration
 from sessions.validation import zone
 
 FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
@@ -40,7 +42,7 @@ CACHE_SIZE = 64
 CACHE_BYTES = 32 * 1024 * 1024
 VERSIONS_KEPT = 4096  # feeds whose last version and Last-Modified are remembered
 STARTED = store.now_utc().replace(microsecond=0)
-FEED_FORMAT = "4"  # bump when the feed's shape changes, so cached copies are not reused
+FEED_FORMAT = "5"  # bump when the feed's shape changes, so cached copies are not reused
 
 
 def describe(session: Session) -> str:
@@ -81,8 +83,12 @@ def categorize(session: Session) -> list[str]:
     return [label("kinds", session.kind), label("formats", session.format), *session.themes]
 
 
+def summarize(session: Session) -> str:
+    return localized(session, "title")
+
+
 def feed_text() -> calendar.FeedText:
-    return calendar.FeedText(describe=describe, locate=locate, categorize=categorize)
+    return calendar.FeedText(describe=describe, locate=locate, categorize=categorize, summarize=summarize)
 
 
 def _not_modified(request: Request, etag: str, last_modified: Any) -> bool:
@@ -107,9 +113,16 @@ async def _answer(request: Request, key: str, version: tuple[Any, ...], build: A
     digest = hashlib.sha256(repr((FEED_FORMAT, key, current_locale.get(), version)).encode()).hexdigest()[:32]
     etag = f'"{digest}"'
     changed = store.from_db(version[0]) if version and isinstance(version[0], str) else None
-    last_modified = _last_modified(request, (key, current_locale.get()), digest, changed)
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300" if not key.startswith("/r/") else "private, no-store",
+    private = key.startswith("/r/")
+    # A registrant's feed changes with their registration too (a promotion, a cancellation, a new
+    # waitlist number), often twice in one second: it is validated by its ETag alone, which changes
+    # with everything it shows, and If-Modified-Since is never answered with 304 there.
+    last_modified = None if private else _last_modified(request, (key, current_locale.get()), digest, changed)
+    headers = {"ETag": etag, "Cache-Control": "private, no-store" if private else "public, max-age=300",
                "Content-Disposition": f'inline; filename="{filename}"'}
+    if "lang" not in request.query_params:
+        # the language then comes from the cookie (or the browser): a shared cache must keep them apart
+        headers["Vary"] = "Cookie, Accept-Language"
     # Last-Modified has one-second resolution; two changes within one second are told apart by the
     # ETag (which counts revisions), the validator calendar apps send first.
     if last_modified:
@@ -235,7 +248,7 @@ async def _revision(db: Any, session_id: int) -> int:
 
 
 def _calendar_name(base: str, filters: SessionFilters) -> str:
-    return f"{base} ({_('filtered')})" if filters.active else base
+    return _("%(name)s (filtered)") % {"name": base} if filters.active else base
 
 
 @route("/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
@@ -249,8 +262,8 @@ async def all_sessions_feed(request: Request) -> Response[bytes]:
         singles, series = await _feed_sessions(db, filters)
         # rendering thousands of events must not stall live boards: do it off the event loop
         return await asyncio.to_thread(calendar.feed, name, singles, series, text=feed_text(),
-                                       base_url=_base(request), cache=_event_cache(request),
-                                       variant=current_locale.get())
+                                       base_url=_base(request), domain=_domain(request),
+                                       cache=_event_cache(request), variant=current_locale.get())
 
     return await _answer(request, "/calendar.ics?" + urlencode(filter_params(filters)), await _version(db, filters),
                          build, "taiwa.ics")
@@ -267,29 +280,49 @@ async def organization_feed(request: Request, slug: FromPath[str]) -> Response[b
     async def build() -> bytes:
         singles, series = await _feed_sessions(db, filters)
         return await asyncio.to_thread(calendar.feed, localized(org, "name"), singles, series, text=feed_text(),
-                                       base_url=_base(request), cache=_event_cache(request),
-                                       variant=current_locale.get())
+                                       base_url=_base(request), domain=_domain(request),
+                                       cache=_event_cache(request), variant=current_locale.get())
 
     return await _answer(request, f"/orgs/{slug}/calendar.ics", await _version(db, filters), build, f"{slug}.ics")
 
 
 @route("/sessions/{session_id:int}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def session_file(request: Request, session_id: FromPath[int]) -> Response[bytes]:
-    """/sessions/{id}.ics: one session, or one occurrence of a series."""
-    session = await store.get_session(request.app.state.db, session_id)
+    """/sessions/{id}.ics: one session, or one occurrence of a series (with the series' UID)."""
+    db = request.app.state.db
+    session = await store.get_session(db, session_id)
     if session is None or session.status == "draft":
         raise NotFoundException()
-    async def build() -> bytes:
-        return calendar.single(session, text=feed_text(), base_url=_base(request), name=localized(session, "title"))
+    sequence = await public_sequence(db, session)
 
-    version = (store.to_db(session.updated_at), session.sequence, await _revision(request.app.state.db, session_id))
+    async def build() -> bytes:
+        return calendar.single(session, text=feed_text(), base_url=_base(request), domain=_domain(request),
+                               name=localized(session, "title"), sequence=sequence)
+
+    version = (store.to_db(session.updated_at), sequence, await _revision(db, session_id))
     return await _answer(request, f"/sessions/{session_id}.ics", version, build, f"session-{session_id}.ics")
 
 
-@route("/r/{token:str}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
-async def registrant_feed(request: Request, token: FromPath[str]) -> Response[bytes]:
-    """The registrant's own session with their status and, for online participation, the link."""
-    found, session = await own_registration(request, token)
+async def public_sequence(db: Any, session: Session) -> int:
+    """The SEQUENCE the public feeds give a session: its own, or its series' for an occurrence."""
+    if session.series_id is None:
+        return session.sequence
+    return calendar.series_sequence(await store.series_occurrences(db, session.series_id))
+
+
+# how far a registration has gone: each step (waitlisted → confirmed → cancelled) raises the SEQUENCE
+# of the registrant's own event above what the public feeds say
+REGISTRATION_STEPS = {"waitlisted": 0, "confirmed": 1, "attended": 1, "cancelled": 2}
+
+
+async def registrant_calendar(db: Any, found: Registration, session: Session, *, base_url: str, domain: str,
+                              page_url: str, method: str = "PUBLISH", organizer: tuple[str, str] | None = None,
+                              attendee: str = "") -> tuple[bytes, tuple[Any, ...]]:
+    """A registrant's own calendar file (their feed, and the .ics their mails carry) and its version.
+
+    The event has the UID the public feeds give the session; its SEQUENCE and LAST-MODIFIED also
+    rise when the registration changes. Call it in the registrant's language.
+    """
     status = label("registration_statuses", found.status)
     note = f"{_('Your registration')}: {status}"
     if found.status == "waitlisted" and found.position:
@@ -297,22 +330,40 @@ async def registrant_feed(request: Request, token: FromPath[str]) -> Response[by
     online = session.online_url if found.mode == "online" and found.status in ("confirmed", "attended") else ""
     if online:
         note += f"\n{_('Join online')}: {online}"
-    note += f"\n{_base(request)}/r/{token}"
+    note += f"\n{page_url}"
     shown = session
     if found.status == "cancelled" and session.status != "cancelled":
         shown = msgspec.structs.replace(session, status="cancelled")
-    version = (store.to_db(max(session.updated_at, found.cancelled_at or session.updated_at)), session.sequence,
-               await _revision(request.app.state.db, session.id), found.status, found.position, bool(online))
+    sequence = await public_sequence(db, session) + REGISTRATION_STEPS.get(found.status, 0)
+    changed = max(filter(None, [session.updated_at, found.cancelled_at,
+                                await rstore.registration_changed_at(db, found.id)]))
+    body = calendar.single(shown, text=feed_text(), base_url=base_url, domain=domain,
+                           name=localized(session, "title"), private_note=note, online_url=online, sequence=sequence,
+                           changed=changed, method=method, organizer=organizer, attendee=attendee)
+    version = (store.to_db(changed), sequence, await _revision(db, session.id), found.status, found.position,
+               bool(online))
+    return body, version
+
+
+@route("/r/{token:str}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
+async def registrant_feed(request: Request, token: FromPath[str]) -> Response[bytes]:
+    """The registrant's own session with their status and, for online participation, the link."""
+    found, session = await own_registration(request, token)
+    body, version = await registrant_calendar(request.app.state.db, found, session, base_url=_base(request),
+                                              domain=_domain(request), page_url=f"{_base(request)}/r/{token}")
 
     async def build() -> bytes:
-        return calendar.single(shown, text=feed_text(), base_url=_base(request), name=localized(session, "title"),
-                               private_note=note, online_url=online)
+        return body
 
     return await _answer(request, f"/r/{found.id}/calendar.ics", version, build, "registration.ics")
 
 
 def _base(request: Request) -> str:
     return request.app.state.settings.base_url
+
+
+def _domain(request: Request) -> str:
+    return calendar.uid_domain(request.app.state.secret)
 
 
 # ---------------------------------------------------------------- links for pages
@@ -340,9 +391,16 @@ def outlook_link(session: Session, base_url: str) -> str:
     })
 
 
+def in_language(url: str) -> str:
+    """A calendar address in the reader's language: `?lang=en` when reading in English (Japanese is the
+    default), so the file a subscription fetches later, without the reader's cookie, stays in it."""
+    language = current_locale.get()
+    return url if language == "ja" else url + ("&" if "?" in url else "?") + urlencode({"lang": language})
+
+
 def session_links(session: Session, base_url: str) -> dict[str, str]:
     """Download, subscribe and add-to-calendar links for one session."""
-    ics = f"{base_url}/sessions/{session.id}.ics"
+    ics = in_language(f"{base_url}/sessions/{session.id}.ics")
     return {"ics": ics, "webcal": webcal(ics), "google": google_calendar_link(session, base_url),
             "outlook": outlook_link(session, base_url)}
 

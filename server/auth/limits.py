@@ -45,12 +45,15 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     # seconds a connection has to join a board before it is closed
     "connections": Limit(200, 5),
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
-    "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
+    "feed_build": Limit(30, 60),
+    # evaluation answers without a registrant's link (the room's QR code), per client address: a room on
+    # one Wi-Fi fits, a flood of made-up answers does not
+    "evaluation": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
-                           "join", "join_lookup", "change_request"})
+                           "join", "join_lookup", "change_request", "evaluation"})
 
 
 def client_key(connection: Any) -> str:

@@ -46,6 +46,8 @@ SUBJECTS = {
     "cancelled": N_("Your registration has been cancelled: {title}"),
     "accommodation_changed": N_("Update on your support request: {title}"),
     "reminder": N_("Reminder: {title} is tomorrow"),
+    "evaluation": N_("How was it? Evaluation of {title}"),
+    "evaluation_reminder": N_("Reminder: evaluation of {title}"),
 }
 MAX_BACKOFF = timedelta(hours=1)
 # 30 s, 1 min, 2 min, ... then hourly: about a day of tries before a message is given up
@@ -128,6 +130,28 @@ async def queue_message(conn: Any, registration_id: int, subject: str, body: str
         i18n.current_locale.reset(locale_token)
     await outbox_store.add_message(conn, kind="message", registration_id=registration_id,
                                    to_address=registration.email, subject=framed, body=text, ics=None)
+
+
+async def queue_evaluation(conn: Any, kind: str, registration_id: int, evaluation: Any, *,
+                           settings: Settings) -> None:
+    """The evaluation mail after the session (kind "evaluation") or its one reminder ("evaluation_reminder"),
+    in the registrant's language, with their own link (made when the mail is sent, never stored)."""
+    registration = await rstore.get_registration(conn, registration_id)
+    if registration is None or not registration.email:
+        return
+    session = await store.get_session(conn, registration.session_id)
+    assert session is not None
+    locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
+    try:
+        subject = header_text(i18n.translate(SUBJECTS[kind], {"title": localized(session, "title")}))
+        closes_at = i18n.format_moment(evaluation.closes_at, session.timezone) if evaluation.closes_at else ""
+        body = _environment.get_template("evaluation.txt").render(
+            kind=kind, registration=registration, session=session, closes_at=closes_at,
+            evaluation_url=f"{settings.base_url}/r/{TOKEN}/evaluation")
+    finally:
+        i18n.current_locale.reset(locale_token)
+    await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,
+                                   subject=subject, body=body, ics=None)
 
 
 def _message(row: Any, sender: str, token: str) -> EmailMessage:

@@ -7,6 +7,7 @@ marked with N_, translated by the web shell.
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
@@ -161,9 +162,16 @@ def standard_questions() -> list[NewQuestion]:
                         audience=item.audience, options=item.options) for item in STANDARD_BANK]
 
 
+# direction overrides could make a text read otherwise on the organizer's page; zero-width characters
+# alone would make an empty answer look written
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+EDGE_SPACE = " \t\r\n\u3000\u200b\u200c\u200d\u2060\ufeff"
+
+
 def clean_text(value: str) -> str:
-    """Typed text as stored: NFC, without control characters, trimmed."""
-    return unicodedata.normalize("NFC", without_controls(value)).strip()
+    """Typed text as stored: NFC, without control characters or direction overrides, trimmed."""
+    text = BIDI_CONTROLS.sub("", unicodedata.normalize("NFC", without_controls(value)))
+    return text.strip().strip(EDGE_SPACE).strip()
 
 
 def _storable(value: str) -> bool:

@@ -127,7 +127,7 @@ async def add_question(request: Request, session_id: FromPath[int], session: Nam
             errors={key: message for key, message in field_messages(errors).items()}))
     async with db.transaction() as conn:
         await estore.insert_question(conn, evaluation.id, question)
-    return redirect_with_flash(request, _page(session), "added")
+    return redirect_with_flash(request, _page(session), "saved")
 
 
 @post("/organize/sessions/{session_id:int}/evaluation/questions/{question_id:int}/delete", include_in_schema=False)

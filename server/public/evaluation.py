@@ -22,6 +22,7 @@ from server.core.i18n import gettext as _, translate
 from server.public.registration import own_registration
 from server.public.sessions import visible_session
 from sessions import evaluation_actions, registration
+from sessions.catalog import N_
 from sessions import evaluation_store as estore
 from sessions import registration_store as rstore
 from sessions.evaluation import AlreadyAnswered, Evaluation, EvaluationClosed, Respondent, open_problem
@@ -29,7 +30,8 @@ from sessions.text import without_controls
 from sessions.timestamps import now_utc
 from sessions.validation import InvalidInput
 
-SCALE_LABELS = ("Strongly disagree", "Disagree", "Neither agree nor disagree", "Agree", "Strongly agree")
+SCALE_LABELS = (N_("Strongly disagree"), N_("Disagree"), N_("Neither agree nor disagree"), N_("Agree"),
+                N_("Strongly agree"))
 
 
 async def registrant_for(db: Any, evaluation: Evaluation, token: str) -> tuple[int, Respondent]:

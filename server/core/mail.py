@@ -141,13 +141,14 @@ async def queue_evaluation(conn: Any, kind: str, registration_id: int, evaluatio
         return
     session = await store.get_session(conn, registration.session_id)
     assert session is not None
-    locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")
+    locale = registration.locale if registration.locale in i18n.LOCALES else "ja"
+    locale_token = i18n.current_locale.set(locale)
     try:
         subject = header_text(i18n.translate(SUBJECTS[kind], {"title": localized(session, "title")}))
         closes_at = i18n.format_moment(evaluation.closes_at, session.timezone) if evaluation.closes_at else ""
         body = _environment.get_template("evaluation.txt").render(
             kind=kind, registration=registration, session=session, closes_at=closes_at,
-            evaluation_url=f"{settings.base_url}/r/{TOKEN}/evaluation")
+            evaluation_url=f"{settings.base_url}/r/{TOKEN}/evaluation?lang={locale}")  # the form in their language
     finally:
         i18n.current_locale.reset(locale_token)
     await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,

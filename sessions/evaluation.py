@@ -190,7 +190,7 @@ def custom_question(kind: Any, text: Any, options: Any, *, prefix: str = "") -> 
     if not isinstance(text, str) or not _storable(text) or not clean_text(text):
         errors.append(FieldError(f"{prefix}text", N_("Write the question.")))
     elif len(clean_text(text)) > MAX_QUESTION_TEXT:
-        errors.append(FieldError(f"{prefix}text", N_("Keep the question under %(max)d characters."),
+        errors.append(FieldError(f"{prefix}text", N_("Keep the question under {max} characters."),
                                  {"max": MAX_QUESTION_TEXT}))
     labels: list[str] = []
     if kind in ("single_choice", "multiple_choice"):
@@ -199,7 +199,7 @@ def custom_question(kind: Any, text: Any, options: Any, *, prefix: str = "") -> 
         else:
             labels = [clean_text(o) for o in options if clean_text(o)]
             if not 2 <= len(labels) <= MAX_OPTIONS or len(set(labels)) != len(labels):
-                errors.append(FieldError(f"{prefix}options", N_("Give 2 to %(max)d different options."),
+                errors.append(FieldError(f"{prefix}options", N_("Give 2 to {max} different options."),
                                          {"max": MAX_OPTIONS}))
             elif any(len(label) > 200 for label in labels):
                 errors.append(FieldError(f"{prefix}options", N_("Keep each option under 200 characters.")))
@@ -280,7 +280,7 @@ def _check_one(question: Question, value: Any) -> tuple[Answer | None, str | Non
         return None, N_("Write your answer as text.")
     text = clean_text(value)
     if len(text) > MAX_TEXT:
-        return None, N_("Keep your answer under %(max)d characters.")
+        return None, N_("Keep your answer under {max} characters.")
     return (Answer(question.id, text=text), None) if text else (None, None)
 
 

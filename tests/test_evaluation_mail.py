@@ -21,7 +21,7 @@ LINK = re.compile(r"http://testserver\.local/(r/([A-Za-z0-9_-]{43})/evaluation\?
 
 
 async def deliver(app: Any, db: Any, port: int) -> int:
-    settings = app.litestar.state.settings
+    app_settings = app.litestar.state.settings
     return await mail.deliver_due(db, f"smtp://127.0.0.1:{port}", mail.sender_address(settings),
                                   secret=app.litestar.state.secret)
 
@@ -43,9 +43,9 @@ async def test_mail_goes_to_those_checked_in_in_their_language_with_a_link_that_
         await conn.execute("update registrations set locale = 'en' where email = 'person1@example.jp'")
     await check_in(db, world.session_id, "person0@example.jp")
     await check_in(db, world.session_id, "person1@example.jp")
-    settings = app.litestar.state.settings
-    assert await queue_evaluation_mail(db, settings) == (2, 0)
-    assert await queue_evaluation_mail(db, settings) == (0, 0)  # once
+    app_settings = app.litestar.state.settings
+    assert await queue_evaluation_mail(db, app_settings) == (2, 0)
+    assert await queue_evaluation_mail(db, app_settings) == (0, 0)  # once
     await deliver(app, db, port)
     assert received(inbox, "person2@example.jp") == []  # registered but did not come
     japanese, = received(inbox, "person0@example.jp")
@@ -70,14 +70,14 @@ async def test_without_check_in_every_confirmed_registrant_is_mailed_and_one_rem
     world = await ended_session(client, db, people=3)
     async with db.transaction() as conn:  # a waitlisted or cancelled registrant did not take part
         await conn.execute("update registrations set status = 'cancelled' where email = 'person2@example.jp'")
-    settings = app.litestar.state.settings
-    assert await queue_evaluation_mail(db, settings) == (2, 0)
+    app_settings = app.litestar.state.settings
+    assert await queue_evaluation_mail(db, app_settings) == (2, 0)
     answered = await answer(client, world, {world.qid("satisfaction"): 4}, world.tokens["person0@example.jp"])
     assert answered.status_code == 201
-    assert await queue_evaluation_mail(db, settings) == (0, 0)  # not before 48 hours
+    assert await queue_evaluation_mail(db, app_settings) == (0, 0)  # not before 48 hours
     await backdate_invitations(db, hours=49)
-    assert await queue_evaluation_mail(db, settings) == (0, 1)
-    assert await queue_evaluation_mail(db, settings) == (0, 0)  # one reminder only
+    assert await queue_evaluation_mail(db, app_settings) == (0, 1)
+    assert await queue_evaluation_mail(db, app_settings) == (0, 0)  # one reminder only
     await deliver(app, db, port)
     assert [m["Subject"] for m in received(inbox, "person0@example.jp")] == ["【アンケートのお願い】対話の場"]
     assert [m["Subject"] for m in received(inbox, "person1@example.jp")] == [
@@ -87,14 +87,14 @@ async def test_without_check_in_every_confirmed_registrant_is_mailed_and_one_rem
 
 async def test_nothing_is_sent_after_the_closing_date(app, client, db):
     world = await ended_session(client, db, people=2)
-    settings = app.litestar.state.settings
+    app_settings = app.litestar.state.settings
     await set_evaluation_times(db, world.evaluation["id"], closes_at=now() - timedelta(minutes=5))
-    assert await queue_evaluation_mail(db, settings) == (0, 0)
+    assert await queue_evaluation_mail(db, app_settings) == (0, 0)
     await set_evaluation_times(db, world.evaluation["id"], closes_at=now() + timedelta(days=1))
-    assert await queue_evaluation_mail(db, settings) == (2, 0)
+    assert await queue_evaluation_mail(db, app_settings) == (2, 0)
     await backdate_invitations(db, hours=72)
     await set_evaluation_times(db, world.evaluation["id"], closes_at=now() - timedelta(minutes=5))
-    assert await queue_evaluation_mail(db, settings) == (0, 0)
+    assert await queue_evaluation_mail(db, app_settings) == (0, 0)
     assert [row["kind"] for row in await evaluation_mail(db)] == ["evaluation", "evaluation"]
 
 

@@ -44,7 +44,7 @@ def new_questions(standard: bool, custom: list[tuple[Any, Any, Any]]) -> list[Ne
     questions = standard_questions() if standard else []
     errors: list[FieldError] = []
     if len(custom) > MAX_QUESTIONS:
-        raise InvalidInput([FieldError("questions", N_("Up to %(max)d questions."), {"max": MAX_QUESTIONS})])
+        raise InvalidInput([FieldError("questions", N_("Up to {max} questions."), {"max": MAX_QUESTIONS})])
     for index, (kind, text, options) in enumerate(custom):
         question, problems = custom_question(kind, text, options, prefix=f"questions[{index}].")
         errors += problems
@@ -149,12 +149,11 @@ async def set_closing(request: Request, session_id: FromPath[int], session: Name
     evaluation = await _evaluation(db, session)
     text = str(form_values(await request.form()).get("closes_at", "")).strip()
     try:
+        # a time already past closes the evaluation at once
         closes_at = as_utc(datetime.fromisoformat(text), session.timezone)
-        if closes_at <= evaluation.opens_at:
-            raise ValueError
     except (ValueError, OverflowError):
         return Template("pages/organize/evaluation.html", status_code=422, context=await _setup_context(
-            request, db, session, closing_errors={"closes_at": _("Give a date and time after the opening.")}))
+            request, db, session, closing_errors={"closes_at": _("Give a date and time, e.g. 2026-12-20 17:00.")}))
     async with db.transaction() as conn:
         await estore.set_closes_at(conn, evaluation.id, closes_at)
     return redirect_with_flash(request, _page(session), "saved")

@@ -368,5 +368,6 @@ def breakdown(questions: tuple[Question, ...], responses: list[ResponseRow], ans
 
 
 def response_rate(responses: int, attended: int) -> float | None:
-    """Answers per person who came (room answers from people who had not registered can lift it above 1)."""
-    return round(responses / attended, 3) if attended else None
+    """Answers per person who came, at most 1 (room answers from people who had not registered can
+    outnumber those counted as attending)."""
+    return min(1.0, round(responses / attended, 3)) if attended else None

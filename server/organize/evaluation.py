@@ -214,7 +214,8 @@ async def publish(request: Request, session_id: FromPath[int], session: NamedDep
     """Publish the results with the free-text answers ticked after reading them (or withdraw them)."""
     evaluation = await _evaluation(db, session)
     form = await request.form()
-    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) < 19]
+    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
+    ids = [i for i in ids if i < 2**63]  # answer ids are random 62-bit numbers
     async with db.transaction() as conn:
         await estore.publish(conn, evaluation.id, form.get("publish") == "1", ids[:5000])
     return redirect_with_flash(request, f"{_page(session)}/results", "published" if form.get("publish") == "1" else "saved")

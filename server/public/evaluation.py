@@ -192,7 +192,7 @@ def qr_for(url: str) -> Markup:
     """The evaluation's QR code as inline SVG (segno), titled for screen readers."""
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True,
-                                    title=_("QR code to the evaluation"), svgclass="qr", lineclass=None)
+                                    title=_("QR code to the evaluation"), svgclass="qr", lineclass=None, omitsize=True)
     return Markup(buffer.getvalue().decode())
 
 

@@ -153,8 +153,9 @@ def new_code() -> str:
 
 
 def random_id() -> int:
-    """An id for an answer row that says nothing about when it was written."""
-    return secrets.randbelow(2**62) + 1
+    """An id for an answer row that says nothing about when it was written (below 2**53, so JSON
+    readers in JavaScript keep it exact; a clash is as likely as guessing a 53-bit number)."""
+    return secrets.randbelow(2**53 - 1) + 1
 
 
 def standard_questions() -> list[NewQuestion]:

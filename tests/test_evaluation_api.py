@@ -48,6 +48,20 @@ async def test_bad_questions_are_refused_with_the_field_named(client, db, body, 
     assert (await db.fetch_one("select count(*) from evaluations"))[0] == 0
 
 
+@pytest.mark.parametrize("times, field", [
+    ({"opens_at": "0001-01-01T00:00:00+09:00"}, "opens_at"),
+    ({"closes_at": "9999-12-31T23:00:00-05:00"}, "closes_at"),
+    ({"opens_at": "2030-01-02T10:00:00+09:00", "closes_at": "2030-01-01T10:00:00+09:00"}, "closes_at"),
+])
+async def test_opening_and_closing_times_must_make_sense(client, db, times, field):
+    world = await ended_session(client, db, attach=False, people=0)
+    refused = await client.post(f"/api/sessions/{world.session_id}/evaluation", headers=world.auth, json=times)
+    assert refused.status_code == 422 and field in refused.json()["error"]["fields"], refused.text
+    naive = await client.post(f"/api/sessions/{world.session_id}/evaluation", headers=world.auth,
+                              json={"closes_at": "2030-01-01T17:00:00"})
+    assert naive.json()["closes_at"] == "2030-01-01T08:00:00Z"  # a time without offset is the session's (Tokyo)
+
+
 async def test_a_registrant_answers_once_and_a_second_answer_is_409(client, db):
     world = await ended_session(client, db)
     token = world.tokens["person2@example.jp"]

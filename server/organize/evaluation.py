@@ -33,7 +33,9 @@ from sessions.evaluation import (
 )
 from sessions.models import Session
 from sessions.timestamps import now_utc
-from sessions.validation import FieldError, InvalidInput, as_utc
+from sessions.validation import (
+    RANGE_MESSAGE, RANGE_PARAMS, FieldError, InvalidInput, as_utc, in_year_range,
+)
 
 CHOICE_KINDS = (("scale", N_("Scale 1–5")), ("single_choice", N_("Single choice")),
                 ("multiple_choice", N_("Multiple choice")), ("text", N_("Free text")))
@@ -61,6 +63,10 @@ async def attach_evaluation(db: Any, session: Session, standard: bool, custom: l
                             opens_at: datetime | None = None, closes_at: datetime | None = None) -> Evaluation:
     """Attach the session's evaluation; a second one is 409."""
     questions = new_questions(standard, custom)
+    far = [FieldError(name, RANGE_MESSAGE, RANGE_PARAMS)
+           for name, value in (("opens_at", opens_at), ("closes_at", closes_at)) if value is not None and not in_year_range(value)]
+    if far:
+        raise InvalidInput(far)
     now = now_utc()
     try:
         return await evaluation_actions.attach(
@@ -150,7 +156,10 @@ async def set_closing(request: Request, session_id: FromPath[int], session: Name
     text = str(form_values(await request.form()).get("closes_at", "")).strip()
     try:
         # a time already past closes the evaluation at once
-        closes_at = as_utc(datetime.fromisoformat(text), session.timezone)
+        typed = datetime.fromisoformat(text)
+        if not in_year_range(typed):
+            raise ValueError
+        closes_at = as_utc(typed, session.timezone)
     except (ValueError, OverflowError):
         return Template("pages/organize/evaluation.html", status_code=422, context=await _setup_context(
             request, db, session, closing_errors={"closes_at": _("Give a date and time, e.g. 2026-12-20 17:00.")}))
@@ -215,7 +224,7 @@ async def publish(request: Request, session_id: FromPath[int], session: NamedDep
     evaluation = await _evaluation(db, session)
     form = await request.form()
     ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
-    ids = [i for i in ids if i < 2**63]  # answer ids are random 62-bit numbers
+    ids = [i for i in ids if i < 2**63]  # answer ids are random numbers of up to 16 digits
     async with db.transaction() as conn:
         await estore.publish(conn, evaluation.id, form.get("publish") == "1", ids[:5000])
     return redirect_with_flash(request, f"{_page(session)}/results", "published" if form.get("publish") == "1" else "saved")

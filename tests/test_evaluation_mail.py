@@ -22,7 +22,7 @@ LINK = re.compile(r"http://testserver\.local/(r/([A-Za-z0-9_-]{43})/evaluation\?
 
 async def deliver(app: Any, db: Any, port: int) -> int:
     app_settings = app.litestar.state.settings
-    return await mail.deliver_due(db, f"smtp://127.0.0.1:{port}", mail.sender_address(settings),
+    return await mail.deliver_due(db, f"smtp://127.0.0.1:{port}", mail.sender_address(app_settings),
                                   secret=app.litestar.state.secret)
 
 

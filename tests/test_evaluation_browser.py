@@ -71,6 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     seeded = in_own_loop(_seed(folder / "taiwa.sqlite3"))
     with ServerProcess(folder / "taiwa.sqlite3", folder / "server.log", secret="evaluation-browser-secret-0123456789",
                        env={"TAIWA_RATE_LIMITS": "off"}) as server:
+        seeded["log"] = server.log
         yield server.base, seeded
 
 
@@ -115,6 +116,7 @@ async def test_a_resident_answers_on_a_phone_by_keyboard_in_under_two_minutes(br
     response = await organizer.request.get(f"{base}/organize/sessions/{seeded['session']}/evaluation.csv")
     text = (await response.body()).decode("utf-8-sig")
     assert "ベンチの配置が分かりやすかった" in text
+    assert "ベンチの配置" not in seeded["log"]()  # answers are never logged
 
 
 async def test_an_error_is_announced_next_to_the_question_and_the_page_stays_accessible(browser, served):

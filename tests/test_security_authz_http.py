@@ -29,7 +29,9 @@ from server.organize.boards import board_errors, create_board
 from server.core.database import Database
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
-from sessions import registration, scheduling
+from sessions import evaluation_actions, registration, scheduling, store
+from sessions.evaluation import standard_questions
+from sessions.timestamps import now_utc
 from sessions.models import AccommodationOffer, Recurrence, SessionInput
 from sessions.registration_models import AccommodationRequestInput, RegistrationInput
 from tests.authz_world import ACCOUNT_ROLES, PROMPTS, ROLES
@@ -302,6 +304,45 @@ RULES: list[Rule] = [
     Rule("GET", "/api/polls/{poll_id:str}/results", "/api/polls/{poll}/results",
          row(404, 404, 404, 200, 404, 200, 404, 200), note="results not revealed: facilitators only"),
     Rule("GET", "/api/polls/{poll_id:str}/results", "/api/polls/{live_poll}/results", everyone(200)),
+    # ---------------------------------------------------------------- evaluation (評価)
+    Rule("GET", "/e/{code:str}", "/e/{ecode}", everyone(200)),
+    Rule("POST", "/e/{code:str}", "/e/{ecode}", everyone(303), body={"q{equestion}": "4"},
+         note="anyone in the room answers, no account"),
+    Rule("GET", "/e/{code:str}/thanks", "/e/{ecode}/thanks", everyone(200)),
+    Rule("GET", "/r/{token:str}/evaluation", "/r/{token}/evaluation", by_token(200)),
+    Rule("POST", "/r/{token:str}/evaluation", "/r/{token}/evaluation", by_token(303), body={"q{equestion}": "5"}),
+    Rule("GET", "/r/{token:str}/evaluation/thanks", "/r/{token}/evaluation/thanks", by_token(200)),
+    Rule("GET", "/sessions/{session_id:int}/evaluation", "/sessions/{session}/evaluation", everyone(404),
+         note="results appear on the public outcome only once published"),
+    Rule("GET", S + "/evaluation", S.replace("{session_id:int}", "{session}") + "/evaluation", manage(200)),
+    Rule("GET", S + "/evaluation", "/organize/sessions/{other_session}/evaluation",
+         row(LOGIN, LOGIN, LOGIN, 404, 403, 404, 200, 200), note="IDOR: another organization's evaluation"),
+    Rule("POST", S + "/evaluation", "/organize/sessions/{bare_session}/evaluation", manage(303)),
+    Rule("POST", S + "/evaluation/questions", "/organize/sessions/{session}/evaluation/questions", manage(303),
+         body={"text": "追加の質問", "type": "text"}),
+    Rule("POST", S + "/evaluation/questions/{question_id:int}/delete",
+         "/organize/sessions/{session}/evaluation/questions/{equestion}/delete", manage(303)),
+    Rule("POST", S + "/evaluation/closing", "/organize/sessions/{session}/evaluation/closing", manage(303),
+         body={"closes_at": "2031-01-10T17:00"}),
+    Rule("GET", S + "/evaluation/paper", "/organize/sessions/{session}/evaluation/paper", manage(200)),
+    Rule("POST", S + "/evaluation/paper", "/organize/sessions/{session}/evaluation/paper", manage(303),
+         body={"q{equestion}": "3"}),
+    Rule("GET", S + "/evaluation/results", "/organize/sessions/{session}/evaluation/results", manage(200)),
+    Rule("GET", S + "/evaluation/results", "/organize/sessions/{other_session}/evaluation/results",
+         row(LOGIN, LOGIN, LOGIN, 404, 403, 404, 200, 200), note="IDOR: answers of another organization"),
+    Rule("POST", S + "/evaluation/publish", "/organize/sessions/{session}/evaluation/publish", manage(303),
+         body={"publish": "1"}),
+    Rule("GET", S + "/evaluation.csv", "/organize/sessions/{session}/evaluation.csv", manage(200)),
+    Rule("GET", S + "/evaluation/live", "/organize/sessions/{session}/evaluation/live", manage(200)),
+    Rule("GET", S + "/evaluation/qr", "/organize/sessions/{session}/evaluation/qr", manage(200)),
+    Rule("POST", "/api/sessions/{session_id:int}/evaluation", "/api/sessions/{bare_session}/evaluation",
+         api_manage(201), json={}),
+    Rule("POST", "/api/evaluations/{evaluation_id:int}/responses", "/api/evaluations/{evaluation}/responses",
+         everyone(201), json={"answers": {"{equestion}": 4}}),
+    Rule("GET", "/api/evaluations/{evaluation_id:int}/results", "/api/evaluations/{evaluation}/results",
+         api_manage(200)),
+    Rule("GET", "/api/evaluations/{evaluation_id:int}/results", "/api/evaluations/{other_evaluation}/results",
+         row(401, 401, 401, 404, 403, 404, 200, 200), note="IDOR: another organization's results"),
 ]
 
 
@@ -358,6 +399,15 @@ async def _offered_session(db: Any, org_id: int, venue_id: int, **values: Any) -
                               accommodations=[AccommodationOffer(code="sign_language", mode="on_request")], **values)
 
 
+async def _evaluation(app: Any, session_id: int) -> tuple[int, str, int]:
+    """The standard evaluation of a session: (id, code, its first question's id)."""
+    session = await store.get_session(app.litestar.state.db, session_id)
+    assert session is not None
+    made = await evaluation_actions.attach(app.litestar.state.db, session_id, session.ends_at, standard_questions(),
+                                           opens_at=now_utc(), closes_at=None, now=now_utc())
+    return made.id, made.code, made.questions[0].id
+
+
 async def build_world(app: Any, client: AsyncTestClient) -> World:
     db = app.litestar.state.db
     people = {role: await make_account(db, email, role=kind, org=org)
@@ -397,7 +447,9 @@ async def build_world(app: Any, client: AsyncTestClient) -> World:
                       "other_board": other_board.id, "published_board": published.id, "code": board.join_code,
                       "other_code": other_board.join_code, "poll": await _poll(app, board.id, live=False),
                       "live_poll": await _poll(app, board.id, live=True), "org": org_a,
-                      "account": spare.id})
+                      "account": spare.id, "other_session": other_session, "bare_session": draft})
+    world.ids["evaluation"], world.ids["ecode"], world.ids["equestion"] = await _evaluation(app, session)
+    world.ids["other_evaluation"] = (await _evaluation(app, other_session))[0]
     async with db.transaction() as conn:
         for role, account in people.items():
             world.api_tokens[role] = await accounts.create_api_token(conn, account.id)
@@ -418,6 +470,11 @@ async def fresh_objects(world: World, needs: str) -> dict[str, Any]:
     wants = lambda *keys: any("{" + key + "}" in needs for key in keys)  # noqa: E731
     if wants("session", "registration", "request", "token", "board", "code"):
         ids["session"] = await _offered_session(db, org_a, world.ids["venue"])
+    if "evaluation" in needs or wants("ecode", "bare_session"):
+        if ids["session"] == world.ids["session"]:
+            ids["session"] = await _offered_session(db, org_a, world.ids["venue"])
+        ids["bare_session"] = await _offered_session(db, org_a, world.ids["venue"])
+        ids["evaluation"], ids["ecode"], ids["equestion"] = await _evaluation(app, ids["session"])
     if wants("draft"):
         ids["draft"] = await make_session(db, org_a, world.ids["venue"], status="draft", title="公開前の対話")
     if wants("registration", "request", "token"):
@@ -463,7 +520,7 @@ def fill(template: Any, values: dict[str, Any]) -> Any:
             out = out.replace("{" + key + "}", str(value))
         return out
     if isinstance(template, dict):
-        return {key: fill(value, values) for key, value in template.items()}
+        return {fill(key, values): fill(value, values) for key, value in template.items()}
     return template
 
 

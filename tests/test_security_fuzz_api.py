@@ -50,6 +50,8 @@ OPERATIONS = [
     "POST /api/boards/{board_id}/participants", "GET /api/boards/{board_id}/export.json",
     "GET /api/boards/{board_id}/export.csv", "GET /api/boards/{board_id}/export.md",
     "POST /api/boards/{board_id}/polls", "GET /api/polls/{poll_id}/results",
+    "POST /api/sessions/{session_id}/evaluation", "POST /api/evaluations/{evaluation_id}/responses",
+    "GET /api/evaluations/{evaluation_id}/results",
 ]
 WAYS = [("valid data", GenerationMode.POSITIVE, True), ("valid data", GenerationMode.POSITIVE, False),
         ("invalid data", GenerationMode.NEGATIVE, True), ("invalid data", GenerationMode.NEGATIVE, False)]
@@ -89,8 +91,10 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
         assert registered.status_code == 201, registered.text
         roster = http.get(f"/api/sessions/{with_support['id']}/registrations", headers=auth).json()
         request_id = next(r["id"] for entry in roster for r in entry["accommodations"])
+        evaluation = http.post(f"/api/sessions/{with_support['id']}/evaluation", headers=auth, json={}).json()
     return {"session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
-            "poll_id": poll["id"], "token": registered.json()["token"], "request_id": request_id}
+            "poll_id": poll["id"], "token": registered.json()["token"], "request_id": request_id,
+            "evaluation_id": evaluation["id"]}
 
 
 @pytest.fixture(scope="module")

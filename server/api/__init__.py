@@ -10,9 +10,9 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from server.api import boards, readings, registrations, sessions
+from server.api import boards, evaluations, readings, registrations, sessions
 from server.auth.guards import (
-    STAFF, api_tokens, facilitated_board, managed_session, managed_venue,
+    STAFF, api_tokens, facilitated_board, managed_evaluation, managed_session, managed_venue,
 )
 
 
@@ -20,8 +20,9 @@ def api_router() -> Router:
     """The /api operations behind the token guard."""
     return Router(
         path="/", guards=[api_tokens],
-        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES, *readings.ROUTES],
+        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES, *evaluations.ROUTES, *readings.ROUTES],
         dependencies={**STAFF,
                       "session": Provide(managed_session), "venue": Provide(managed_venue),
-                      "board": Provide(facilitated_board)},
+                      "board": Provide(facilitated_board),
+                      "evaluation": Provide(managed_evaluation)},
     )

@@ -25,7 +25,8 @@ from realtime.store import Board
 from server.auth.accounts import Account
 from server.auth.board_access import can_facilitate
 from server.core.i18n import gettext as _
-from sessions import registration_store, store
+from sessions import evaluation_store, registration_store, store
+from sessions.evaluation import Evaluation
 from sessions.models import Session, Venue
 
 PUBLIC = {"public": True}  # opt of an /api handler that anyone may call
@@ -164,6 +165,19 @@ async def facilitated_board(db: Db, account: CurrentAccount, board_id: FromPath[
     if board is None or not await can_facilitate(db, account, board_id):
         raise NotFoundException(detail=_("There is no such board."))
     return board
+
+
+async def managed_evaluation(db: Db, account: CurrentAccount, evaluation_id: FromPath[int]) -> Evaluation:
+    """An evaluation of a session the account may change: answers are for the session's organizers only
+    (another organization's is 404, a facilitator's 403)."""
+    owner = await evaluation_store.org_of_evaluation(db, evaluation_id)
+    if owner is None or not account.can_see_drafts_of(owner[0]):
+        raise NotFoundException(detail=_("There is no such evaluation."))
+    if not account.can_manage(owner[0]):
+        raise PermissionDeniedException(detail=_("Only the session's organizers see its evaluation."))
+    evaluation = await evaluation_store.get_evaluation(db, evaluation_id)
+    assert evaluation is not None
+    return evaluation
 
 
 # every handler may ask for `db` and `viewer` (app level); staff routers add `account`

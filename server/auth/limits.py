@@ -49,11 +49,15 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "readings": Limit(120, 60),  # POST /api/readings per client address (a live page asks for each new text)
     # "you are already registered" mails per registration: someone typing another's address cannot flood them
     "link_resend": Limit(3, 24 * 3600),
+    # evaluation answers without a registrant's link (the room's QR code), per client address: a room on
+    # one Wi-Fi fits, a flood of made-up answers does not
+    "evaluation": Limit(30, 60),
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
-                           "join", "join_lookup", "change_request", "link_resend"})
+                           "join", "join_lookup", "change_request", "link_resend",
+                           "evaluation"})
 
 
 def client_key(connection: Any) -> str:

@@ -1,4 +1,5 @@
-"""Work that runs beside the web app: mail delivery, reminders the day before, and the retention purge.
+"""Work that runs beside the web app: mail delivery, reminders the day before, evaluation mail after a
+session, and the retention purge.
 
 With several worker processes it runs in one of them: the one holding an exclusive lock on a file
 next to the database. The lock goes with its process, so if that worker dies another takes over.
@@ -16,6 +17,7 @@ from typing import Any
 
 from server.core import mail
 from server.settings import Settings
+from sessions import evaluation_actions
 from sessions import registration_store as rstore
 from sessions.timestamps import now_utc
 
@@ -36,12 +38,28 @@ async def queue_reminders(db: Any, notify: Any) -> int:
     return len(due)
 
 
+async def queue_evaluation_mail(db: Any, settings: Settings) -> tuple[int, int]:
+    """Mail the evaluation link to those who came to sessions that have ended, and the one reminder 48
+    hours later to those who have not answered. Returns (mails, reminders) queued."""
+
+    async def send(conn: Any, kind: str, registration_id: int, evaluation: Any) -> None:
+        await mail.queue_evaluation(conn, kind, registration_id, evaluation, settings=settings)
+
+    now = now_utc()
+    return (await evaluation_actions.mail_attendees(db, send, now),
+            await evaluation_actions.remind_once(db, send, now))
+
+
 async def purge_sensitive(db: Any, retention_days: int) -> tuple[int, int]:
-    """Delete children's details and support requests of sessions that ended retention_days ago.
+    """Delete children's details and support requests of sessions that ended retention_days ago, and
+    the evaluation answers of those sessions (their aggregated results stay).
 
     Returns (sessions, details removed); anonymous totals are kept per session.
     """
-    sessions = await rstore.sessions_to_purge(db, now_utc() - timedelta(days=retention_days))
+    cutoff = now_utc() - timedelta(days=retention_days)
+    if await evaluation_actions.purge(db, cutoff, now_utc()):
+        await db.checkpoint()
+    sessions = await rstore.sessions_to_purge(db, cutoff)
     removed = 0
     for session_id in sessions:
         async with db.transaction() as conn:
@@ -89,6 +107,7 @@ async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
             if loop.time() - last_housekeeping >= HOUSEKEEPING_EVERY:
                 last_housekeeping = loop.time()
                 await queue_reminders(db, notify)
+                await queue_evaluation_mail(db, settings)
                 await purge_sensitive(db, settings.retention_days)
         except asyncio.CancelledError:
             raise

@@ -49,6 +49,8 @@ SUBJECTS = {
     "existing_link": N_("You are already registered: {title}"),
     "session_changed": N_("Changed date, time or place: {title}"),
     "session_cancelled": N_("Cancelled: {title}"),
+    "evaluation": N_("How was it? Evaluation of {title}"),
+    "evaluation_reminder": N_("Reminder: evaluation of {title}"),
 }
 # mails that carry the registrant's calendar event, and the iTIP method (RFC 5546) of each: REQUEST adds
 # or updates the event (same UID, higher SEQUENCE), CANCEL marks it cancelled
@@ -140,6 +142,29 @@ async def queue_message(conn: Any, registration_id: int, subject: str, body: str
         i18n.current_locale.reset(locale_token)
     await outbox_store.add_message(conn, kind="message", registration_id=registration_id,
                                    to_address=registration.email, subject=framed, body=text, ics=None)
+
+
+async def queue_evaluation(conn: Any, kind: str, registration_id: int, evaluation: Any, *,
+                           settings: Settings) -> None:
+    """The evaluation mail after the session (kind "evaluation") or its one reminder ("evaluation_reminder"),
+    in the registrant's language, with their own link (made when the mail is sent, never stored)."""
+    registration = await rstore.get_registration(conn, registration_id)
+    if registration is None or not registration.email:
+        return
+    session = await store.get_session(conn, registration.session_id)
+    assert session is not None
+    locale = registration.locale if registration.locale in i18n.LOCALES else "ja"
+    locale_token = i18n.current_locale.set(locale)
+    try:
+        subject = header_text(i18n.translate(SUBJECTS[kind], {"title": localized(session, "title")}))
+        closes_at = i18n.format_moment(evaluation.closes_at, session.timezone) if evaluation.closes_at else ""
+        body = _environment.get_template("evaluation.txt").render(
+            kind=kind, registration=registration, session=session, closes_at=closes_at,
+            evaluation_url=f"{settings.base_url}/r/{TOKEN}/evaluation?lang={locale}")  # the form in their language
+    finally:
+        i18n.current_locale.reset(locale_token)
+    await outbox_store.add_message(conn, kind=kind, registration_id=registration_id, to_address=registration.email,
+                                   subject=subject, body=body, ics=None)
 
 
 def _message(row: Any, sender: str, token: str) -> EmailMessage:

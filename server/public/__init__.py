@@ -11,7 +11,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from server.auth.guards import STAFF, facilitated_board, staff
-from server.public import boards, calendars, facilitation, registration, sessions
+from server.public import boards, calendars, evaluation, facilitation, registration, sessions
 
 
 def public_router() -> Router:
@@ -19,7 +19,7 @@ def public_router() -> Router:
     return Router(
         path="/", include_in_schema=False,
         route_handlers=[
-            *sessions.ROUTES, *registration.ROUTES, *calendars.ROUTES, *boards.ROUTES,
+            *sessions.ROUTES, *registration.ROUTES, *evaluation.ROUTES, *calendars.ROUTES, *boards.ROUTES,
             Router(path="/", guards=[staff], route_handlers=facilitation.ROUTES,
                    dependencies={**STAFF, "board": Provide(facilitated_board)}),
         ],

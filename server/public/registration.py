@@ -22,7 +22,8 @@ from server.core.forms import (MAX_CHILD_BLOCKS, change_child_blocks, children_s
                                registration_input_from_form)
 from server.core.i18n import gettext as _, translate
 from server.public.sessions import visible_session
-from sessions import registration, store
+from sessions import evaluation_store, registration, store
+from sessions.evaluation import open_problem
 from sessions import registration_store as rstore
 from sessions.models import Session
 from sessions.registration_models import Registration, RegistrationInput
@@ -154,10 +155,15 @@ def _page_context(found: Registration, session: Session, token: str, **extra: An
 async def registrant_page(request: Request, token: FromPath[str]) -> Template:
     found, session = await own_registration(request, token)
     boards = []
+    evaluation = None
     if found.status in ("confirmed", "attended"):
         boards = await board_store.session_boards(request.app.state.db, session.id)
+        evaluation = await evaluation_store.evaluation_for_session(request.app.state.db, session.id)
+        if evaluation and (open_problem(evaluation, store.now_utc()) or session.starts_at > store.now_utc()):
+            evaluation = None  # the link appears once the session has begun, until the evaluation closes
     return Template("pages/registrant.html", context=_page_context(
-        found, session, token, just_registered=request.query_params.get("new") == "1", boards=boards))
+        found, session, token, just_registered=request.query_params.get("new") == "1", boards=boards,
+        evaluation=evaluation))
 
 
 @get("/r/{token:str}/cancel", include_in_schema=False)

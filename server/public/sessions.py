@@ -18,6 +18,7 @@ from server.core.redirects import local_path
 from server.core.i18n import LOCALES, gettext as _, translate
 from readings import store as reading_store
 from server.core.middleware import ERA_COOKIE, LANG_COOKIE
+from sessions import evaluation_store
 from sessions import store
 from sessions.catalog import ACCOMMODATIONS, FORMATS, KINDS
 from sessions.models import Session, SessionFilters
@@ -150,9 +151,11 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
     closed = registration_open(session, store.now_utc())
     outcomes = [b for b in await board_store.session_boards(request.app.state.db, session.id) if b.outcome_published]
     easy = await reading_store.easy_summary(request.app.state.db, session.id)
-    return Template("pages/session_detail.html", context={"session": session, "series": series, "outcomes": outcomes,
-                                                          "now": store.now_utc(), "registration_closed": closed,
-                                                          "easy_summary": easy})
+    evaluation = await evaluation_store.evaluation_for_session(request.app.state.db, session.id)
+    return Template("pages/session_detail.html", context={
+        "session": session, "series": series, "outcomes": outcomes, "now": store.now_utc(),
+        "registration_closed": closed, "easy_summary": easy,
+        "evaluation_published": bool(evaluation and evaluation.results_published)})
 
 
 @get("/orgs/{slug:str}", include_in_schema=False)

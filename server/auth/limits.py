@@ -46,11 +46,12 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "connections": Limit(200, 5),
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
     "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
+    "follow": Limit(10, 3600),  # requests to follow a theme by mail per client address (each may send a mail)
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
-                           "join", "join_lookup", "change_request"})
+                           "join", "join_lookup", "change_request", "follow"})
 
 
 def client_key(connection: Any) -> str:

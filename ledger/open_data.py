@@ -87,7 +87,8 @@ def atom_feed(theme: Theme, responses: Sequence[Any], *, base_url: str, org_name
         at = datetime.fromisoformat(r["published_at"]).isoformat()
         entry = child(feed, "entry")
         child(entry, "id", f"{page}#response-{r['id']}")
-        child(entry, "title", f"{gettext(STATUSES[r['status']])}: {r['issue_title']}")
+        label = STATUSES[r["status"]]
+        child(entry, "title", f"{gettext(label)}: {r['issue_title']}")
         child(entry, "published", at)
         child(entry, "updated", at)
         child(entry, "link", rel="alternate", type="text/html", href=f"{page}#issue-{r['issue_id']}")

@@ -169,12 +169,13 @@ def response_notice(settings: Settings) -> Callable[..., Any]:
     async def tell(conn: Any, follower: Any, response: Any) -> None:
         page_url = f"{settings.base_url}/themes/{response['slug']}"
         unsubscribe_url = f"{page_url}/unsubscribe/{TOKEN}"
+        label = RESPONSE_STATUSES[response["status"]]
         locale_token = _in_locale(follower["locale"])
         try:
             subject = header_text(i18n.translate(RESPONSE_SUBJECT, {"title": response["theme_title"],
                                                                     "issue": response["issue_title"]}))
             body = _environment.get_template("theme_response.txt").render(
-                response=response, status=i18n.gettext(RESPONSE_STATUSES[response["status"]]),
+                response=response, status=i18n.gettext(label),
                 page_url=f"{page_url}#issue-{response['issue_id']}", unsubscribe_url=unsubscribe_url)
         finally:
             i18n.current_locale.reset(locale_token)

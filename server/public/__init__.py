@@ -12,7 +12,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from server.auth.guards import STAFF, facilitated_board, staff
-from server.public import boards, calendars, facilitation, registration, sessions, themes
+from server.public import board_opinions, boards, calendars, facilitation, registration, sessions, themes
 
 
 def public_router() -> Router:
@@ -21,7 +21,7 @@ def public_router() -> Router:
         path="/", include_in_schema=False,
         route_handlers=[
             *sessions.ROUTES, *registration.ROUTES, *calendars.ROUTES, *boards.ROUTES, *themes.ROUTES,
-            Router(path="/", guards=[staff], route_handlers=facilitation.ROUTES,
+            Router(path="/", guards=[staff], route_handlers=[*facilitation.ROUTES, *board_opinions.ROUTES],
                    dependencies={**STAFF, "board": Provide(facilitated_board)}),
         ],
     )

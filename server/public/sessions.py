@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ledger import store as ledger_store
 from realtime import store as board_store
 from server.core.redirects import local_path
 from server.core.i18n import LOCALES, gettext as _, translate
@@ -132,8 +133,10 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
                   if s.status != "draft" and s.ends_at >= store.now_utc()][:6]
     closed = registration_open(session, store.now_utc())
     outcomes = [b for b in await board_store.session_boards(request.app.state.db, session.id) if b.outcome_published]
+    theme = await ledger_store.public_theme_of_session(request.app.state.db, session.id)
     return Template("pages/session_detail.html", context={"session": session, "series": series, "outcomes": outcomes,
-                                                          "now": store.now_utc(), "registration_closed": closed})
+                                                          "now": store.now_utc(), "registration_closed": closed,
+                                                          "theme": theme})
 
 
 @get("/orgs/{slug:str}", include_in_schema=False)

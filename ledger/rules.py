@@ -12,7 +12,16 @@ from datetime import date, datetime
 
 import msgspec
 
-from ledger.models import SOURCES, STATUSES, UNANSWERED, Issue, IssueInput, OpinionInput, ResponseInput, ThemeInput
+from ledger.models import (
+    SOURCES,
+    STATUSES,
+    UNANSWERED,
+    Issue,
+    IssueInput,
+    OpinionInput,
+    ResponseInput,
+    ThemeInput,
+)
 from sessions.catalog import N_
 from sessions.text import without_controls
 from sessions.validation import FieldError, InvalidInput

@@ -15,7 +15,14 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from ledger import rules, store
-from ledger.models import IssueInput, OpinionInput, ResponseInput, Theme, ThemeInput, ThemeUpdate
+from ledger.models import (
+    IssueInput,
+    OpinionInput,
+    ResponseInput,
+    Theme,
+    ThemeInput,
+    ThemeUpdate,
+)
 from sessions.catalog import N_
 from sessions.timestamps import now_utc
 from sessions.validation import FieldError, InvalidInput

@@ -13,7 +13,15 @@ import re
 import feedparser
 
 from tests.harness import html, make_session, next_saturday
-from tests.ledger_helpers import City, bearer, city, issue, opinion, post_json, respond, theme_with_sessions
+from tests.ledger_helpers import (
+    City,
+    city,
+    issue,
+    opinion,
+    post_json,
+    respond,
+    theme_with_sessions,
+)
 
 
 async def story(client, db) -> tuple[City, dict, dict[str, int]]:
@@ -92,8 +100,8 @@ async def test_responses_are_appended_never_edited_and_a_draft_is_published_once
     saku, theme, ids = await story(client, db)
     draft = await respond(client, saku, ids["屋根"], "設置を検討します。", "considering", publish=False)
     assert (await client.patch(f"/api/responses/{draft}", json={"body": "x"}, headers=saku.headers)).status_code in (404, 405)
-    public = lambda: client.get(f"/api/themes/{theme['slug']}")  # noqa: E731
-    roof = lambda data: next(i for i in data["issues"] if i["id"] == ids["屋根"])  # noqa: E731
+    public = lambda: client.get(f"/api/themes/{theme['slug']}")
+    roof = lambda data: next(i for i in data["issues"] if i["id"] == ids["屋根"])
     assert roof((await public()).json())["responses"] == []
     assert (await client.post(f"/api/responses/{draft}/publish", headers=saku.headers)).status_code == 200
     assert roof((await public()).json())["status"] == "considering"

@@ -17,7 +17,7 @@ from server.core import mail
 from server.settings import Settings
 from tests.harness import csrf_from, html, read_db
 from tests.ledger_helpers import city, issue, opinion, respond, theme_with_sessions
-from tests.test_attack_mail_tokens import smtp  # noqa: F401 - fixture: a real SMTP server on loopback
+from tests.test_attack_mail_tokens import smtp
 
 BASE = "http://testserver.local"
 SECRET = "ledger-follow-secret-" + "x" * 20
@@ -174,7 +174,7 @@ async def test_nobody_learns_who_follows_and_requests_are_limited(quiet, smtp):
     await client.post(link, data={"_csrf_token": csrf_from(await client.get(link))})
     again = await ask_to_follow(client, theme["slug"], "known@example.jp")
     stranger = await ask_to_follow(client, theme["slug"], "stranger@example.jp")
-    main = lambda r: html(r).select_one("main").get_text(" ", strip=True)  # noqa: E731
+    main = lambda r: html(r).select_one("main").get_text(" ", strip=True)
     assert main(first) == main(again) == main(stranger), "the same answer whoever follows"
     await deliver(db, port)
     assert len(inbox.to("known@example.jp")) == 1, "a follower asking again is not mailed again"

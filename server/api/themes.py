@@ -13,7 +13,14 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from ledger import open_data, store, themes
-from ledger.models import IssueInput, OpinionInput, ResponseInput, Theme, ThemeInput, ThemeUpdate
+from ledger.models import (
+    IssueInput,
+    OpinionInput,
+    ResponseInput,
+    Theme,
+    ThemeInput,
+    ThemeUpdate,
+)
 from server.api.sessions import ORGANIZER, PUBLIC, PUBLIC_ERRORS
 from server.auth.guards import CurrentAccount, Db
 from server.core import mail

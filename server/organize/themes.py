@@ -20,8 +20,17 @@ from litestar.response import Redirect, Template
 
 from ledger import rules, store, themes
 from ledger.models import (
-    SOURCES, STAFF_SOURCES, STATUSES, UNANSWERED, UNANSWERED_LABEL, IssueInput, OpinionInput, ResponseInput, Theme,
-    ThemeInput, ThemeUpdate,
+    SOURCES,
+    STAFF_SOURCES,
+    STATUSES,
+    UNANSWERED,
+    UNANSWERED_LABEL,
+    IssueInput,
+    OpinionInput,
+    ResponseInput,
+    Theme,
+    ThemeInput,
+    ThemeUpdate,
 )
 from server.auth.guards import CurrentAccount, Db
 from server.core import mail

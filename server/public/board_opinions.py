@@ -8,7 +8,8 @@ from litestar import Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Redirect, Template
 
-from ledger import collecting, store as ledger_store, themes
+from ledger import collecting, themes
+from ledger import store as ledger_store
 from realtime.store import Board
 from server.auth.guards import Db
 from sessions import store

@@ -15,7 +15,7 @@ SOURCES: dict[str, str] = {
     "evaluation": N_("Evaluation"),
     "paper": N_("Paper"),
     "mail": N_("Mail"),
-    "phone": N_("Phone"),
+    "phone": N_("By phone"),
     "public_comment": N_("Public comment"),
     "other": N_("Other"),
 }

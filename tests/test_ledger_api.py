@@ -11,6 +11,7 @@ import json
 import re
 
 import feedparser
+import jsonschema_rs
 
 from tests.harness import html, make_session, next_saturday
 from tests.ledger_helpers import (
@@ -66,6 +67,17 @@ async def test_a_theme_reads_as_the_story_of_the_debate_in_json(client, db):
     assert issues[ids["屋根"]]["status"] is None and issues[ids["屋根"]]["responses"] == []
     assert data["counts"] == {"considering": 0, "adopted": 1, "partly_adopted": 0, "not_feasible": 0,
                               "continuing": 1, "done": 0, "unanswered": 1}
+
+
+async def test_the_theme_json_matches_its_openapi_schema(client, db):
+    _saku, theme, _ids = await story(client, db)
+    document = (await client.get("/schema/openapi.json")).json()
+    answer = document["paths"]["/api/themes/{slug}"]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = {**answer["schema"], "components": document["components"]}
+    data = (await client.get(f"/api/themes/{theme['slug']}")).json()
+    validator = jsonschema_rs.validator_for(schema)
+    assert validator.is_valid(data), [str(e) for e in validator.iter_errors(data)]
+    assert not validator.is_valid({**data, "issues": [{"id": 1}]}), "the schema says what an issue holds"
 
 
 async def test_the_public_page_shows_issues_opinions_and_responses_in_time_order_with_counts(client, db):

@@ -3,6 +3,7 @@ published theme as open data for anyone (`GET /api/themes/{slug}`)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -45,6 +46,49 @@ class Created(msgspec.Struct):
 
 class OpinionIds(msgspec.Struct):
     opinion_ids: list[int]
+
+
+class SessionRef(msgspec.Struct):
+    id: int
+    title: str
+    starts_at: datetime
+
+
+class OpinionOut(msgspec.Struct, omit_defaults=True):
+    id: int
+    text: str
+    source: str
+    received_on: date
+    session_id: int | None = None
+
+
+class ResponseOut(msgspec.Struct, omit_defaults=True):
+    id: int
+    body: str
+    status: str
+    published_at: datetime
+    department: str = ""
+    session_id: int | None = None
+
+
+class IssueOut(msgspec.Struct):
+    id: int
+    title: str
+    status: str | None  # that of the latest published response; null while none is published
+    opinions: list[OpinionOut]
+    responses: list[ResponseOut]
+
+
+class ThemeData(msgspec.Struct):
+    """A published theme as open data (only published responses; optional fields absent when empty)."""
+
+    slug: str
+    title: str
+    description: str
+    url: str
+    sessions: list[SessionRef]
+    counts: dict[str, int]
+    issues: list[IssueOut]
 
 
 class Published(msgspec.Struct):
@@ -127,12 +171,13 @@ async def publish_response(request: Request, response_id: FromPath[int], respons
 
 
 @get("/api/themes/{slug:str}", summary="A theme as open data", tags=["ledger"], **PUBLIC, responses=PUBLIC_ERRORS)
-async def theme_data(request: Request, slug: FromPath[str], db: Db) -> dict[str, Any]:
+async def theme_data(request: Request, slug: FromPath[str], db: Db) -> ThemeData:
     """Sessions, issues with their opinions and published responses (oldest first), counts per status."""
     theme = await public_theme(db, slug)
-    return open_data.theme_json(theme, await store.theme_sessions(db, theme.id, public=True),
+    data = open_data.theme_json(theme, await store.theme_sessions(db, theme.id, public=True),
                                 await store.theme_issues(db, theme.id, drafts=False),
                                 base_url=request.app.state.settings.base_url)
+    return msgspec.convert(data, ThemeData, strict=False)
 
 
 ROUTES = [list_themes, create_theme, change_theme, add_opinion, raise_issue, add_to_issue, append_response,

@@ -47,7 +47,8 @@ def chosen(state: BoardState, board_id: int, *, notes: Iterable[str] = (), group
     offered = pickable(state)
     by_kind = {kind: {item.id: item for item in offered[kind + "s"]} for kind in ("group", "note", "question")}
     picked = []
-    for kind, ids, source in (("group", groups, "board"), ("note", notes, "board"), ("question", questions, "question")):
+    kinds = (("group", groups, "board"), ("note", notes, "board"), ("question", questions, "question"))
+    for kind, ids, source in kinds:
         for item_id in dict.fromkeys(ids):
             item = by_kind[kind].get(item_id)
             if item is not None and item.text.strip():

@@ -55,7 +55,7 @@ async def request_follow(db: Any, theme: Theme, email: str, *, locale: str, secr
             salt = secrets.token_urlsafe(24)
             follower_id = await store.add_follower(conn, theme.id, email=email, locale=locale, salt=salt,
                                                    token_hash=token_hash(follower_token(secret, salt)), now=now)
-        elif found["confirmed_at"] is None and from_db(found["requested_at"]) + RESEND_AFTER <= now:  # type: ignore[operator]
+        elif found["confirmed_at"] is None and from_db(found["requested_at"]) + RESEND_AFTER <= now:  # type: ignore
             follower_id = found["id"]
             await store.renew_request(conn, follower_id, locale=locale, now=now)
         else:

@@ -57,8 +57,8 @@ def csv_rows(issues: Sequence[Issue]) -> list[list[Any]]:
         for o in issue.opinions:
             rows.append([*head, "opinion", o.id, o.received_on.isoformat(), o.source, "", o.session_id or "", o.text])
         for r in issue.published_responses:
-            rows.append([*head, "response", r.id, _local(r.published_at)[:10], r.status, r.department,  # type: ignore[arg-type]
-                         r.session_id or "", r.body])
+            day = _local(r.published_at)[:10]  # type: ignore[arg-type]
+            rows.append([*head, "response", r.id, day, r.status, r.department, r.session_id or "", r.body])
     return rows
 
 

@@ -69,7 +69,8 @@ def checked_theme(data: ThemeInput) -> ThemeInput:
     return msgspec.structs.replace(data, title=title, description=description, slug=slug)
 
 
-def checked_theme_text(errors: list[FieldError], title: str | None, description: str | None) -> tuple[str | None, str | None]:
+def checked_theme_text(errors: list[FieldError], title: str | None,
+                       description: str | None) -> tuple[str | None, str | None]:
     """A changed title or description, cleaned (None: unchanged)."""
     return (None if title is None else _text(errors, "title", title, MAX_TITLE, required=True),
             None if description is None else _text(errors, "description", description, MAX_DESCRIPTION, required=False))
@@ -161,7 +162,8 @@ def unanswered(issues: Sequence[Issue]) -> list[Issue]:
     return [issue for issue in issues if not issue.responses]
 
 
-def due_before(issues: Sequence[Issue], *, next_session_id: int | None, last_session_start: datetime | None) -> list[Issue]:
+def due_before(issues: Sequence[Issue], *, next_session_id: int | None,
+               last_session_start: datetime | None) -> list[Issue]:
     """Issues with responses whose latest response is older than the last session held (nothing new
     since we last met) and is not already the answer for the next session: what to answer before
     meeting again. Without a next session nothing is due."""

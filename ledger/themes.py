@@ -90,9 +90,9 @@ async def add_collected(db: Any, theme: Theme, items: Iterable[tuple[str, str, s
     added = 0
     async with db.transaction() as conn:
         for origin, source, text in items:
-            data = rules.checked_opinion(OpinionInput(text=text, source=source, session_id=session_id,
-                                                      received_on=min(day, today())),
-                                         today=today(), session_ids=[session_id] if session_id else [])
+            typed = OpinionInput(text=text[:rules.MAX_OPINION], source=source, session_id=session_id,
+                                 received_on=min(day, today()))
+            data = rules.checked_opinion(typed, today=today(), session_ids=[session_id] if session_id else [])
             if await store.origin_known(conn, theme.id, origin):
                 continue
             await store.add_opinion(conn, theme.id, data, origin=origin, now=now_utc())

@@ -138,8 +138,9 @@ async def add_opinion(request: Request, theme_id: FromPath[int], theme: NamedDep
     session_id = int(values["session_id"]) if str(values.get("session_id", "")).isdigit() else None
     if not errors:
         try:
-            await themes.add_opinion(db, theme, OpinionInput(text=values.get("text", ""), source=values.get("source", ""),
-                                                             session_id=session_id, received_on=received_on))
+            typed = OpinionInput(text=values.get("text", ""), source=values.get("source", ""),
+                                 session_id=session_id, received_on=received_on)
+            await themes.add_opinion(db, theme, typed)
         except InvalidInput as invalid:
             errors = field_messages(invalid.errors)
     if errors:

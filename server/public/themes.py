@@ -122,7 +122,8 @@ async def confirm_form(request: Request, slug: FromPath[str], token: FromPath[st
 async def confirm(request: Request, slug: FromPath[str], token: FromPath[str], db: Db) -> Template:
     theme = await public_theme(db, slug)
     confirmed = await following.confirm(db, theme, token)
-    return Template("pages/theme_follow.html", context={"theme": theme, "state": "following" if confirmed else "unknown"},
+    state = "following" if confirmed else "unknown"
+    return Template("pages/theme_follow.html", context={"theme": theme, "state": state},
                     status_code=200 if confirmed else 404)
 
 

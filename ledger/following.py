@@ -24,6 +24,7 @@ from sessions.timestamps import from_db, now_utc
 from sessions.validation import FieldError, InvalidInput
 
 RESEND_AFTER = timedelta(hours=1)
+KEEP_UNCONFIRMED = timedelta(days=7)  # an address nobody confirmed is forgotten after this
 Ask = Callable[[Any, Any, Theme], Awaitable[None]]  # (conn, follower row, theme): queue the confirmation mail
 
 
@@ -62,6 +63,16 @@ async def request_follow(db: Any, theme: Theme, email: str, *, locale: str, secr
             return  # following already, or mailed a moment ago
         follower = await conn.fetch_one("select * from theme_followers where id = ?", (follower_id,))
         await ask(conn, follower, theme)
+
+
+async def forget_unconfirmed(db: Any) -> int:
+    """Delete the addresses of requests never confirmed within KEEP_UNCONFIRMED; returns how many."""
+    stale = await store.unconfirmed_before(db, now_utc() - KEEP_UNCONFIRMED)
+    if stale:
+        async with db.transaction() as conn:
+            for follower_id in stale:
+                await store.remove_follower(conn, follower_id)
+    return len(stale)
 
 
 async def follower_of(db: Any, theme: Theme, token: str) -> Any:

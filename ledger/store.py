@@ -230,6 +230,13 @@ async def remove_follower(conn: Any, follower_id: int) -> None:
     await conn.execute("delete from theme_followers where id = ?", (follower_id,))
 
 
+async def unconfirmed_before(db: Reader, before: datetime) -> list[int]:
+    """Followers who never confirmed, asked before `before` (their address is kept no longer)."""
+    rows = await db.fetch_all("select id from theme_followers where confirmed_at is null and requested_at < ?",
+                              (to_db(before),))
+    return [row[0] for row in rows]
+
+
 async def confirmed_followers(db: Reader, theme_id: int) -> list[sqlite3.Row]:
     return await db.fetch_all("select * from theme_followers where theme_id = ? and confirmed_at is not null "
                               "order by id", (theme_id,))

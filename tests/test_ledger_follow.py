@@ -186,3 +186,18 @@ async def test_nobody_learns_who_follows_and_requests_are_limited(quiet, smtp):
     answers = [(await ask_to_follow(client, theme["slug"], f"p{n}@example.jp")).status_code for n in range(12)]
     assert 429 in answers and answers[0] == 200
     assert read_db(path, "select count(*) from theme_followers")[0][0] < 14
+
+
+async def test_an_address_never_confirmed_is_forgotten_after_a_week(quiet, smtp):
+    from ledger import following
+
+    client, db, path = quiet
+    _saku, theme, _issue = await a_theme(client, db)
+    await ask_to_follow(client, theme["slug"], "old@example.jp")
+    await ask_to_follow(client, theme["slug"], "new@example.jp")
+    async with db.transaction() as conn:
+        await conn.execute("update theme_followers set requested_at = '2000-01-01T00:00:00Z' where email = ?",
+                           ("old@example.jp",))
+    assert await following.forget_unconfirmed(db) == 1
+    assert [row[0] for row in read_db(path, "select email from theme_followers")] == ["new@example.jp"]
+    assert not read_db(path, "select 1 from outbox where to_address = 'old@example.jp'"), "its unsent mail goes too"

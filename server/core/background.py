@@ -1,4 +1,5 @@
-"""Work that runs beside the web app: mail delivery, reminders the day before, and the retention purge.
+"""Work that runs beside the web app: mail delivery, reminders the day before, the retention purge, and
+forgetting requests to follow a theme that were never confirmed.
 
 With several worker processes it runs in one of them: the one holding an exclusive lock on a file
 next to the database. The lock goes with its process, so if that worker dies another takes over.
@@ -14,6 +15,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from ledger import following
 from server.core import mail
 from server.settings import Settings
 from sessions import registration_store as rstore
@@ -90,6 +92,7 @@ async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
                 last_housekeeping = loop.time()
                 await queue_reminders(db, notify)
                 await purge_sensitive(db, settings.retention_days)
+                await following.forget_unconfirmed(db)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - logged without personal data, retried next round

@@ -4,6 +4,7 @@ organizer's pages, each with zero axe-core violations. Screenshots go to /tmp/sh
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from ledger import store as ledger_store
 from ledger import themes
 from ledger.models import IssueInput, OpinionInput, ResponseInput, ThemeInput
 from realtime import store as board_store
+from realtime.board import Actor
+from realtime.service import BoardService
 from server.organize.boards import board_errors, create_board
 from tests.harness import (
     ServerProcess, axe_violations, everything, in_own_loop, make_account, make_session, make_venue, new_page,
@@ -64,6 +67,10 @@ async def seed(db_path: Path) -> dict[str, Any]:
         board = await create_board(db, sessions[0], account.org_id, config)
         async with db.transaction() as conn:
             await board_store.set_outcome(conn, board, True, False)
+        service, writer = BoardService(db), Actor(id="p1", name="佐藤 花子")
+        for text in ("夜の便がほしい", "駅までの坂がつらい"):
+            await service.handle(board, "note:add", {"zone": "z1", "text": text}, writer, uuid.uuid4().hex)
+        await service.handle(board, "question:ask", {"text": "乗合タクシーの料金は？"}, writer, uuid.uuid4().hex)
     return {"theme": theme.id, "issue": issues[0], "board": board, "session": sessions[2]}
 
 
@@ -152,6 +159,9 @@ async def test_the_organizer_pages_pass_axe(browser, server):
                       (f"/sessions/{ids['session']}", "session-link"), (f"/boards/{ids['board']}/outcome", "outcome-link")):
         answer = await page.goto(base + url)
         assert answer is not None and answer.status == 200, url
+        if "opinions" in url:
+            assert await page.locator("main form input[type=checkbox]").count() == 3, "two notes and a question"
+            assert "佐藤" not in await page.locator("main").inner_text(), "no names"
         assert await axe_violations(page) == [], url
         await shot(page, name)
     await page.goto(f"{base}/organize/issues/{ids['issue']}")

@@ -1,9 +1,10 @@
-"""Mail to registrants: written to the outbox in the same transaction as the change it reports,
-then delivered by a background task over SMTP, retried with backoff a bounded number of times.
+"""Mail to registrants and to a theme's followers (論点整理): written to the outbox in the same
+transaction as the change it reports, then delivered by a background task over SMTP, retried with
+backoff a bounded number of times.
 
-The outbox keeps each message with `/r/{token}` in place of the registrant's link: the link is
-derived from the server secret when the message is sent, so a copy of the database holds no
-working link. A message that cannot be built or sent fails alone, visibly on the admins' page,
+The outbox keeps each message with `/r/{token}` in place of the registrant's link (and a follower's
+`/follow/{token}` and `/unsubscribe/{token}`): the link is derived from the server secret when the
+message is sent, so a copy of the database holds no working link. A message that cannot be built or sent fails alone, visibly on the admins' page,
 and never holds up the others. With no TAIWA_SMTP_URL the outbox simply keeps the messages, and
 admins read them at /organize/admin/outbox.
 """

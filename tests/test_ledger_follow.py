@@ -14,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from server.app import create_app
 from server.core import mail
+from server.core.logs import mask
 from server.settings import Settings
 from tests.harness import csrf_from, html, read_db
 from tests.ledger_helpers import city, issue, opinion, respond, theme_with_sessions
@@ -66,6 +67,8 @@ async def test_double_opt_in_then_a_mail_per_published_response_then_one_click_u
     confirmation = inbox.to("hanako@example.jp")[0]
     assert "フォローの確認" in confirmation["Subject"] and confirmation["List-Unsubscribe"] is None
     confirm_link = link_in(confirmation, "follow")
+    assert mask(f'"GET {confirm_link} HTTP/1.1"') == f'"GET /themes/{theme["slug"]}/follow/*** HTTP/1.1"', \
+        "the token never reaches the access log"
     assert all("/follow/{token}" in row[0] for row in read_db(path, "select body from outbox where kind = 'follow_confirm'")), \
         "the stored mail holds no working link"
 

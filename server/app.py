@@ -105,7 +105,8 @@ def litestar_app(settings: Settings, secret: str, lifespan: Callable[[Litestar],
                                        engine_callback=lambda engine: configure(engine.engine)),
         csrf_config=CSRFConfig(secret=secret, cookie_name=CSRF_COOKIE,
                                cookie_secure=settings.secure_cookies, cookie_httponly=True,
-                               exclude=["/api/", "/socket.io/"]),
+                               # RFC 8058: mail programs unsubscribe with a bare POST (the token is the secret)
+                               exclude=["/api/", "/socket.io/", "^/themes/[^/]+/unsubscribe/[^/]+$"]),
         openapi_config=OpenAPIConfig(
             title="Taiwa API", version="1.0.0", path="/schema", render_plugins=[JsonRenderPlugin()],
             components=Components(security_schemes={

@@ -49,8 +49,12 @@ def serve(args: argparse.Namespace) -> int:
             if args.demo:
                 from sessions.demo import seed_demo
 
+                from ledger.demo import seed_demo_theme
+
                 created = await seed_demo(db, add_account=_demo_account)
                 print(f"taiwa: demo data {'seeded: ' + str(created) + ' sessions' if created else 'already present'}")
+                if await seed_demo_theme(db):
+                    print("taiwa: demo theme seeded: /themes/koukyou-koutsuu")
         finally:
             await db.close()
 

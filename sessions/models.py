@@ -147,6 +147,7 @@ class SessionUpdate(Struct, kw_only=True):
     childcare: ChildcareOffer | None | UnsetType = UNSET
     accommodations: list[AccommodationOffer] | UnsetType = UNSET
     cancel_reason: str | UnsetType = UNSET
+    theme_id: int | None | UnsetType = UNSET  # set by the ledger (ledger/themes.py), not by scheduling
 
 
 class VenueInput(Struct, kw_only=True):
@@ -216,6 +217,7 @@ class Session(Struct, kw_only=True):
     withdrawn_at: datetime | None = None  # last taken back from public to draft
     withdrawn_sequence: int | None = None  # its SEQUENCE at that moment
     themes_en: list[str] = msgspec.field(default_factory=list)
+    theme_id: int | None = None  # the ledger theme (論点整理) it belongs to
 
     @property
     def ever_public(self) -> bool:

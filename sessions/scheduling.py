@@ -122,7 +122,7 @@ async def patch_session(db: Database, session: Session, changes: SessionUpdate, 
     status, reason = session.status, None
     for name in changes.__struct_fields__:
         value = getattr(changes, name)
-        if value is msgspec.UNSET:
+        if value is msgspec.UNSET or name == "theme_id":  # the theme is the ledger's (ledger/themes.py)
             continue
         if name == "status":
             status = value

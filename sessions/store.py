@@ -189,6 +189,7 @@ def _session(row: sqlite3.Row, offers: list[AccommodationOffer]) -> Session:
         confirmed_in_person=row["confirmed_in_person"], confirmed_online=row["confirmed_online"],
         confirmed_children=row["confirmed_children"], revision=row["revision"], published_at=from_db(row["published_at"]),
         withdrawn_at=from_db(row["withdrawn_at"]), withdrawn_sequence=row["withdrawn_sequence"],
+        theme_id=row["theme_id"],
     )
 
 

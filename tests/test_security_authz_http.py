@@ -20,6 +20,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from ledger import store as ledger_store
+from ledger import themes as ledger_themes
+from ledger.models import IssueInput, OpinionInput, ResponseInput, ThemeInput
 from realtime import store as board_store
 from realtime.board import Actor
 from server.app import create_app
@@ -343,6 +346,59 @@ RULES: list[Rule] = [
          api_manage(200)),
     Rule("GET", "/api/evaluations/{evaluation_id:int}/results", "/api/evaluations/{other_evaluation}/results",
          row(401, 401, 401, 404, 403, 404, 200, 200), note="IDOR: another organization's results"),
+    # ---------------------------------------------------------------- the ledger (論点整理)
+    Rule("GET", "/themes/{slug:str}", "/themes/{theme_slug}", everyone(200)),
+    Rule("GET", "/themes/{slug:str}", "/themes/{hidden_slug}", everyone(404), note="an unpublished theme"),
+    Rule("GET", "/themes/{slug:str}/feed.atom", "/themes/{theme_slug}/feed.atom", everyone(200)),
+    Rule("GET", "/themes/{slug:str}/feed.atom", "/themes/{hidden_slug}/feed.atom", everyone(404)),
+    Rule("GET", "/themes/{slug:str}/export.csv", "/themes/{theme_slug}/export.csv", everyone(200)),
+    Rule("GET", "/themes/{slug:str}/export.csv", "/themes/{hidden_slug}/export.csv", everyone(404)),
+    Rule("POST", "/themes/{slug:str}/follow", "/themes/{theme_slug}/follow", everyone(200),
+         body={"email": "f-{nonce}@example.jp"}, note="the same answer for everyone; a mail only to confirm"),
+    Rule("POST", "/themes/{slug:str}/follow", "/themes/{hidden_slug}/follow", everyone(404),
+         body={"email": "f-{nonce}@example.jp"}),
+    Rule("GET", "/themes/{slug:str}/follow/{token:str}", "/themes/{theme_slug}/follow/{token}", everyone(404),
+         note="a guessed confirmation token"),
+    Rule("POST", "/themes/{slug:str}/follow/{token:str}", "/themes/{theme_slug}/follow/{token}", everyone(404)),
+    Rule("GET", "/themes/{slug:str}/unsubscribe/{token:str}", "/themes/{theme_slug}/unsubscribe/{token}",
+         everyone(200), note="a guessed token unsubscribes nobody; the answer says nothing of who follows"),
+    Rule("POST", "/themes/{slug:str}/unsubscribe/{token:str}", "/themes/{theme_slug}/unsubscribe/{token}",
+         everyone(200)),
+    Rule("GET", "/organize/themes", "/organize/themes", signed_in(200)),
+    Rule("POST", "/organize/themes", "/organize/themes", own_org(422), body={"title": ""}),
+    Rule("GET", "/organize/themes/{theme_id:int}", "/organize/themes/{theme}", manage(200)),
+    Rule("POST", "/organize/themes/{theme_id:int}", "/organize/themes/{theme}", manage(422), body={"title": ""}),
+    Rule("POST", "/organize/themes/{theme_id:int}/sessions", "/organize/themes/{theme}/sessions", manage(303)),
+    Rule("POST", "/organize/themes/{theme_id:int}/opinions", "/organize/themes/{theme}/opinions", manage(303),
+         body={"text": "権限確認の意見", "source": "paper"}),
+    Rule("POST", "/organize/themes/{theme_id:int}/issues", "/organize/themes/{theme}/issues", manage(422),
+         body={"issue_title": ""}),
+    Rule("GET", "/organize/themes/{theme_id:int}/unanswered", "/organize/themes/{theme}/unanswered", manage(200)),
+    Rule("GET", "/organize/themes/{theme_id:int}/due", "/organize/themes/{theme}/due", manage(200)),
+    Rule("GET", "/organize/issues/{issue_id:int}", "/organize/issues/{issue}", manage(200)),
+    Rule("POST", "/organize/issues/{issue_id:int}/responses", "/organize/issues/{issue}/responses", manage(303),
+         body={"body": "権限確認の回答", "status": "considering"}),
+    Rule("POST", "/organize/issues/{issue_id:int}/opinions", "/organize/issues/{issue}/opinions", manage(422)),
+    Rule("POST", "/organize/responses/{response_id:int}/publish", "/organize/responses/{draft_response}/publish",
+         manage(303)),
+    Rule("GET", B + "/opinions", "/boards/{board}/opinions", facilitate(200)),
+    Rule("POST", B + "/opinions", "/boards/{board}/opinions", facilitate(303)),
+    Rule("GET", "/api/themes", "/api/themes", api_signed_in(200)),
+    Rule("POST", "/api/themes", "/api/themes", api_own_org(201), json={"title": "API のテーマ"}),
+    Rule("GET", "/api/themes/{slug:str}", "/api/themes/{theme_slug}", everyone(200)),
+    Rule("GET", "/api/themes/{slug:str}", "/api/themes/{hidden_slug}", everyone(404)),
+    Rule("PATCH", "/api/themes/{theme_id:int}/settings", "/api/themes/{theme}/settings", api_manage(200),
+         json={"description": "書き換えた説明"}),
+    Rule("POST", "/api/themes/{theme_id:int}/opinions", "/api/themes/{theme}/opinions", api_manage(201),
+         json={"text": "API の意見", "source": "mail"}),
+    Rule("POST", "/api/themes/{theme_id:int}/issues", "/api/themes/{theme}/issues", api_manage(201),
+         json={"title": "API の論点", "opinion_ids": []}),
+    Rule("POST", "/api/issues/{issue_id:int}/opinions", "/api/issues/{issue}/opinions", api_manage(422),
+         json={"opinion_ids": []}),
+    Rule("POST", "/api/issues/{issue_id:int}/responses", "/api/issues/{issue}/responses", api_manage(201),
+         json={"body": "API の回答", "status": "considering", "publish": False}),
+    Rule("POST", "/api/responses/{response_id:int}/publish", "/api/responses/{draft_response}/publish",
+         api_manage(200)),
 ]
 
 
@@ -408,6 +464,22 @@ async def _evaluation(app: Any, session_id: int) -> tuple[int, str, int]:
     return made.id, made.code, made.questions[0].id
 
 
+async def _draft_response(db: Any, issue_id: int) -> int:
+    issue = await ledger_store.issue_row(db, issue_id)
+    return await ledger_themes.append_response(db, issue, ResponseInput(body="下書きの回答", status="considering",
+                                                                        publish=False), author_id=None)
+
+
+async def _ledger(db: Any, org_id: int) -> dict[str, Any]:
+    """A published theme with an opinion, an issue and a draft response, and an unpublished theme."""
+    theme = await ledger_themes.create_theme(db, org_id, ThemeInput(title="権限確認のテーマ", slug="authz-theme"))
+    await ledger_themes.create_theme(db, org_id, ThemeInput(title="非公開のテーマ", slug="authz-hidden", published=False))
+    opinion = await ledger_themes.add_opinion(db, theme, OpinionInput(text="権限確認の意見", source="paper"))
+    issue = await ledger_themes.raise_issue(db, theme, IssueInput(title="権限確認の論点", opinion_ids=[opinion]))
+    return {"theme": theme.id, "theme_slug": "authz-theme", "hidden_slug": "authz-hidden", "issue": issue,
+            "draft_response": await _draft_response(db, issue)}
+
+
 async def build_world(app: Any, client: AsyncTestClient) -> World:
     db = app.litestar.state.db
     people = {role: await make_account(db, email, role=kind, org=org)
@@ -447,7 +519,7 @@ async def build_world(app: Any, client: AsyncTestClient) -> World:
                       "other_board": other_board.id, "published_board": published.id, "code": board.join_code,
                       "other_code": other_board.join_code, "poll": await _poll(app, board.id, live=False),
                       "live_poll": await _poll(app, board.id, live=True), "org": org_a,
-                      "account": spare.id, "other_session": other_session, "bare_session": draft})
+                      "account": spare.id, **await _ledger(db, org_a)})
     world.ids["evaluation"], world.ids["ecode"], world.ids["equestion"] = await _evaluation(app, session)
     world.ids["other_evaluation"] = (await _evaluation(app, other_session))[0]
     async with db.transaction() as conn:
@@ -487,6 +559,8 @@ async def fresh_objects(world: World, needs: str) -> dict[str, Any]:
         ids.update(board=board.id, code=board.join_code)
         async with db.transaction() as conn:
             _p, participant = await board_store.add_participant(conn, board.id, "参加 さん", "online")
+    if wants("draft_response"):
+        ids["draft_response"] = await _draft_response(db, world.ids["issue"])
     if wants("series"):
         start = next_saturday(weeks=10)
         made = await scheduling.create_sessions(db, org_a, SessionInput(

@@ -52,6 +52,9 @@ OPERATIONS = [
     "POST /api/boards/{board_id}/polls", "GET /api/polls/{poll_id}/results",
     "POST /api/sessions/{session_id}/evaluation", "POST /api/evaluations/{evaluation_id}/responses",
     "GET /api/evaluations/{evaluation_id}/results",
+    "GET /api/themes", "POST /api/themes", "GET /api/themes/{slug}", "PATCH /api/themes/{theme_id}/settings",
+    "POST /api/themes/{theme_id}/opinions", "POST /api/themes/{theme_id}/issues", "POST /api/issues/{issue_id}/opinions",
+    "POST /api/issues/{issue_id}/responses", "POST /api/responses/{response_id}/publish",
 ]
 WAYS = [("valid data", GenerationMode.POSITIVE, True), ("valid data", GenerationMode.POSITIVE, False),
         ("invalid data", GenerationMode.NEGATIVE, True), ("invalid data", GenerationMode.NEGATIVE, False)]
@@ -92,7 +95,15 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
         roster = http.get(f"/api/sessions/{with_support['id']}/registrations", headers=auth).json()
         request_id = next(r["id"] for entry in roster for r in entry["accommodations"])
         evaluation = http.post(f"/api/sessions/{with_support['id']}/evaluation", headers=auth, json={}).json()
-    return {"session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
+        theme = http.post("/api/themes", headers=auth, json={"title": "ファズ用テーマ", "slug": "fuzz-theme"}).json()
+        opinion = http.post(f"/api/themes/{theme['id']}/opinions", headers=auth,
+                            json={"text": "ファズ用の意見", "source": "paper"}).json()
+        issue = http.post(f"/api/themes/{theme['id']}/issues", headers=auth,
+                          json={"title": "ファズ用の論点", "opinion_ids": [opinion["id"]]}).json()
+        draft = http.post(f"/api/issues/{issue['id']}/responses", headers=auth,
+                          json={"body": "下書き", "status": "considering", "publish": False}).json()
+    return {"theme_id": theme["id"], "slug": theme["slug"], "issue_id": issue["id"], "response_id": draft["id"],
+            "session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
             "poll_id": poll["id"], "token": registered.json()["token"], "request_id": request_id,
             "evaluation_id": evaluation["id"]}
 

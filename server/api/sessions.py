@@ -17,7 +17,10 @@ from server.core.errors import error_responses
 from server.core.i18n import gettext as _
 from server.public.sessions import filters_from_query
 from server.auth.guards import Db, CurrentAccount
+from ledger import store as ledger_store
+from ledger import themes as ledger_themes
 from sessions import registration, scheduling, store
+from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, Venue, VenueInput
 from sessions.validation import FieldError, InvalidInput, range_errors, zone
 
@@ -84,6 +87,7 @@ class SessionOut(msgspec.Struct):
     url: str = ""
     updated_at: datetime | None = None
     online_url: str | msgspec.UnsetType = msgspec.UNSET
+    theme_id: int | None | msgspec.UnsetType = msgspec.UNSET  # organizers only (a theme may be unpublished)
 
 
 class SessionPage(msgspec.Struct):
@@ -145,6 +149,7 @@ def session_out(session: Session, *, base_url: str, private: bool) -> SessionOut
         contact_name=session.contact_name, contact_email=session.contact_email, contact_phone=session.contact_phone,
         cancel_reason=session.cancel_reason, sequence=session.sequence, url=f"{base_url}/sessions/{session.id}",
         updated_at=session.updated_at, online_url=session.online_url if private else msgspec.UNSET,
+        theme_id=session.theme_id if private else msgspec.UNSET,
     )
 
 
@@ -219,8 +224,15 @@ async def patch_session(request: Request, session_id: FromPath[int], data: JSONB
     """Change some fields; `status` publishes, cancels or completes; one occurrence of a series changes alone."""
     if range_errors(data):  # before the new start moves deadlines (a far-off year would overflow)
         raise InvalidInput(range_errors(data))
-    await scheduling.patch_session(db, session, data, notify=request.app.state.notify)
-    await registration.refill_after_change(db, session_id, notify=request.app.state.notify)
+    if data.theme_id is not msgspec.UNSET:  # the ledger's theme (論点整理), of the session's organization
+        theme = await ledger_store.get_theme(db, data.theme_id) if data.theme_id is not None else None
+        if data.theme_id is not None and (theme is None or theme.org_id != session.org.id):
+            raise InvalidInput([FieldError("theme_id", N_("Choose a theme of the session's organization."))])
+        await ledger_themes.attach_session(db, theme, session_id)
+        data = msgspec.structs.replace(data, theme_id=msgspec.UNSET)
+    if any(getattr(data, name) is not msgspec.UNSET for name in data.__struct_fields__):
+        await scheduling.patch_session(db, session, data, notify=request.app.state.notify)
+        await registration.refill_after_change(db, session_id, notify=request.app.state.notify)
     return _out(request, await store.get_session(db, session_id))  # type: ignore[arg-type]
 
 

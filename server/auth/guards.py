@@ -20,6 +20,8 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 
+from ledger import store as ledger_store
+from ledger.models import Theme
 from realtime import store as board_store
 from realtime.store import Board
 from server.auth.accounts import Account
@@ -178,6 +180,36 @@ async def managed_evaluation(db: Db, account: CurrentAccount, evaluation_id: Fro
     evaluation = await evaluation_store.get_evaluation(db, evaluation_id)
     assert evaluation is not None
     return evaluation
+
+
+async def managed_theme(db: Db, account: CurrentAccount, theme_id: FromPath[int]) -> Theme:
+    """A ledger theme the account may change; another organization's theme is 404, a facilitator's 403."""
+    theme = await ledger_store.get_theme(db, theme_id)
+    if theme is None or not account.can_see_drafts_of(theme.org_id):
+        raise NotFoundException(detail=_("There is no such theme."))
+    if not account.can_manage(theme.org_id):
+        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
+    return theme
+
+
+async def managed_issue(db: Db, account: CurrentAccount, issue_id: FromPath[int]) -> Any:
+    """An issue (with its theme's org_id and slug) of a theme the account may change."""
+    issue = await ledger_store.issue_row(db, issue_id)
+    if issue is None or not account.can_see_drafts_of(issue["org_id"]):
+        raise NotFoundException(detail=_("There is no such issue."))
+    if not account.can_manage(issue["org_id"]):
+        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
+    return issue
+
+
+async def managed_response(db: Db, account: CurrentAccount, response_id: FromPath[int]) -> Any:
+    """A response (with its issue and theme) of a theme the account may change."""
+    response = await ledger_store.response_row(db, response_id)
+    if response is None or not account.can_see_drafts_of(response["org_id"]):
+        raise NotFoundException(detail=_("There is no such response."))
+    if not account.can_manage(response["org_id"]):
+        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
+    return response
 
 
 # every handler may ask for `db` and `viewer` (app level); staff routers add `account`

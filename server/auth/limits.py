@@ -52,12 +52,13 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     # evaluation answers without a registrant's link (the room's QR code), per client address: a room on
     # one Wi-Fi fits, a flood of made-up answers does not
     "evaluation": Limit(30, 60),
+    "follow": Limit(10, 3600),  # requests to follow a theme by mail per client address (each may send a mail)
 }
 
 # counted in the database (one limit for every process); the rest per participant, in its process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
                            "join", "join_lookup", "change_request", "link_resend",
-                           "evaluation"})
+                           "evaluation", "follow"})
 
 
 def client_key(connection: Any) -> str:

@@ -1,5 +1,5 @@
 """Work that runs beside the web app: mail delivery, reminders the day before, evaluation mail after a
-session, and the retention purge.
+session, the retention purge, and forgetting requests to follow a theme that were never confirmed.
 
 With several worker processes it runs in one of them: the one holding an exclusive lock on a file
 next to the database. The lock goes with its process, so if that worker dies another takes over.
@@ -15,6 +15,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from ledger import following
 from server.core import mail
 from server.settings import Settings
 from sessions import evaluation_actions
@@ -109,6 +110,7 @@ async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
                 await queue_reminders(db, notify)
                 await queue_evaluation_mail(db, settings)
                 await purge_sensitive(db, settings.retention_days)
+                await following.forget_unconfirmed(db)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - logged without personal data, retried next round

@@ -1,5 +1,5 @@
-"""Logging that never records secrets: registrant tokens in paths, and names searched for in the roster, are
-masked in the access log."""
+"""Logging that never records secrets: registrant and theme follower tokens in paths, and names searched for
+in the roster, are masked in the access log."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import logging
 import re
 from typing import Any
 
-TOKEN_PATH = re.compile(r"(/(?:r|api/registrations)/)[A-Za-z0-9_\-]{8,}")
+# registrants' tokens, and the tokens of a theme follower's confirm and unsubscribe links (論点整理)
+TOKEN_PATH = re.compile(r"(/(?:r|api/registrations|themes/[^/\s?]+/(?:follow|unsubscribe))/)[A-Za-z0-9_\-]{8,}")
 # the roster search on staff pages takes a registrant's name (a GET form, so it works without JavaScript)
 ROSTER_SEARCH = re.compile(r"(/organize/[^?\s]*\?(?:[^\s#]*&)?q=)[^&\s#]*")
 

@@ -1,9 +1,10 @@
-"""Mail to registrants: written to the outbox in the same transaction as the change it reports,
-then delivered by a background task over SMTP, retried with backoff a bounded number of times.
+"""Mail to registrants and to a theme's followers (論点整理): written to the outbox in the same
+transaction as the change it reports, then delivered by a background task over SMTP, retried with
+backoff a bounded number of times.
 
-The outbox keeps each message with `/r/{token}` in place of the registrant's link: the link is
-derived from the server secret when the message is sent, so a copy of the database holds no
-working link. A message that cannot be built or sent fails alone, visibly on the admins' page,
+The outbox keeps each message with `/r/{token}` in place of the registrant's link (and a follower's
+`/follow/{token}` and `/unsubscribe/{token}`): the link is derived from the server secret when the
+message is sent, so a copy of the database holds no working link. A message that cannot be built or sent fails alone, visibly on the admins' page,
 and never holds up the others. With no TAIWA_SMTP_URL the outbox simply keeps the messages, and
 admins read them at /organize/admin/outbox.
 """
@@ -29,6 +30,9 @@ from server.core import i18n
 from server.settings import ROOT, Settings
 from server.core import outbox_store
 from server.core.templating import configure, localized
+from ledger import store as ledger_store
+from ledger.following import follower_token
+from ledger.models import STATUSES as RESPONSE_STATUSES
 from sessions import registration_store as rstore
 from sessions import store
 from sessions import calendar
@@ -167,6 +171,82 @@ async def queue_evaluation(conn: Any, kind: str, registration_id: int, evaluatio
                                    subject=subject, body=body, ics=None)
 
 
+# mail to a theme's followers (ledger/following.py): the confirmation link, and each published response
+FOLLOW_SUBJECT = N_("Confirm that you want to follow “{title}”")
+RESPONSE_SUBJECT = N_("[{title}] New response: {issue}")
+FOLLOWER_LINKS = ("/follow/", "/unsubscribe/")  # followed by the token marker in stored mail
+
+
+def _in_locale(locale: str) -> Any:
+    return i18n.current_locale.set(locale if locale in i18n.LOCALES else "ja")
+
+
+def follow_confirmation(settings: Settings) -> Callable[..., Any]:
+    """The `ask` callback of ledger.following: queue the confirmation mail (double opt-in)."""
+
+    async def ask(conn: Any, follower: Any, theme: Any) -> None:
+        page_url = f"{settings.base_url}/themes/{theme.slug}"
+        locale_token = _in_locale(follower["locale"])
+        try:
+            subject = header_text(i18n.translate(FOLLOW_SUBJECT, {"title": theme.title}))
+            body = _environment.get_template("theme_follow.txt").render(
+                theme=theme, page_url=page_url, confirm_url=f"{page_url}/follow/{TOKEN}")
+        finally:
+            i18n.current_locale.reset(locale_token)
+        await outbox_store.add_message(conn, kind="follow_confirm", registration_id=None,
+                                       to_address=follower["email"], subject=subject, body=body, ics=None,
+                                       follower_id=follower["id"])
+
+    return ask
+
+
+def response_notice(settings: Settings) -> Callable[..., Any]:
+    """The `tell` callback of ledger.themes: queue a published response to one follower, with a
+    one-click unsubscribe link (RFC 8058)."""
+
+    async def tell(conn: Any, follower: Any, response: Any) -> None:
+        page_url = f"{settings.base_url}/themes/{response['slug']}"
+        unsubscribe_url = f"{page_url}/unsubscribe/{TOKEN}"
+        label = RESPONSE_STATUSES[response["status"]]
+        locale_token = _in_locale(follower["locale"])
+        try:
+            subject = header_text(i18n.translate(RESPONSE_SUBJECT, {"title": response["theme_title"],
+                                                                    "issue": response["issue_title"]}))
+            body = _environment.get_template("theme_response.txt").render(
+                response=response, status=i18n.gettext(label),
+                page_url=f"{page_url}#issue-{response['issue_id']}", unsubscribe_url=unsubscribe_url)
+        finally:
+            i18n.current_locale.reset(locale_token)
+        await outbox_store.add_message(conn, kind="theme_response", registration_id=None,
+                                       to_address=follower["email"], subject=subject, body=body, ics=None,
+                                       follower_id=follower["id"], unsubscribe_url=unsubscribe_url)
+
+    return tell
+
+
+def _follower_message(row: Any, sender: str, token: str) -> EmailMessage:
+    """A follower's mail with their token in its links, and List-Unsubscribe headers for one click."""
+    if not EMAIL.match(row["to_address"]):
+        raise ValueError("the recipient is not one mail address")
+    link = lambda text: _follower_links(text, token)  # noqa: E731
+    message = EmailMessage()
+    message["From"] = header_text(sender)
+    message["To"] = row["to_address"]
+    message["Subject"] = header_text(row["subject"])
+    if row["unsubscribe_url"]:
+        message["List-Unsubscribe"] = f"<{link(row['unsubscribe_url'])}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(link(row["body"]))
+    return message
+
+
+def _follower_links(text: str, token: str) -> str:
+    """The follower's links with their token in place of the marker."""
+    for prefix in FOLLOWER_LINKS:
+        text = text.replace(f"{prefix}{TOKEN}", f"{prefix}{token}")
+    return text
+
+
 def _message(row: Any, sender: str, token: str) -> EmailMessage:
     """The mail of an outbox row, with the registrant's token in its links and every header on one line."""
     if not EMAIL.match(row["to_address"]):
@@ -191,6 +271,11 @@ def _in_lines(ics: str, change: Callable[[str], str]) -> str:
 
 
 async def _sendable(db: Any, row: Any, sender: str, secret: str) -> EmailMessage:
+    if row["follower_id"] is not None:
+        follower_salt = await ledger_store.follower_salt(db, row["follower_id"])
+        if not follower_salt:
+            raise LookupError("the follower no longer follows")
+        return _follower_message(row, sender, follower_token(secret, follower_salt))
     salt = await rstore.token_salt(db, row["registration_id"]) if row["registration_id"] is not None else ""
     if not salt:
         raise LookupError("the registration no longer exists")

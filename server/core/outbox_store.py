@@ -10,11 +10,14 @@ from sessions.store import Reader
 from sessions.timestamps import to_db
 
 
-async def add_message(conn: Any, *, kind: str, registration_id: int, to_address: str, subject: str, body: str,
-                      ics: str | None) -> None:
+async def add_message(conn: Any, *, kind: str, registration_id: int | None, to_address: str, subject: str, body: str,
+                      ics: str | None, follower_id: int | None = None, unsubscribe_url: str | None = None) -> None:
+    """A message to a registrant (registration_id) or to a theme's follower (follower_id, with the
+    unsubscribe link for its List-Unsubscribe header)."""
     await conn.execute(
-        "insert into outbox (kind, registration_id, to_address, subject, body, ics) values (?, ?, ?, ?, ?, ?)",
-        (kind, registration_id, to_address, subject, body, ics))
+        "insert into outbox (kind, registration_id, to_address, subject, body, ics, follower_id, unsubscribe_url) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?)",
+        (kind, registration_id, to_address, subject, body, ics, follower_id, unsubscribe_url))
 
 
 async def due_messages(db: Reader, now: datetime, limit: int, max_attempts: int) -> list[sqlite3.Row]:

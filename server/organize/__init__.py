@@ -1,5 +1,5 @@
 """Staff pages under /organize, one module per page family: sessions and venues, the roster,
-boards set-up, .ics import, and the admin pages.
+boards set-up, .ics import, the ledger's themes (論点整理), and the admin pages.
 
 Every route here needs a signed-in account (guard `staff`, declared once on the router); the
 admin pages also need an admin (guard `admins` on their own router). Handlers receive the
@@ -14,9 +14,10 @@ from litestar import Router
 from litestar.di import Provide
 
 from server.auth.guards import (
-    STAFF, acting_org, admins, managed_session, managed_venue, seen_series, staff, support_request,
+    STAFF, acting_org, admins, managed_issue, managed_response, managed_session, managed_theme, managed_venue,
+    seen_series, staff, support_request,
 )
-from server.organize import admin, boards, evaluation, importing, messages, readings, roster, sessions
+from server.organize import admin, boards, evaluation, importing, messages, readings, roster, sessions, themes
 from server.organize.flash import clear_flash
 
 
@@ -25,10 +26,13 @@ def organize_router() -> Router:
     return Router(
         path="/", guards=[staff], route_handlers=[
             *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *evaluation.ROUTES, *importing.ROUTES, *readings.ROUTES,
+            *themes.ROUTES,
             Router(path="/", guards=[admins], route_handlers=admin.ROUTES),
         ],
         dependencies={**STAFF, "session": Provide(managed_session), "venue": Provide(managed_venue),
                       "series": Provide(seen_series), "acting_org": Provide(acting_org),
-                      "support_request": Provide(support_request)},
+                      "support_request": Provide(support_request),
+                      "theme": Provide(managed_theme), "issue": Provide(managed_issue),
+                      "response": Provide(managed_response)},
         after_request=clear_flash, include_in_schema=False,
     )

@@ -16,6 +16,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ledger import store as ledger_store
 from realtime import store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results
 from realtime.exports import export_rows
@@ -251,7 +252,8 @@ async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template
     answered = [q for q in state.questions.values() if q.status == "visible" and q.answered]
     return Template("pages/board_outcome.html", context={
         "board": board, "session": session, "state": state, "ranked": results(state), "polls": polls,
-        "answered": answered, "rows": export_rows(board, state, names=board.outcome_names)})
+        "answered": answered, "rows": export_rows(board, state, names=board.outcome_names),
+        "theme": await ledger_store.public_theme_of_session(db, board.session_id)})
 
 
 ROUTES = [join_by_code_form, join_form, join, participant_board, list_view, http_command, outcome]

@@ -14,6 +14,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ledger import store as ledger_store
 from realtime import store as board_store
 from server.auth import antibot
 from server.auth.limits import client_key
@@ -163,7 +164,8 @@ async def registrant_page(request: Request, token: FromPath[str]) -> Template:
             evaluation = None  # the link appears once the session has begun, until the evaluation closes
     return Template("pages/registrant.html", context=_page_context(
         found, session, token, just_registered=request.query_params.get("new") == "1", boards=boards,
-        evaluation=evaluation))
+        evaluation=evaluation,
+        theme=await ledger_store.public_theme_of_session(request.app.state.db, session.id)))
 
 
 @get("/r/{token:str}/cancel", include_in_schema=False)

@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ledger import store as ledger_store
 from realtime import store as board_store
 from server.core.redirects import local_path
 from server.core.i18n import LOCALES, gettext as _, translate
@@ -155,6 +156,7 @@ async def session_detail(request: Request, session_id: FromPath[int]) -> Templat
     return Template("pages/session_detail.html", context={
         "session": session, "series": series, "outcomes": outcomes, "now": store.now_utc(),
         "registration_closed": closed, "easy_summary": easy,
+        "theme": await ledger_store.public_theme_of_session(request.app.state.db, session.id),
         "evaluation_published": bool(evaluation and evaluation.results_published)})
 
 

@@ -32,6 +32,7 @@ from server.organize.boards import board_errors, create_board
 from server.core.database import Database
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
+from readings import store as reading_store
 from sessions import evaluation_actions, registration, scheduling, store
 from sessions.evaluation import standard_questions
 from sessions.timestamps import now_utc
@@ -338,6 +339,17 @@ RULES: list[Rule] = [
     Rule("GET", S + "/evaluation.csv", "/organize/sessions/{session}/evaluation.csv", manage(200)),
     Rule("GET", S + "/evaluation/live", "/organize/sessions/{session}/evaluation/live", manage(200)),
     Rule("GET", S + "/evaluation/qr", "/organize/sessions/{session}/evaluation/qr", manage(200)),
+    # ---------------------------------------------------------------- reading aids (ふりがな)
+    Rule("POST", "/api/readings", "/api/readings", everyone(200), json={"text": "二十日に集まる"}),
+    Rule("GET", "/organize/readings", "/organize/readings", own_org(200)),
+    Rule("POST", "/organize/readings", "/organize/readings", own_org(303),
+         body={"surface": "達古袋", "reading": "やこぶくろ"}),
+    Rule("POST", "/organize/readings/{entry_id:int}/delete", "/organize/readings/{reading_entry}/delete",
+         row(LOGIN, LOGIN, LOGIN, 403, 403, 303, 404, 404), note="another organization's entry is 404"),
+    Rule("GET", S + "/easy", "/organize/sessions/{session}/easy", manage(200)),
+    Rule("POST", S + "/easy", "/organize/sessions/{session}/easy", manage(303), body={"body": "あしたは あめです。"}),
+    Rule("GET", S + "/easy", "/organize/sessions/{other_session}/easy",
+         row(LOGIN, LOGIN, LOGIN, 404, 403, 404, 200, 200), note="IDOR: another organization's session"),
     Rule("POST", "/api/sessions/{session_id:int}/evaluation", "/api/sessions/{bare_session}/evaluation",
          api_manage(201), json={}),
     Rule("POST", "/api/evaluations/{evaluation_id:int}/responses", "/api/evaluations/{evaluation}/responses",
@@ -519,9 +531,13 @@ async def build_world(app: Any, client: AsyncTestClient) -> World:
                       "other_board": other_board.id, "published_board": published.id, "code": board.join_code,
                       "other_code": other_board.join_code, "poll": await _poll(app, board.id, live=False),
                       "live_poll": await _poll(app, board.id, live=True), "org": org_a,
-                      "account": spare.id, **await _ledger(db, org_a)})
+                      "account": spare.id, "other_session": other_session, "bare_session": draft,
+                      **await _ledger(db, org_a)})
     world.ids["evaluation"], world.ids["ecode"], world.ids["equestion"] = await _evaluation(app, session)
     world.ids["other_evaluation"] = (await _evaluation(app, other_session))[0]
+    async with db.transaction() as conn:
+        await reading_store.save_name(conn, org_a, "一関", "いちのせき")
+    world.ids["reading_entry"] = (await db.fetch_one("select id from reading_names where org_id = ?", (org_a,)))[0]
     async with db.transaction() as conn:
         for role, account in people.items():
             world.api_tokens[role] = await accounts.create_api_token(conn, account.id)

@@ -1,4 +1,4 @@
-"""The JSON API under /api: sessions, series, venues, registrations, boards and polls.
+"""The JSON API under /api: sessions, series, venues, registrations, boards, polls and captions.
 
 One router, one guard (`api_tokens`): every operation needs an organizer's bearer token unless
 its handler is marked public (`**PUBLIC`), so a new operation is closed until someone opens it.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from server.api import boards, registrations, sessions
+from server.api import boards, captions, registrations, sessions
 from server.auth.guards import (
     STAFF, api_tokens, facilitated_board, managed_session, managed_venue,
 )
@@ -20,7 +20,7 @@ def api_router() -> Router:
     """The /api operations behind the token guard."""
     return Router(
         path="/", guards=[api_tokens],
-        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES],
+        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES, *captions.ROUTES],
         dependencies={**STAFF,
                       "session": Provide(managed_session), "venue": Provide(managed_venue),
                       "board": Provide(facilitated_board)},

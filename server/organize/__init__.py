@@ -16,7 +16,7 @@ from litestar.di import Provide
 from server.auth.guards import (
     STAFF, acting_org, admins, managed_session, managed_venue, seen_series, staff, support_request,
 )
-from server.organize import admin, boards, importing, messages, roster, sessions
+from server.organize import admin, boards, captions, importing, messages, roster, sessions
 from server.organize.flash import clear_flash
 
 
@@ -24,7 +24,7 @@ def organize_router() -> Router:
     """The /organize pages behind their guards."""
     return Router(
         path="/", guards=[staff], route_handlers=[
-            *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *importing.ROUTES,
+            *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *captions.ROUTES, *importing.ROUTES,
             Router(path="/", guards=[admins], route_handlers=admin.ROUTES),
         ],
         dependencies={**STAFF, "session": Provide(managed_session), "venue": Provide(managed_venue),

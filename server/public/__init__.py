@@ -1,5 +1,6 @@
 """Pages for residents and workshop participants: the listing and session pages, registration and
-the registrant's own page (/r), calendar feeds, joining and using a board (/j, /boards).
+the registrant's own page (/r) and online room, calendar feeds, joining and using a board (/j,
+/boards), and live captions (/c).
 
 None of them needs an account. The facilitator's board pages (facilitation.py) share the
 /boards prefix but sit behind the `staff` guard on a router of their own.
@@ -11,7 +12,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from server.auth.guards import STAFF, facilitated_board, staff
-from server.public import boards, calendars, facilitation, registration, sessions
+from server.public import boards, calendars, captions, facilitation, online_room, registration, sessions
 
 
 def public_router() -> Router:
@@ -19,7 +20,8 @@ def public_router() -> Router:
     return Router(
         path="/", include_in_schema=False,
         route_handlers=[
-            *sessions.ROUTES, *registration.ROUTES, *calendars.ROUTES, *boards.ROUTES,
+            *sessions.ROUTES, *registration.ROUTES, *online_room.ROUTES, *calendars.ROUTES, *boards.ROUTES,
+            *captions.ROUTES,
             Router(path="/", guards=[staff], route_handlers=facilitation.ROUTES,
                    dependencies={**STAFF, "board": Provide(facilitated_board)}),
         ],

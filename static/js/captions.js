@@ -88,7 +88,10 @@
     edit.type = "button";
     edit.className = "link-button caption-edit";
     edit.textContent = texts.edit;
-    edit.setAttribute("aria-label", format(texts.edit_line, { line: line.line }));
+    var which = document.createElement("span");
+    which.className = "visually-hidden";
+    which.textContent = " " + format(texts.which_line, { line: line.line });
+    edit.appendChild(which);
     edit.addEventListener("click", function () { startEdit(line.line); });
     li.appendChild(document.createTextNode(" "));
     li.appendChild(edit);

@@ -46,11 +46,12 @@ def test_every_api_operation_is_closed_unless_marked_public(app: Any) -> None:
             if handler.opt.get("public"):
                 public.add((path, *sorted(handler.http_methods)))
     # the operations anyone may call: listing and reading sessions, registering and a registrant's own
-    # registration, joining a board with its code, and revealed poll results
+    # registration, joining a board with its code, revealed poll results, and a published captions transcript
     assert {p for p, *_m in public} == {
         "/api/sessions", "/api/sessions/{session_id:int}", "/api/series/{series_id:int}", "/api/orgs",
         "/api/sessions/{session_id:int}/registrations", "/api/registrations/{token:str}",
         "/api/boards/{board_id:int}/participants", "/api/polls/{poll_id:str}/results",
+        "/api/sessions/{session_id:int}/captions.vtt", "/api/sessions/{session_id:int}/captions.txt",
     }
     assert ("/api/sessions/{session_id:int}/registrations", "GET") not in public  # the roster is not public
 

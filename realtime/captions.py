@@ -50,9 +50,18 @@ class Line:
         return data
 
 
+def _storable(value: Any) -> bool:
+    """Text the database can keep (a lone surrogate cannot be encoded)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def caption_text(value: Any) -> str:
     """A line's text on one line, without control characters; empty or too long is refused."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _storable(value):
         raise CommandError("invalid", N_("The caption must be text."))
     text = SPACES.sub(" ", without_controls(value)).strip()
     if not text:
@@ -66,7 +75,7 @@ def speaker_label(value: Any) -> str:
     """A speaker label (司会, 市長, …) or none."""
     if value is None:
         return ""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not _storable(value):
         raise CommandError("invalid", N_("The speaker must be text."))
     label = SPACES.sub(" ", without_controls(value)).strip()
     if len(label) > SPEAKER_MAX:
@@ -82,7 +91,7 @@ def line_number(value: Any) -> int:
 
 
 def valid_op(op: Any) -> bool:
-    return isinstance(op, str) and 1 <= len(op) <= OP_MAX and op.isprintable()
+    return isinstance(op, str) and 1 <= len(op) <= OP_MAX and op.isprintable() and _storable(op)
 
 
 def since_seq(value: Any, seq: int) -> int | None:

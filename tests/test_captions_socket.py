@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
@@ -13,7 +14,8 @@ import pytest
 import socketio
 
 from tests.caption_clients import CaptionClient, organizer, switch_on
-from tests.harness import TaiwaServer, prepare_workshop, read_db
+from server.auth import accounts
+from tests.harness import TaiwaServer, in_own_loop, make_account, open_database, prepare_workshop, read_db
 from tests.socket_clients import JAPANESE, op, until
 
 
@@ -277,7 +279,9 @@ async def test_line_breaks_controls_and_odd_unicode_become_one_clean_line(server
     assert viewer.captions[0]["data"] == {"line": answer["line"], "text": "一行目 二行目 三行目 --> <b>&amp;</b> 🎌",
                                           "speaker": "市長", "at": viewer.captions[0]["data"]["at"]}
     for payload in (None, [], "text", {"op": op(), "line": True, "text": "x"}, {"op": op(), "line": 10**9, "text": "x"},
-                    {"op": "", "text": "x"}, {"text": "no op"}, {"op": "x" * 101, "text": "x"}):
+                    {"op": "", "text": "x"}, {"text": "no op"}, {"op": "x" * 101, "text": "x"},
+                    {"op": op(), "text": "lone \ud800 surrogate"}, {"op": "\ud800", "text": "x"},
+                    {"op": op(), "text": "x", "speaker": "\udfff"}):
         event = "caption:edit" if isinstance(payload, dict) and "line" in payload else "caption:line"
         answer = await typist.call(event, payload)
         assert answer["ok"] is False, (payload, answer)
@@ -296,3 +300,26 @@ async def test_a_viewer_flood_does_not_slow_the_typists(server, http, clients):
     await flood
     assert time.monotonic() - started < 15
     assert "spam" not in [text for _n, _s, text in stored_lines(server, link["code"])]
+
+
+async def test_organizers_correct_by_api_token_and_other_tokens_are_refused(server, http, clients):
+    link = await switch_on(http, server)
+    typist = await clients("typist").join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    line = (await typist.call("caption:line", {"op": op(), "text": "主催者が直す行"}))["line"]
+    corrector = await clients("organizer").join(server.base, {"code": link["code"], "token": server.workshop.api_token})
+    assert (await corrector.call("caption:edit", {"op": op(), "line": line, "text": "主催者が直した行"}))["ok"]
+    await until(lambda: typist.lines.get(line, {}).get("text") == "主催者が直した行", "the typist sees the fix")
+    outsiders = in_own_loop(_outsider_tokens(server.db_path))
+    for token in outsiders:
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await clients("outsider").join(server.base, {"code": link["code"], "token": token})
+
+
+async def _outsider_tokens(db_path) -> list[str]:
+    """API tokens of a facilitator of the same organization and an organizer of another one."""
+    async with open_database(db_path) as db:
+        facilitator = await make_account(db, f"fac-{uuid.uuid4().hex[:6]}@kanazawa.example", role="facilitator")
+        stranger = await make_account(db, f"staff-{uuid.uuid4().hex[:6]}@toyama.example", org="toyama")
+        async with db.transaction() as conn:
+            return [await accounts.create_api_token(conn, facilitator.id),
+                    await accounts.create_api_token(conn, stranger.id)]

@@ -118,6 +118,13 @@ async def all_lines(db: Any, stream_id: int) -> list[Line]:
     return [_line(row) for row in rows]
 
 
+async def last_lines(db: Any, stream_id: int, count: int) -> list[Line]:
+    """The latest `count` lines, oldest first (for the captions band)."""
+    rows = await db.fetch_all("select * from caption_lines where stream_id = ? order by line desc limit ?",
+                              (stream_id, count))
+    return [_line(row) for row in reversed(rows)]
+
+
 async def get_line(db: Any, stream_id: int, line: int) -> Line | None:
     row = await db.fetch_one("select * from caption_lines where stream_id = ? and line = ?", (stream_id, line))
     return _line(row) if row else None

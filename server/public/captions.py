@@ -53,8 +53,7 @@ async def captions_band(db: Any, session_id: int) -> dict[str, Any] | None:
     stream = await caption_store.stream_of_session(db, session_id)
     if stream is None or await viewable(db, stream) is None:
         return None
-    lines = await caption_store.all_lines(db, stream.id)
-    return {"code": stream.code, "seq": stream.seq, "lines": shown(lines, BAND_LINES)}
+    return {"code": stream.code, "seq": stream.seq, "lines": await caption_store.last_lines(db, stream.id, BAND_LINES)}
 
 
 @get("/c", include_in_schema=False)

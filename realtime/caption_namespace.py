@@ -36,6 +36,7 @@ Translate = Callable[[str, dict[str, Any], str], str]
 
 
 def stream_room(stream_id: int) -> str:
+    """The room every connection of a caption stream is in."""
     return f"captions:{stream_id}"
 
 

@@ -27,6 +27,7 @@ def now_iso() -> str:
 
 
 def refusal(code: str, message: str, **params: Any) -> dict[str, Any]:
+    """An error answer: a stable code and a message id (translated by the caller)."""
     return {"ok": False, "error": {"code": code, "message": message, "params": params}}
 
 

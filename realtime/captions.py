@@ -91,6 +91,7 @@ def line_number(value: Any) -> int:
 
 
 def valid_op(op: Any) -> bool:
+    """Whether a client's op id can be recorded (1 to OP_MAX printable characters)."""
     return isinstance(op, str) and 1 <= len(op) <= OP_MAX and op.isprintable() and _storable(op)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from realtime.captions import Line
@@ -58,7 +58,3 @@ def plain_text(lines: list[Line], timezone: str, title: str = "") -> str:
         out.append(f"[{local}] {line.speaker + ': ' if line.speaker else ''}{line.text}")
     return "\n".join(out) + "\n"
 
-
-def cue_offset(at: str, starts_at: datetime) -> timedelta:
-    """How long after the start a line was committed (zero before the start)."""
-    return max(timedelta(0), _moment(at) - starts_at)

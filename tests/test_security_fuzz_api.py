@@ -50,6 +50,10 @@ OPERATIONS = [
     "POST /api/boards/{board_id}/participants", "GET /api/boards/{board_id}/export.json",
     "GET /api/boards/{board_id}/export.csv", "GET /api/boards/{board_id}/export.md",
     "POST /api/boards/{board_id}/polls", "GET /api/polls/{poll_id}/results",
+    "POST /api/sessions/{session_id}/captions", "GET /api/sessions/{session_id}/captions",
+    "PATCH /api/sessions/{session_id}/captions", "DELETE /api/sessions/{session_id}/captions/captioners/{captioner_id}",
+    "PATCH /api/sessions/{session_id}/captions/lines/{line}", "GET /api/sessions/{session_id}/captions.vtt",
+    "GET /api/sessions/{session_id}/captions.txt",
 ]
 WAYS = [("valid data", GenerationMode.POSITIVE, True), ("valid data", GenerationMode.POSITIVE, False),
         ("invalid data", GenerationMode.NEGATIVE, True), ("invalid data", GenerationMode.NEGATIVE, False)]
@@ -89,7 +93,10 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
         assert registered.status_code == 201, registered.text
         roster = http.get(f"/api/sessions/{with_support['id']}/registrations", headers=auth).json()
         request_id = next(r["id"] for entry in roster for r in entry["accommodations"])
-    return {"session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
+        captions = http.post(f"/api/sessions/{with_support['id']}/captions", headers=auth, json={"label": "ファズ"})
+        assert captions.status_code == 201, captions.text
+    return {"captioner_id": captions.json()["captioner"], "line": 1,
+            "session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
             "poll_id": poll["id"], "token": registered.json()["token"], "request_id": request_id}
 
 

@@ -18,7 +18,8 @@ from realtime import caption_store
 from realtime.caption_namespace import stream_room
 from realtime.caption_service import now_iso
 from realtime.caption_store import Stream
-from realtime.captions import Captioner, DEFAULT_SPEAKERS
+from realtime.captions import DEFAULT_SPEAKERS, Captioner
+from realtime.commands import without_controls
 from realtime.transcript import plain_text, webvtt
 from server.auth.accounts import Account
 from server.auth.caption_access import organizer_sender
@@ -33,11 +34,17 @@ LABEL_MAX = 40
 
 # ---------------------------------------------------------------- what the pages and the API share
 
+def captioner_label(value: Any) -> str:
+    """A captioner link's label as kept: one line of printable text, at most LABEL_MAX characters."""
+    text = " ".join(without_controls(str(value or "")).split())[:LABEL_MAX]
+    return text.encode("utf-8", "ignore").decode("utf-8")  # a lone surrogate cannot be stored
+
+
 async def switch_on(db: Any, session: Session, label: str = "") -> tuple[Stream, int, str]:
     """The session's stream (made on first use) and a new captioner link: (stream, captioner id, token)."""
     async with db.transaction() as conn:
         stream = await caption_store.create_stream(conn, session.id, now_iso())
-        captioner_id, token = await caption_store.add_captioner(conn, stream.id, label.strip()[:LABEL_MAX], now_iso())
+        captioner_id, token = await caption_store.add_captioner(conn, stream.id, captioner_label(label), now_iso())
     return stream, captioner_id, token
 
 

@@ -281,7 +281,7 @@ async def test_captioner_forms_commit_and_correct_lines_without_javascript(clien
     link = await captions_on(client, w)
     url = f"/c/{link['code']}/captioner/{link['captioner_token']}"
     page = await client.get(url)
-    assert page.status_code == 200
+    assert page.status_code == 200 and "no-store" in page.headers["cache-control"]
     doc = html(page)
     assert doc.select_one("#caption-input") is not None
     assert [radio["value"] for radio in doc.select("input[name=speaker]")] == ["", "司会", "市長", "参加者"]

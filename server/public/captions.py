@@ -96,7 +96,7 @@ async def captioner_page(request: Request, code: FromPath[str], token: FromPath[
     lines = await caption_store.all_lines(db, stream.id)
     return Template("pages/captioner.html", context={
         **_captioner_context(captioner, stream, lines, session, request.query_params.get("msg", "")[:200]),
-        "token": token})
+        "token": token}, headers={"Cache-Control": "no-store"})  # the page holds the link's secret token
 
 
 @post(["/c/{code:str}/captioner/{token:str}/lines", "/c/{code:str}/captioner/{token:str}/lines/{line:int}"],

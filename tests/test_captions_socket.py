@@ -323,3 +323,53 @@ async def _outsider_tokens(db_path) -> list[str]:
         async with db.transaction() as conn:
             return [await accounts.create_api_token(conn, facilitator.id),
                     await accounts.create_api_token(conn, stranger.id)]
+
+
+# ---------------------------------------------------------------- a viewer that never reads
+
+@pytest.fixture(scope="module")
+def small_backlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
+    """As deployed, with a small per-client backlog (what a client may have waiting before it is dropped)."""
+    folder = tmp_path_factory.mktemp("captions-backlog")
+    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log",
+                         env={"TAIWA_SOCKET_BACKLOG_PACKETS": "200", "TAIWA_SOCKET_BACKLOG_BYTES": "100000"})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+LINES = 1500
+
+
+async def test_a_viewer_that_never_reads_does_not_hold_up_typists_or_other_viewers(small_backlog_server, http, clients):
+    from tests.test_attack_sockets import RawSocket
+
+    server = small_backlog_server
+    link = await switch_on(http, server)
+    typist = await clients("typist").join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    viewer = await clients("reading viewer").join(server.base, {"code": link["code"]})
+    reader = await RawSocket.open(server.port, receive_buffer=4096)
+    reader.send('40/captions,{"code": "%s"}' % link["code"])
+    await reader.until(lambda: any(t.startswith('42/captions,["snapshot"') for t in reader.texts), 10)
+
+    acks: list[float] = []
+
+    async def line(n: int) -> None:
+        started = time.monotonic()
+        assert (await typist.call("caption:line", {"op": op(), "text": f"{n} " + "要約筆記の長い行。" * 50}))["ok"]
+        acks.append(time.monotonic() - started)
+
+    # about 1.4 kB each, 2 MB in all: far more than the kernel's buffers and the backlog take
+    for batch in range(0, LINES, 20):
+        await asyncio.gather(*(line(n) for n in range(batch, batch + 20)))
+    await until(lambda: len(viewer.captions) == LINES, "the reading viewer has every line")
+    assert max(acks) < 3  # the typist was never held up by the client that does not read
+
+    # the non-reader is still connected or was dropped (depending on how much its connection buffered);
+    # either way it comes back and catches up with `since` like after any lost connection
+    reader.writer.close()
+    back = await clients("back again").join(server.base, {"code": link["code"], "since": 0})
+    await until(lambda: back.snapshots, "snapshot")
+    assert len(back.snapshots[0]["lines"]) == LINES

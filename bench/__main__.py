@@ -17,12 +17,13 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from bench import board_fanout, calendar_feed, common, furigana, listing, poll_burst, registration_burst, scale_out, vote_burst
+from bench import (board_fanout, calendar_feed, caption_fanout, common, furigana, listing, poll_burst,
+                   registration_burst, scale_out, vote_burst)
 from bench.common import RESULTS, Outcome
 
 SCENARIOS = [("fanout", board_fanout), ("votes", vote_burst), ("poll", poll_burst),
              ("registration", registration_burst), ("listing", listing), ("furigana", furigana), ("calendar", calendar_feed),
-             ("scale-out", scale_out)]
+             ("scale-out", scale_out), ("captions", caption_fanout)]
 
 
 def crashed(name: str, error: BaseException) -> Outcome:

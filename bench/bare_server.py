@@ -2,7 +2,7 @@
 
 Run: python -m bench.bare_server PORT. Clients connect to namespace /board and join one room;
 `note:add` is acknowledged and broadcast to the room as `event`; `vote:cast` and `poll:answer`
-are only counted and acknowledged. Plain HTTP: `GET /health` and `POST /register` (reads a JSON
+are only counted and acknowledged; on /captions, `caption:line` is acknowledged and broadcast as `caption`. Plain HTTP: `GET /health` and `POST /register` (reads a JSON
 body, answers 201 with a JSON object) stand in for Taiwa's JSON API in the registration burst.
 """
 
@@ -42,6 +42,20 @@ async def vote_cast(sid: str, data: dict) -> dict:
 async def poll_answer(sid: str, data: dict) -> dict:
     counter["answers"] += 1
     return {"ok": True, "seq": counter["answers"]}
+
+
+@sio.on("connect", namespace="/captions")
+async def captions_connect(sid: str, environ: dict, auth: dict | None = None) -> None:
+    await sio.enter_room(sid, "captions", namespace="/captions")
+
+
+@sio.on("caption:line", namespace="/captions")
+async def caption_line(sid: str, data: dict) -> dict:
+    counter["seq"] += 1
+    seq = counter["seq"]
+    await sio.emit("caption", {"seq": seq, "type": "line", "data": {"line": seq, "text": data.get("text")}},
+                   room="captions", namespace="/captions")
+    return {"ok": True, "line": seq}
 
 
 async def plain_http(scope: dict, receive, send) -> None:  # noqa: ANN001 - raw ASGI

@@ -110,11 +110,12 @@ async def record_op(conn: Any, board_id: int, actor: str, op: str, result: dict[
 
 
 async def add_participant(conn: Any, board_id: int, display_name: str, place: str,
-                          connection: str = "") -> tuple[str, str]:
+                          connection: str = "", token: str | None = None) -> tuple[str, str]:
     """A new participant; returns (participant id, token). Only the token's digest is stored;
-    `connection` is the short code of the connection it joined from (see `joins_by_connection`)."""
+    `connection` is the short code of the connection it joined from (see `joins_by_connection`);
+    `token` one derived elsewhere (an online registrant's, the same on every visit), else a new one."""
     participant_id = "p" + secrets.token_hex(8)
-    token = "bp_" + secrets.token_urlsafe(24)
+    token = token or "bp_" + secrets.token_urlsafe(24)
     await conn.execute(
         "insert into board_participants (id, board_id, token_hash, display_name, place, connection) "
         "values (?, ?, ?, ?, ?, ?)",

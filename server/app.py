@@ -21,6 +21,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from realtime.caption_namespace import CaptionNamespace
+from realtime.caption_service import CaptionService
 from realtime.missed import missed_events
 from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
@@ -29,6 +31,7 @@ from realtime.socket import create_socket_server
 from server.api import api_router
 from server.auth import signin
 from server.auth.board_access import authenticator, translate_for
+from server.auth.caption_access import caption_authenticator
 from server.core import background, mail, server_secret
 from server.organize import organize_router
 from server.public import public_router
@@ -138,12 +141,16 @@ def create_app(settings: Settings | None = None) -> Any:
     board_limit = board_limiter(settings, throttles)
     board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
     sio.register_namespace(board_namespace)
+    caption_service = CaptionService(db)
+    caption_namespace = CaptionNamespace(caption_service, caption_authenticator(db), translate_for)
+    sio.register_namespace(caption_namespace)
     web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify, secret))
     web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
         shared_limits=shared_limits, throttles=throttles,
         board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
+        caption_service=caption_service, caption_namespace=caption_namespace,
         feed_cache=OrderedDict(),
     )
     ruby = RubyMiddleware(web_app, db, secure_cookies=settings.secure_cookies)

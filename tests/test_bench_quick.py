@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SCENARIOS = ("1. Baseline", "2. Board fan-out", "3. Vote burst", "4. Poll burst", "5. Registration burst",
-             "6a. /sessions", "6b. /calendar.ics", "7. Scale-out", "8. /sessions with ふりがな")
+             "6a. /sessions", "6b. /calendar.ics", "7. Scale-out", "8. /sessions with ふりがな", "9. Caption fan-out")
 
 
 def test_quick_benchmark_runs_every_scenario_without_loss_or_inexact_counts(tmp_path: Path) -> None:

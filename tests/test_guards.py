@@ -47,12 +47,14 @@ def test_every_api_operation_is_closed_unless_marked_public(app: Any) -> None:
                 public.add((path, *sorted(handler.http_methods)))
     # the operations anyone may call: listing and reading sessions, registering and a registrant's own
     # registration, joining a board with its code, revealed poll results, readings of a text (ふりがな) and answering
-    # an evaluation, and a published theme (論点整理)
+    # an evaluation, a published theme (論点整理) and a
+    # published captions transcript
     assert {p for p, *_m in public} == {
         "/api/sessions", "/api/sessions/{session_id:int}", "/api/series/{series_id:int}", "/api/orgs",
         "/api/sessions/{session_id:int}/registrations", "/api/registrations/{token:str}",
         "/api/boards/{board_id:int}/participants", "/api/polls/{poll_id:str}/results", "/api/readings",
         "/api/evaluations/{evaluation_id:int}/responses", "/api/themes/{slug:str}",
+        "/api/sessions/{session_id:int}/captions.vtt", "/api/sessions/{session_id:int}/captions.txt",
     }
     assert ("/api/themes/{slug:str}", "GET") in public
     assert ("/api/sessions/{session_id:int}/registrations", "GET") not in public  # the roster is not public

@@ -23,12 +23,14 @@ from litestar.testing import AsyncTestClient
 from ledger import store as ledger_store
 from ledger import themes as ledger_themes
 from ledger.models import IssueInput, OpinionInput, ResponseInput, ThemeInput
-from realtime import store as board_store
+from realtime import caption_store, store as board_store
 from realtime.board import Actor
+from realtime.captions import Captioner
 from server.app import create_app
 from server.auth import accounts
 from server.auth.board_access import participant_cookie
 from server.organize.boards import board_errors, create_board
+from server.organize.captions import publish, switch_on
 from server.core.database import Database
 from server.core.middleware import LOGIN_COOKIE
 from server.settings import Settings
@@ -263,6 +265,58 @@ RULES: list[Rule] = [
     Rule("POST", B + "/outcome", "/boards/{board}/outcome", facilitate(303), body={"publish": "1"}),
     Rule("GET", B + "/outcome", "/boards/{board}/outcome", everyone(404), note="not published yet"),
     Rule("GET", B + "/outcome", "/boards/{published_board}/outcome", everyone(200)),
+    # ---------------------------------------------------------------- live captions
+    Rule("GET", S + "/captions", "/organize/sessions/{session}/captions", manage(200)),
+    Rule("POST", S + "/captions", "/organize/sessions/{session}/captions", manage(200), body={"label": "入力者"},
+         note="switches captions on and shows a new captioner link once"),
+    Rule("POST", S + "/captions/captioners/{captioner_id:int}/revoke",
+         "/organize/sessions/{session}/captions/captioners/{captioner}/revoke", manage(303)),
+    Rule("POST", S + "/captions/captioners/{captioner_id:int}/revoke",
+         "/organize/sessions/{session}/captions/captioners/{other_captioner}/revoke",
+         row(LOGIN, LOGIN, LOGIN, 403, 404, 404, 404, 404), note="IDOR: another organization's captioner link"),
+    Rule("POST", S + "/captions/lines/{line:int}", "/organize/sessions/{session}/captions/lines/{line}", manage(303),
+         body={"text": "訂正した行", "op": "{nonce}"}),
+    Rule("POST", S + "/captions/publish", "/organize/sessions/{session}/captions/publish", manage(303),
+         body={"publish": "1"}),
+    Rule("GET", S + "/captions.vtt", "/organize/sessions/{session}/captions.vtt", manage(200)),
+    Rule("GET", S + "/captions.txt", "/organize/sessions/{session}/captions.txt", manage(200)),
+    Rule("GET", "/c", "/c", everyone(200)),
+    Rule("GET", "/c/{code:str}", "/c/{caption_code}", everyone(200)),
+    Rule("GET", "/c/{code:str}", "/c/{draft_caption_code}", everyone(404), note="a draft session's captions"),
+    Rule("GET", "/c/{code:str}/captioner/{token:str}", "/c/{caption_code}/captioner/{caption_token}", everyone(200),
+         note="whoever holds the captioner link"),
+    Rule("GET", "/c/{code:str}/captioner/{token:str}", "/c/{caption_code}/captioner/{other_caption_token}",
+         everyone(404), note="IDOR: another stream's captioner link with this code"),
+    Rule("POST", "/c/{code:str}/captioner/{token:str}/lines", "/c/{caption_code}/captioner/{caption_token}/lines",
+         everyone(303), body={"text": "会場の声", "op": "{nonce}"}),
+    Rule("POST", "/c/{code:str}/captioner/{token:str}/lines", "/c/{caption_code}/captioner/ct_{nonce}/lines",
+         everyone(404), body={"text": "なりすまし", "op": "{nonce}"}, note="a guessed captioner token"),
+    Rule("POST", "/c/{code:str}/captioner/{token:str}/lines/{line:int}",
+         "/c/{caption_code}/captioner/{caption_token}/lines/{line}", everyone(303), body={"text": "直す", "op": "{nonce}"}),
+    Rule("POST", "/c/{code:str}/captioner/{token:str}/lines/{line:int}",
+         "/c/{caption_code}/captioner/{other_caption_token}/lines/{line}", everyone(404),
+         body={"text": "改ざん", "op": "{nonce}"}, note="IDOR: another stream's captioner link"),
+    Rule("GET", "/r/{token:str}/room", "/r/{token}/room", by_token(200)),
+    Rule("POST", "/api/sessions/{session_id:int}/captions", "/api/sessions/{session}/captions", api_manage(201),
+         json={"label": "API"}),
+    Rule("GET", "/api/sessions/{session_id:int}/captions", "/api/sessions/{session}/captions", api_manage(200)),
+    Rule("PATCH", "/api/sessions/{session_id:int}/captions", "/api/sessions/{session}/captions", api_manage(200),
+         json={"published": True}),
+    Rule("DELETE", "/api/sessions/{session_id:int}/captions/captioners/{captioner_id:int}",
+         "/api/sessions/{session}/captions/captioners/{captioner}", api_manage(204)),
+    Rule("DELETE", "/api/sessions/{session_id:int}/captions/captioners/{captioner_id:int}",
+         "/api/sessions/{session}/captions/captioners/{other_captioner}", row(401, 401, 401, 403, 404, 404, 404, 404),
+         note="IDOR: another organization's captioner link"),
+    Rule("PATCH", "/api/sessions/{session_id:int}/captions/lines/{line:int}",
+         "/api/sessions/{session}/captions/lines/{line}", api_manage(200), json={"text": "直した行"}),
+    Rule("GET", "/api/sessions/{session_id:int}/captions.vtt", "/api/sessions/{session}/captions.vtt",
+         row(404, 404, 404, 200, 404, 200, 404, 200), note="not published: the organization's staff only"),
+    Rule("GET", "/api/sessions/{session_id:int}/captions.txt", "/api/sessions/{session}/captions.txt",
+         row(404, 404, 404, 200, 404, 200, 404, 200), note="not published: the organization's staff only"),
+    Rule("GET", "/api/sessions/{session_id:int}/captions.vtt", "/api/sessions/{published_captions}/captions.vtt",
+         everyone(200)),
+    Rule("GET", "/api/sessions/{session_id:int}/captions.txt", "/api/sessions/{published_captions}/captions.txt",
+         everyone(200)),
     # ---------------------------------------------------------------- JSON API
     Rule("GET", "/api/sessions", "/api/sessions", everyone(200)),
     Rule("POST", "/api/sessions", "/api/sessions", api_own_org(201),
@@ -462,6 +516,18 @@ async def _poll(app: Any, board_id: int, *, live: bool) -> str:
     return made.result["id"]
 
 
+async def _captions(app: Any, session_id: int) -> dict[str, Any]:
+    """Captions switched on for a session, with a captioner link and one committed line."""
+    state = app.litestar.state
+    session = await store.get_session(state.db, session_id)
+    assert session is not None
+    stream, captioner, token = await switch_on(state.db, session, "権限確認")
+    added = await state.caption_service.handle(stream, "caption:line", {"text": "最初の行"}, Captioner(id="setup"),
+                                               uuid.uuid4().hex)
+    assert added["ok"], added
+    return {"caption_code": stream.code, "caption_token": token, "captioner": captioner, "line": added["line"]}
+
+
 async def _offered_session(db: Any, org_id: int, venue_id: int, **values: Any) -> int:
     return await make_session(db, org_id, venue_id, starts_at=next_saturday(weeks=5),
                               accommodations=[AccommodationOffer(code="sign_language", mode="on_request")], **values)
@@ -523,6 +589,12 @@ async def build_world(app: Any, client: AsyncTestClient) -> World:
         await board_store.set_outcome(conn, published.id, True, False)
         _p, participant_token = await board_store.add_participant(conn, board.id, "参加 さん", "online")
         _q, other_participant_token = await board_store.add_participant(conn, other_board.id, "他 さん", "online")
+    captions = await _captions(app, session)
+    other_captions = await _captions(app, other_session)
+    draft_captions = await _captions(app, draft)
+    published_captions = await _offered_session(db, org_a, venue)
+    await _captions(app, published_captions)
+    await publish(db, await caption_store.stream_of_session(db, published_captions), True)
     world = World(app=app, client=client, db=db, people=people, participant_token=participant_token,
                   other_participant_token=other_participant_token, registrant_token=token, ids={
                       "session": session, "draft": draft, "other_draft": other_draft, "series": series,
@@ -532,7 +604,10 @@ async def build_world(app: Any, client: AsyncTestClient) -> World:
                       "other_code": other_board.join_code, "poll": await _poll(app, board.id, live=False),
                       "live_poll": await _poll(app, board.id, live=True), "org": org_a,
                       "account": spare.id, "other_session": other_session, "bare_session": draft,
-                      **await _ledger(db, org_a)})
+                      **await _ledger(db, org_a), **captions,
+                      "other_caption_token": other_captions["caption_token"],
+                      "other_captioner": other_captions["captioner"],
+                      "draft_caption_code": draft_captions["caption_code"], "published_captions": published_captions})
     world.ids["evaluation"], world.ids["ecode"], world.ids["equestion"] = await _evaluation(app, session)
     world.ids["other_evaluation"] = (await _evaluation(app, other_session))[0]
     async with db.transaction() as conn:
@@ -577,6 +652,10 @@ async def fresh_objects(world: World, needs: str) -> dict[str, Any]:
             _p, participant = await board_store.add_participant(conn, board.id, "参加 さん", "online")
     if wants("draft_response"):
         ids["draft_response"] = await _draft_response(db, world.ids["issue"])
+    if "/captions" in needs or wants("caption_code", "caption_token", "captioner", "line"):
+        if not wants("session", "registration", "request", "token", "board", "code"):
+            ids["session"] = await _offered_session(db, org_a, world.ids["venue"])
+        ids.update(await _captions(app, ids["session"]))
     if wants("series"):
         start = next_saturday(weeks=10)
         made = await scheduling.create_sessions(db, org_a, SessionInput(

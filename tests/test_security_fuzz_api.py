@@ -55,6 +55,10 @@ OPERATIONS = [
     "GET /api/themes", "POST /api/themes", "GET /api/themes/{slug}", "PATCH /api/themes/{theme_id}/settings",
     "POST /api/themes/{theme_id}/opinions", "POST /api/themes/{theme_id}/issues", "POST /api/issues/{issue_id}/opinions",
     "POST /api/issues/{issue_id}/responses", "POST /api/responses/{response_id}/publish",
+    "POST /api/sessions/{session_id}/captions", "GET /api/sessions/{session_id}/captions",
+    "PATCH /api/sessions/{session_id}/captions", "DELETE /api/sessions/{session_id}/captions/captioners/{captioner_id}",
+    "PATCH /api/sessions/{session_id}/captions/lines/{line}", "GET /api/sessions/{session_id}/captions.vtt",
+    "GET /api/sessions/{session_id}/captions.txt",
 ]
 WAYS = [("valid data", GenerationMode.POSITIVE, True), ("valid data", GenerationMode.POSITIVE, False),
         ("invalid data", GenerationMode.NEGATIVE, True), ("invalid data", GenerationMode.NEGATIVE, False)]
@@ -95,6 +99,8 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
         roster = http.get(f"/api/sessions/{with_support['id']}/registrations", headers=auth).json()
         request_id = next(r["id"] for entry in roster for r in entry["accommodations"])
         evaluation = http.post(f"/api/sessions/{with_support['id']}/evaluation", headers=auth, json={}).json()
+        captions = http.post(f"/api/sessions/{with_support['id']}/captions", headers=auth, json={"label": "ファズ"})
+        assert captions.status_code == 201, captions.text
         theme = http.post("/api/themes", headers=auth, json={"title": "ファズ用テーマ", "slug": "fuzz-theme"}).json()
         opinion = http.post(f"/api/themes/{theme['id']}/opinions", headers=auth,
                             json={"text": "ファズ用の意見", "source": "paper"}).json()
@@ -105,7 +111,8 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
     return {"theme_id": theme["id"], "slug": theme["slug"], "issue_id": issue["id"], "response_id": draft["id"],
             "session_id": with_support["id"], "series_id": series, "venue_id": venue, "board_id": board["id"],
             "poll_id": poll["id"], "token": registered.json()["token"], "request_id": request_id,
-            "evaluation_id": evaluation["id"]}
+            "evaluation_id": evaluation["id"],
+            "captioner_id": captions.json()["captioner"], "line": 1}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
-"""The JSON API under /api: sessions, series, venues, registrations, boards and polls,
-and the ledger's themes, opinions, issues and responses.
+"""The JSON API under /api: sessions, series, venues, registrations, boards, polls, captions, evaluations,
+readings, and the ledger's themes, opinions, issues and responses.
 
 One router, one guard (`api_tokens`): every operation needs an organizer's bearer token unless
 its handler is marked public (`**PUBLIC`), so a new operation is closed until someone opens it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.di import Provide
 
-from server.api import boards, evaluations, readings, registrations, sessions, themes
+from server.api import boards, captions, evaluations, readings, registrations, sessions, themes
 from server.auth.guards import (
     STAFF, api_tokens, facilitated_board, managed_evaluation, managed_issue, managed_response, managed_session,
     managed_theme, managed_venue,
@@ -22,7 +22,7 @@ def api_router() -> Router:
     """The /api operations behind the token guard."""
     return Router(
         path="/", guards=[api_tokens],
-        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES, *evaluations.ROUTES, *readings.ROUTES,
+        route_handlers=[*sessions.ROUTES, *registrations.ROUTES, *boards.ROUTES, *captions.ROUTES, *evaluations.ROUTES, *readings.ROUTES,
                         *themes.ROUTES],
         dependencies={**STAFF,
                       "session": Provide(managed_session), "venue": Provide(managed_venue),

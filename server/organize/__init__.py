@@ -17,7 +17,9 @@ from server.auth.guards import (
     STAFF, acting_org, admins, managed_issue, managed_response, managed_session, managed_theme, managed_venue,
     seen_series, staff, support_request,
 )
-from server.organize import admin, boards, evaluation, importing, messages, readings, roster, sessions, themes
+from server.organize import (
+    admin, boards, captions, evaluation, importing, messages, readings, roster, sessions, themes,
+)
 from server.organize.flash import clear_flash
 
 
@@ -25,7 +27,7 @@ def organize_router() -> Router:
     """The /organize pages behind their guards."""
     return Router(
         path="/", guards=[staff], route_handlers=[
-            *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *evaluation.ROUTES, *importing.ROUTES, *readings.ROUTES,
+            *sessions.ROUTES, *messages.ROUTES, *roster.ROUTES, *boards.ROUTES, *captions.ROUTES, *evaluation.ROUTES, *importing.ROUTES, *readings.ROUTES,
             *themes.ROUTES,
             Router(path="/", guards=[admins], route_handlers=admin.ROUTES),
         ],

@@ -1,6 +1,6 @@
 """Pages for residents and workshop participants: the listing and session pages, registration and
-the registrant's own page (/r), calendar feeds, joining and using a board (/j, /boards), the ledger's
-theme pages (/themes).
+the registrant's own page (/r) and online room, calendar feeds, joining and using a board (/j,
+/boards), live captions (/c), evaluations (/e) and the ledger's theme pages (/themes).
 
 None of them needs an account. The facilitator's board pages (facilitation.py) share the
 /boards prefix but sit behind the `staff` guard on a router of their own.
@@ -12,7 +12,9 @@ from litestar import Router
 from litestar.di import Provide
 
 from server.auth.guards import STAFF, facilitated_board, staff
-from server.public import board_opinions, boards, calendars, evaluation, facilitation, registration, sessions, themes
+from server.public import (
+    board_opinions, boards, calendars, captions, evaluation, facilitation, online_room, registration, sessions, themes,
+)
 
 
 def public_router() -> Router:
@@ -20,7 +22,8 @@ def public_router() -> Router:
     return Router(
         path="/", include_in_schema=False,
         route_handlers=[
-            *sessions.ROUTES, *registration.ROUTES, *evaluation.ROUTES, *calendars.ROUTES, *boards.ROUTES, *themes.ROUTES,
+            *sessions.ROUTES, *registration.ROUTES, *online_room.ROUTES, *evaluation.ROUTES, *calendars.ROUTES,
+            *boards.ROUTES, *themes.ROUTES, *captions.ROUTES,
             Router(path="/", guards=[staff], route_handlers=[*facilitation.ROUTES, *board_opinions.ROUTES],
                    dependencies={**STAFF, "board": Provide(facilitated_board)}),
         ],

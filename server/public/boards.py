@@ -17,7 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from ledger import store as ledger_store
-from realtime import store as board_store
+from realtime import caption_store, store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results
 from realtime.exports import export_rows
 from realtime.polls import poll_results
@@ -28,6 +28,7 @@ from server.auth.joining import admit, board_for_code, closed_notice
 from server.core.errors import Conflict, TooManyRequests, form_with_errors
 from server.core.forms import form_values
 from server.core.i18n import gettext as _, translate
+from server.public.captions import captions_band
 from server.auth.guards import Db
 from sessions import store
 from sessions.catalog import N_
@@ -138,6 +139,7 @@ async def board_context(request: Request, board: Board, viewer: Actor) -> dict[s
             "js": request.query_params.get("js") == "1",
             "back": "facilitate" if request.query_params.get("back") == "facilitate" else "list",
             "mode": "facilitator" if viewer.facilitator else "participant",
+            "captions": await captions_band(request.app.state.db, board.session_id),
             # facilitators see which connections made the most participants (ballot stuffing shows)
             "joins": await board_store.joins_by_connection(request.app.state.db, board.id) if viewer.facilitator
             else ([], 0)}
@@ -250,7 +252,9 @@ async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template
     polls = [poll_view(p, None) | {"results": poll_results(p)} for p in state.polls.values()
              if p.status != "draft" and (p.revealed or p.live_results)]
     answered = [q for q in state.questions.values() if q.status == "visible" and q.answered]
+    stream = await caption_store.stream_of_session(db, board.session_id)
     return Template("pages/board_outcome.html", context={
+        "transcript": stream is not None and stream.published,
         "board": board, "session": session, "state": state, "ranked": results(state), "polls": polls,
         "answered": answered, "rows": export_rows(board, state, names=board.outcome_names),
         "theme": await ledger_store.public_theme_of_session(db, board.session_id)})

@@ -1,0 +1,277 @@
+"""Live captions in real Debian Chromium (Playwright) with the official socket.io client: a captioner
+working by keyboard only, viewers following and choosing how captions look, the band on the board, the
+online room; axe-core on each page at phone and desktop widths, with screenshots to look at."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from server.auth import accounts
+from tests.caption_clients import CaptionClient, organizer, switch_on
+from tests.harness import (
+    PASSWORD, TOKYO, TaiwaServer, Workshop, axe_violations, in_own_loop, make_account, make_session, make_venue, new_page,
+    open_database,
+)
+from tests.socket_clients import op, until
+
+pytestmark = pytest.mark.browser
+SHOTS = Path("/tmp/shots-captions")
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+async def _seed(db_path: Path) -> Workshop:
+    """A hybrid forum that starts in ten minutes, and its organizer's API token."""
+    async with open_database(db_path) as db:
+        account = await make_account(db, "staff@kanazawa.example")
+        venue = await make_venue(db, account.org_id)
+        start = (datetime.now(TOKYO) + timedelta(minutes=10)).replace(tzinfo=None, microsecond=0)
+        session_id = await make_session(db, account.org_id, venue, title="市民フォーラム 2026", kind="forum",
+                                        format="hybrid", capacity_online=30, online_url="https://meet.example/forum",
+                                        starts_at=start, ends_at=start + timedelta(hours=2))
+        async with db.transaction() as conn:
+            token = await accounts.create_api_token(conn, account.id, "captions browser")
+    return Workshop(db_path=db_path, session_id=session_id, api_token=token)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
+    folder = tmp_path_factory.mktemp("captions-browser")
+    running = TaiwaServer(in_own_loop(_seed(folder / "taiwa.sqlite3")), folder / "server.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+async def look(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def no_violations(page: Page, name: str) -> None:
+    for size, label in ((PHONE, "390"), (DESKTOP, "1366")):
+        await page.set_viewport_size(size)
+        await look(page, f"{name}-{label}")
+        assert await axe_violations(page) == [], (name, label)
+
+
+def shown_lines(page: Page, list_id: str = "#caption-lines") -> object:
+    return page.locator(f"{list_id} li:not([hidden]) .caption-text")
+
+
+async def test_keyboard_only_captioner_relays_with_a_second_typist_and_viewers_see_it_live(browser: Browser, server,
+                                                                                            http):
+    link = await switch_on(http, server, "入力者1")
+    partner = await switch_on(http, server, "入力者2")
+    code = link["code"]
+    viewer = await new_page(browser)
+    await viewer.goto(f"{server.base}/c/{code}")
+    await expect(viewer.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+
+    typist = await new_page(browser)
+    await typist.goto(link["captioner_url"])
+    await expect(typist.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    box = typist.locator("#caption-input")
+    await expect(box).to_be_focused()  # ready to type at once, no mouse
+    await typist.keyboard.press("Alt+1")
+    await expect(typist.locator("#speaker-1")).to_be_checked()
+    await typist.keyboard.type("ただいまから市民フォーラムを始めます")
+    await typist.keyboard.press("Enter")
+    await expect(box).to_have_value("")
+    await expect(shown_lines(viewer)).to_have_text(["ただいまから市民フォーラムを始めます"])
+    await expect(viewer.locator("#caption-lines .caption-speaker")).to_have_text(["司会"])
+
+    # the second typist takes over (python-socketio), the first types on; one stream, in order
+    other = CaptionClient("入力者2")
+    await other.join(server.base, {"code": code, "token": partner["captioner_token"]})
+    assert (await other.call("caption:line", {"op": op(), "text": "市長、お願いします", "speaker": "司会"}))["ok"]
+    await typist.keyboard.press("Alt+2")
+    await typist.keyboard.type("みなさん、こんにちは。しみんの声を聞かせてください")
+    await typist.keyboard.press("Enter")
+    await expect(shown_lines(viewer)).to_have_text(["ただいまから市民フォーラムを始めます", "市長、お願いします",
+                                                    "みなさん、こんにちは。しみんの声を聞かせてください"])
+    await expect(typist.locator("#captioner-lines .caption-text")).to_have_count(3)
+
+    # the corrector's fix by keyboard: Alt+↑ edits the latest line, Enter saves, focus returns to typing
+    await typist.keyboard.press("Alt+ArrowUp")
+    editor = typist.locator("#edit-3")
+    await expect(editor).to_be_focused()
+    await editor.fill("みなさん、こんにちは。市民の声を聞かせてください")
+    await typist.keyboard.press("Enter")
+    await expect(box).to_be_focused()
+    await expect(shown_lines(viewer).nth(2)).to_have_text("みなさん、こんにちは。市民の声を聞かせてください")
+    await until(lambda: other.lines.get(3, {}).get("text") == "みなさん、こんにちは。市民の声を聞かせてください",
+                "the correction reaches the other typist")
+    # Escape empties the field; Alt+0 takes the speaker away
+    await typist.keyboard.type("消す文")
+    await typist.keyboard.press("Escape")
+    await expect(box).to_have_value("")
+    await typist.keyboard.press("Alt+0")
+    await expect(typist.locator("#speaker-0")).to_be_checked()
+    await look(typist, "captioner-working")
+    await look(viewer, "viewer-live")
+    await other.leave()
+
+
+async def test_speaker_labels_are_configurable_and_remembered(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    page = await new_page(browser)
+    await page.goto(link["captioner_url"])
+    await page.locator(".captioner__labels summary").click()
+    await page.locator("#speaker-labels").fill("司会\n副市長\n手話通訳\n会場A")
+    await page.locator("#speaker-labels-form button").click()
+    await expect(page.locator("#speaker-2")).to_have_value("副市長")
+    await expect(page.locator("#speaker-4")).to_have_value("会場A")
+    await page.reload()
+    await expect(page.locator("#speaker-3")).to_have_value("手話通訳")
+    await page.keyboard.press("Alt+4")
+    await page.locator("#caption-input").fill("会場からの質問です")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#captioner-lines li").last.locator(".caption-speaker")).to_have_text("会場A")
+
+
+async def test_viewer_chooses_size_colours_lines_and_announcing_and_it_is_remembered(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    for n in range(6):
+        assert (await typist.call("caption:line", {"op": op(), "text": f"表示テスト {n}"}))["ok"]
+    page = await new_page(browser)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    view = page.locator("#captions-view")
+    await page.locator(".captions-settings summary").click()
+    await page.locator("#cs-size").select_option("xxl")
+    await page.locator("#cs-theme").select_option("yellow")
+    await page.locator("#cs-lines").select_option("3")
+    await page.locator("#cs-announce").uncheck()
+    await expect(view).to_have_class("captions-page captions-size-xxl captions-theme-yellow".split()[0] and
+                                     __import__("re").compile(r"captions-size-xxl.*captions-theme-yellow|"
+                                                              r"captions-theme-yellow.*captions-size-xxl"))
+    await expect(shown_lines(page)).to_have_text([f"表示テスト {n}" for n in range(3, 6)])
+    await expect(page.locator("[role=log]")).to_have_attribute("aria-live", "off")
+    assert (await typist.call("caption:line", {"op": op(), "text": "新しい行"}))["ok"]
+    await expect(shown_lines(page)).to_have_text(["表示テスト 4", "表示テスト 5", "新しい行"])
+    await look(page, "viewer-yellow-xxl")
+    await page.reload()
+    await expect(page.locator("#cs-size")).to_have_value("xxl")
+    await expect(shown_lines(page)).to_have_count(3)
+    await expect(page.locator("[role=log]")).to_have_attribute("aria-live", "off")
+    await page.locator(".captions-settings summary").click()
+    await page.locator("#cs-announce").check()
+    await expect(page.locator("[role=log]")).to_have_attribute("aria-live", "polite")
+    await typist.leave()
+
+
+async def test_reconnecting_viewer_in_the_browser_catches_up(browser: Browser, server, http):
+    """The page's socket drops (the server goes away and comes back); lines typed meanwhile arrive."""
+    link = await switch_on(http, server)
+    page = await new_page(browser)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.context.set_offline(True)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "切断中に入力された行"}))["ok"]
+    await page.context.set_offline(False)
+    await expect(page.locator("#caption-lines .caption-text").last).to_have_text("切断中に入力された行", timeout=30_000)
+    await typist.leave()
+
+
+async def test_pages_pass_axe_at_phone_and_desktop_widths(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "アクセシビリティの確認", "speaker": "司会"}))["ok"]
+    page = await new_page(browser)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.locator(".captions-settings summary").click()
+    await no_violations(page, "viewer")
+    for theme in ("light", "yellow"):
+        await page.locator("#cs-theme").select_option(theme)
+        assert await axe_violations(page) == [], theme
+    await page.goto(link["captioner_url"])
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.keyboard.press("Alt+ArrowUp")
+    await no_violations(page, "captioner")
+
+    board = await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                            json={"title": "地域の未来", "prompts": ["良いところ", "困っていること"]},
+                            headers=organizer(server))
+    assert board.status_code == 201
+    registered = await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/registrations",
+                                 json={"name": "オンライン参加", "email": "online@example.jp", "mode": "online"})
+    token = registered.json()["token"]
+    await page.goto(f"{server.base}/r/{token}/room")
+    await expect(page.locator("#connection")).not_to_have_text("接続しています…")
+    await expect(page.locator("#captions-band .caption-text").last).to_have_text("アクセシビリティの確認")
+    assert (await typist.call("caption:line", {"op": op(), "text": "オンライン会場にも届く"}))["ok"]
+    await expect(page.locator("#captions-band .caption-text").last).to_have_text("オンライン会場にも届く")
+    await no_violations(page, "online-room")
+    await typist.leave()
+
+
+async def test_the_band_on_the_participant_board_follows_the_captions(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": "字幕つきボード", "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(f"{server.base}/j/{board['join_code']}")
+    await page.locator("#f-display_name").fill("さくら")
+    await page.locator("#f-display_name").press("Enter")
+    await expect(page).to_have_url(f"{server.base}/boards/{board['id']}")
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "ボードの上にも字幕", "speaker": "市長"}))["ok"]
+    await expect(page.locator("#captions-band .caption-text").last).to_have_text("ボードの上にも字幕")
+    toggle = page.locator("#captions-band [data-announce-toggle]")
+    await toggle.focus()
+    await page.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(page.locator("#captions-band [role=log]")).to_have_attribute("aria-live", "polite")
+    await no_violations(page, "board-band")
+    await typist.leave()
+    await asyncio.sleep(0)
+
+
+async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "プロジェクターの字幕", "speaker": "司会"}))["ok"]
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": "投影するボード", "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(server.base + "/organize/login")
+    await page.locator("#f-email").fill("staff@kanazawa.example")
+    await page.locator("#f-password").fill(PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server.base + "/organize")
+    await page.goto(f"{server.base}/organize/sessions/{server.workshop.session_id}/captions")
+    await page.locator("form.inline-form button.secondary").last.click()
+    await expect(page.locator("#new-captioner-link")).to_contain_text("/captioner/ct_")
+    await no_violations(page, "organize-captions")
+
+    await page.set_viewport_size({"width": 1920, "height": 1080})
+    await page.goto(f"{server.base}/boards/{board['id']}/present")
+    await expect(page.locator("#captions-band .caption-text").last).to_have_text("プロジェクターの字幕")
+    assert (await typist.call("caption:line", {"op": op(), "text": "投影中に届いた行"}))["ok"]
+    await expect(page.locator("#captions-band .caption-text").last).to_have_text("投影中に届いた行")
+    await page.screenshot(path=str(SHOTS / "present-1920.png"))
+    assert await axe_violations(page) == []
+    await typist.leave()

@@ -120,11 +120,11 @@ def _delete_note(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: 
 
 
 def _set_group(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
-    """Put a note in a cluster, in a new one (a title and no cluster), or in none."""
+    """Put a note in a cluster, in a new one (a title and no cluster, or "new": titled by the note), or in none."""
     note = _note(state, data, actor, own=False)
     target = data.get("group")
-    if target is None and data.get("title"):
-        title = _text(data.get("title"), TITLE_MAX, N_("title"))
+    if target == "new" or (target is None and data.get("title")):
+        title = _text(data.get("title") or note.text.split("\n")[0][:40], TITLE_MAX, N_("title"))
         group_id = f"g{state.seq + 1}"
         return [_event("group:created", id=group_id, zone=note.zone, title=title),
                 _event("note:grouped", id=note.id, group=group_id)]

@@ -219,9 +219,12 @@ def _create_poll(command: PollCommand) -> list[dict[str, Any]]:
     labels = [_clean(label, OPTION_MAX, N_("option")) for label in raw if isinstance(label, str) and label.strip()]
     poll_type, options, max_choices = _options_and_max(poll_type, labels, data)
     # poll ids name their board, so the API can find a poll by its id alone (GET /api/polls/{id})
-    return [_event("poll:created", id=f"b{command.board_id}p{command.next_id}", type=poll_type, question=question,
-                   options=options, max_choices=max_choices, live_results=bool(data.get("live_results", False)),
-                   anonymous=anonymous)]
+    poll_id = f"b{command.board_id}p{command.next_id}"
+    created = [_event("poll:created", id=poll_id, type=poll_type, question=question, options=options,
+                      max_choices=max_choices, live_results=bool(data.get("live_results", False)), anonymous=anonymous)]
+    if data.get("open") is True:  # created and opened in one step, from the console
+        created.append(_event("poll:status", poll=poll_id, status="open"))
+    return created
 
 
 def _poll_status(command: PollCommand, status: str) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ async def create_poll(facilitator: Page, poll_type: str, question: str) -> str:
     await expect(facilitator.locator("#poll-type")).to_be_visible()
     await facilitator.locator("#poll-type").select_option(poll_type)
     await facilitator.locator("#poll-question").fill(question)
+    await facilitator.locator("#poll-open").uncheck()  # these tests open each poll themselves
     await facilitator.locator("#poll-new button[type=submit]").click()
     article = facilitator.locator("article.poll", has=facilitator.locator("h3", has_text=question))
     await expect(article).to_have_count(1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import segno
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from litestar.di import NamedDependency
 from markupsafe import Markup
@@ -30,6 +30,8 @@ from server.core.spreadsheet import csv_bytes
 from server.public.boards import board_context
 from server.auth.guards import Db, CurrentAccount
 from sessions import store
+from sessions.catalog import N_
+from sessions.validation import FieldError, InvalidInput
 
 
 @get("/boards/{board_id:int}/facilitate", include_in_schema=False)
@@ -146,7 +148,8 @@ async def save_next_steps(request: Request, board: NamedDependency[Board], db: D
     values = form_values(await request.form())
     text = without_controls(str(values.get("next_steps", ""))).strip()
     if len(text) > NEXT_STEPS_MAX:
-        raise ValidationException(detail=_("Keep what happens next under %(max)d characters.") % {"max": NEXT_STEPS_MAX})
+        raise InvalidInput([FieldError("next_steps", N_("Keep what happens next under {max} characters."),
+                                       {"max": NEXT_STEPS_MAX})])
     async with db.transaction() as conn:
         await board_store.set_next_steps(conn, board.id, text)
     request.app.state.board_service.forget(board.id)

@@ -50,7 +50,7 @@ async def facilitate(request: Request, board: NamedDependency[Board], account: C
 def qr_svg(url: str) -> Markup:
     """The join QR code as inline SVG (segno), for the projector."""
     buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True,
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=2, xmldecl=False, svgns=True, omitsize=True,
                                     title=_("QR code to join the board"), svgclass="qr", lineclass=None)
     return Markup(buffer.getvalue().decode())
 

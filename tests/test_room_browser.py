@@ -209,6 +209,8 @@ async def test_a_note_is_grouped_with_two_keys_or_one_drag(browser: Browser, fas
     await page.keyboard.press("Tab")
     await page.keyboard.press("Enter")
     await expect(cluster.locator(f"#note-{ids[1]}")).to_be_visible()
+    for note in ids[:2]:  # each note's menu now names the cluster it is in
+        await expect(page.locator(f"#cluster-{note} option:checked")).to_have_text("海が近い")
 
     # one drag with the mouse: a loose note onto another loose note makes a cluster of the two
     source, target = page.locator(f"#note-{ids[3]} .note__text"), page.locator(f"#note-{ids[2]} .note__text")

@@ -129,8 +129,9 @@
     root.querySelectorAll("textarea[id], input[id], select[id]").forEach(function (el) {
       if (el.type === "hidden") { return; }
       if (el.tagName === "SELECT") {
-        var changed = Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
-        if (changed) { values[el.id] = { select: el.value }; }
+        // the option shown first: the one marked selected in the HTML, or else the first
+        var initial = Array.prototype.filter.call(el.options, function (o) { return o.defaultSelected; })[0] || el.options[0];
+        if (initial && el.value !== initial.value) { values[el.id] = { select: el.value }; }
       } else if (el.type === "checkbox" || el.type === "radio") {
         if (el.checked !== el.defaultChecked) { values[el.id] = { checked: el.checked }; }
       } else if (el.value !== el.defaultValue) {

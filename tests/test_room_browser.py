@@ -258,3 +258,34 @@ async def test_joining_from_the_room_qr_code_counts_in_the_room_on_the_projector
         await phone.locator("form[method=post] button[type=submit]").click()
         await live(phone)
     await expect(projector.locator("#stage-count")).to_have_text("参加:会場 1 人 · オンライン 1 人 · 計 2 人")
+
+
+async def test_a_note_is_grouped_by_touch_on_its_handle(browser: Browser, fast_server, api, crowd):
+    board = await api.new_board("指でグループ化")
+    fac = await facilitator(api, crowd, board)
+    context = await new_context(browser, locale="ja-JP", viewport={"width": 390, "height": 1600}, has_touch=True,
+                                is_mobile=True)
+    page = await context.new_page()
+    await page.goto(f"{fast_server.base}/j/{board['join_code']}")
+    await page.locator("#f-display_name").fill("ゆう")
+    await page.locator("form[method=post] button[type=submit]").click()
+    await live(page)
+    ids = [(await add_note(fac, text, zone="z2"))["note"] for text in ("街灯が少ない", "歩道が狭い")]
+    await ok(fac, "phase:set", phase="group")
+    handle = page.locator(f"#note-{ids[1]} .note__handle")
+    await expect(handle).to_be_visible()
+    start, end = await handle.bounding_box(), await page.locator(f"#note-{ids[0]} .note__text").bounding_box()
+    assert start and end
+    touch = await context.new_cdp_session(page)  # real touch input, as a finger on a phone sends it
+    x, y = start["x"] + start["width"] / 2, start["y"] + start["height"] / 2
+    await touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 9):
+        tx = x + (end["x"] + 20 - x) * step / 8
+        ty = y + (end["y"] + 10 - y) * step / 8
+        await touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": tx, "y": ty}]})
+    await touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cluster = page.locator("#zone-z2 section.cluster")
+    await expect(cluster).to_have_count(1)
+    await expect(cluster.locator(f"#note-{ids[1]}")).to_be_visible()
+    await expect(cluster.locator("h3")).to_have_text("街灯が少ない")
+    await page.screenshot(path=str(SHOTS / "grouping-touch-390.png"), full_page=True)

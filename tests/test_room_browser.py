@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +158,10 @@ async def test_console_buttons_follow_another_facilitator_without_a_reload(brows
     await console.evaluate("window.notReloaded = true")
     fac = await facilitator(api, crowd, board)  # another facilitator, over python-socketio
 
+    started = time.monotonic()
     await ok(fac, "board:lock", locked=True)
     await expect(console.locator("#control-lock")).to_have_text("ボードを再開")
+    print(f"console button updated {time.monotonic() - started:.2f} s after another facilitator paused the board")
     await expect(console.locator("#state-locked")).to_contain_text("一時停止中")
     await ok(fac, "votes:reveal", revealed=True)
     await expect(console.locator("#control-reveal")).to_have_text("結果を隠す")

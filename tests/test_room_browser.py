@@ -142,6 +142,23 @@ async def test_projector_follows_every_stage_and_its_keys_drive_the_board(browse
 
     console_axe = await axe_violations(console)
     await console.screenshot(path=str(SHOTS / "console-1366.png"), full_page=True)
+
+    # the outcome as a closing report: what happens next, attendance, notes ranked by dots
+    await console.locator("#next-steps").fill("3月に市の考え方を公表します。\n次回は4月です。")
+    await console.locator("form[action$='/next-steps'] button[type=submit]").click()
+    await expect(console.locator("#next-steps")).to_have_value("3月に市の考え方を公表します。\n次回は4月です。")
+    await console.locator("form[action$='/outcome'] button[type=submit]").click()
+    report = await (await new_context(browser, locale="ja-JP", viewport={"width": 1366, "height": 900})).new_page()
+    await report.goto(f"{fast_server.base}/boards/{board['id']}/outcome")
+    await expect(report.locator(".outcome__next-text")).to_contain_text("次回は4月です。")
+    await expect(report.locator("#outcome-attendance")).to_have_text("会場 0 人・オンライン 2 人・計 2 人")
+    await expect(report.locator("#oz-z1 ~ ol > li").first).to_contain_text("自然")
+    await report.screenshot(path=str(SHOTS / "outcome-1366.png"), full_page=True)
+    await report.emulate_media(media="print")
+    await report.screenshot(path=str(SHOTS / "outcome-print.png"), full_page=True)
+    await expect(report.locator(".site-header")).to_be_hidden()  # A4 print: the report alone
+    await report.emulate_media(media="screen")
+    assert await axe_violations(report) == []
     assert {stage: found for stage, found in axe.items() if found} == {}
     assert console_axe == []
     print("smallest text per stage (px):", fonts)

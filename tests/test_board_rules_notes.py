@@ -233,7 +233,7 @@ def test_a_new_cluster_in_one_step_is_titled_by_its_first_note():
     board = Workshop()
     long_note = board.add(AIKO, "バス停まで歩いて二十分かかるので、雨の日や夏の暑い日はとても大変です。\n二行目")
     board.phase("group")
-    created, grouped = board.do(BEN, "group:set", {"note": long_note, "group": "new"})
+    created, _grouped = board.do(BEN, "group:set", {"note": long_note, "group": "new"})
     assert created[1] == "group:created" and created[2]["title"] == "バス停まで歩いて二十分かかるので、雨の日や夏の暑い日はとても大変です。"[:40]
     assert board.state.notes[long_note].group == created[2]["id"]
     named = board.add(FAC, "公園", zone="z1")

@@ -111,18 +111,26 @@ def replay(initial: BoardState, events: list[tuple[int, str, dict[str, Any]]]) -
 
 
 def results(state: BoardState) -> list[dict[str, Any]]:
-    """Notes and clusters ranked by dots (online + proxy), for reveal, projector and export."""
+    """Notes and clusters ranked by dots (online + proxy), for reveal, projector and export.
+
+    Each item: `online` (dots from devices), `proxy` (the room's counts entered by the facilitator),
+    `total`, and the same dots split by where people are: `in_room` (devices of participants who
+    joined in the room, plus proxy) and `remote` (devices of those who joined online)."""
     ranked = []
     for group in state.groups.values():
         members = [n for n in state.notes.values() if n.group == group.id and not n.hidden]
-        online = sum(state.tally(n.id) for n in members)
-        proxy = sum(state.proxy.get(n.id, 0) for n in members)
-        ranked.append({"kind": "group", "id": group.id, "zone": group.zone, "title": group.title,
-                       "online": online, "proxy": proxy, "total": online + proxy})
+        targets = [group.id, *(n.id for n in members)]  # dots on the cluster itself and on its notes
+        ranked.append(_ranked_item(state, "group", group.id, group.zone, group.title, targets))
     for note in state.notes.values():
         if note.group is None and not note.hidden:
-            online, proxy = state.tally(note.id), state.proxy.get(note.id, 0)
-            ranked.append({"kind": "note", "id": note.id, "zone": note.zone, "title": note.text,
-                           "online": online, "proxy": proxy, "total": online + proxy})
+            ranked.append(_ranked_item(state, "note", note.id, note.zone, note.text, [note.id]))
     ranked.sort(key=lambda item: (-item["total"], item["id"]))
     return ranked
+
+
+def _ranked_item(state: BoardState, kind: str, id_: str, zone: str, title: str, targets: list[str]) -> dict[str, Any]:
+    online = sum(state.tally(t) for t in targets)
+    proxy = sum(state.proxy.get(t, 0) for t in targets)
+    room_devices = sum(state.tally_in_room(t) for t in targets)
+    return {"kind": kind, "id": id_, "zone": zone, "title": title, "online": online, "proxy": proxy,
+            "total": online + proxy, "in_room": room_devices + proxy, "remote": online - room_devices}

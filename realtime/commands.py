@@ -120,11 +120,11 @@ def _delete_note(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: 
 
 
 def _set_group(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
-    """Put a note in a cluster, in a new one (a title and no cluster), or in none."""
+    """Put a note in a cluster, in a new one (a title and no cluster, or "new": titled by the note), or in none."""
     note = _note(state, data, actor, own=False)
     target = data.get("group")
-    if target is None and data.get("title"):
-        title = _text(data.get("title"), TITLE_MAX, N_("title"))
+    if target == "new" or (target is None and data.get("title")):
+        title = _text(data.get("title") or note.text.split("\n")[0][:40], TITLE_MAX, N_("title"))
         group_id = f"g{state.seq + 1}"
         return [_event("group:created", id=group_id, zone=note.zone, title=title),
                 _event("note:grouped", id=note.id, group=group_id)]
@@ -153,33 +153,44 @@ def _split_group(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: 
     return [_event("group:split", id=group.id)]
 
 
-def _cast_vote(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
-    if actor.facilitator:
-        raise CommandError("forbidden", N_("Facilitators enter the room's dots as counts, not as their own dots."))
+def _dot_target(state: BoardState, data: dict[str, Any], actor: Actor) -> str:
+    """What a dot goes on: a note (`note`) or a whole cluster (`group`); the event names either as `note`."""
+    if data.get("note") is None and data.get("group") is not None:
+        return _group(state, data.get("group")).id
     note = _note(state, data, actor, own=False)
     if note.hidden:
         raise CommandError("not_found", N_("There is no such note."))
+    return note.id
+
+
+def _cast_vote(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
+    if actor.facilitator:
+        raise CommandError("forbidden", N_("Facilitators enter the room's dots as counts, not as their own dots."))
+    target = _dot_target(state, data, actor)
     if state.dots_of(actor.id) >= state.vote_budget:
         raise CommandError("over_budget", N_("You have used all {budget} of your dots."), budget=state.vote_budget)
-    if state.votes.get(actor.id, {}).get(note.id, 0) >= state.max_votes_per_note:
+    if state.votes.get(actor.id, {}).get(target, 0) >= state.max_votes_per_note:
         raise CommandError("over_limit", N_("At most {max} dots on one note."), max=state.max_votes_per_note)
-    return [_event("vote:cast", note=note.id, participant=actor.id, name=actor.name)]
+    return [_event("vote:cast", note=target, participant=actor.id, name=actor.name, place=actor.place)]
 
 
 def _retract_vote(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
-    note = _note(state, data, actor, own=False)
-    if state.votes.get(actor.id, {}).get(note.id, 0) <= 0:
+    if data.get("note") is None and data.get("group") is not None:
+        target = _group(state, data.get("group")).id
+    else:
+        target = _note(state, data, actor, own=False).id
+    if state.votes.get(actor.id, {}).get(target, 0) <= 0:
         raise CommandError("invalid", N_("You have no dot on this note."))
-    return [_event("vote:retracted", note=note.id, participant=actor.id)]
+    return [_event("vote:retracted", note=target, participant=actor.id)]
 
 
 def _set_proxy_votes(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:
-    """Dots the room gave a note offline, entered by the facilitator as one count."""
-    note = _note(state, data, actor, own=False)
+    """Dots the room gave a note (or a cluster) offline, entered by the facilitator as one count."""
+    target = _dot_target(state, data, actor)
     count = data.get("count")
     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100_000:
         raise CommandError("invalid", N_("Enter a number of dots from 0."))
-    return [_event("proxy:set", note=note.id, count=count)]
+    return [_event("proxy:set", note=target, count=count)]
 
 
 def _set_phase(state: BoardState, data: dict[str, Any], actor: Actor, now_ms: int) -> list[Event]:

@@ -105,3 +105,21 @@ def poll_rows(state: BoardState) -> list[list[Any]]:
                          result["room"].get(option["id"], 0), count,
                          f"{count / total * 100:.1f}" if total else "0.0"])
     return rows
+
+
+def outcome_sections(state: BoardState, *, names: bool) -> list[dict[str, Any]]:
+    """The outcome by prompt: clusters and single notes ranked by dots (most first), each cluster's
+    notes ranked too; dots split into in the room and online as `results` does."""
+    ranked = results(state)
+    sections = []
+    for zone in state.zones:
+        items = []
+        for item in (r for r in ranked if r["zone"] == zone["id"]):
+            members = sorted((n for n in state.notes.values() if item["kind"] == "group" and n.group == item["id"]
+                              and not n.hidden), key=lambda n: (-(state.tally(n.id) + state.proxy.get(n.id, 0)), n.id))
+            note = state.notes.get(item["id"]) if item["kind"] == "note" else None
+            items.append({**item, "author": note.author_name if note and names else "",
+                          "notes": [{"text": n.text, "author": n.author_name if names else "",
+                                     "dots": state.tally(n.id) + state.proxy.get(n.id, 0)} for n in members]})
+        sections.append({"id": zone["id"], "title": zone["title"], "items": items})
+    return sections

@@ -52,10 +52,22 @@ def _group_renamed(state: BoardState, data: dict[str, Any]) -> None:
     state.groups[data["id"]].title = data["title"]
 
 
+def _move_dots(state: BoardState, source: str, target: str | None) -> None:
+    """A cluster's dots go with it when merged into another, and back to their owners when it is split."""
+    for votes in state.votes.values():
+        count = votes.pop(source, 0)
+        if count and target is not None:
+            votes[target] = votes.get(target, 0) + count
+    proxy = state.proxy.pop(source, 0)
+    if proxy and target is not None:
+        state.proxy[target] = state.proxy.get(target, 0) + proxy
+
+
 def _group_merged(state: BoardState, data: dict[str, Any]) -> None:
     for note in state.notes.values():
         if note.group == data["id"]:
             note.group = data["into"]
+    _move_dots(state, data["id"], data["into"])
     state.groups.pop(data["id"], None)
 
 
@@ -63,6 +75,7 @@ def _group_split(state: BoardState, data: dict[str, Any]) -> None:
     for note in state.notes.values():
         if note.group == data["id"]:
             note.group = None
+    _move_dots(state, data["id"], None)
     state.groups.pop(data["id"], None)
 
 
@@ -70,6 +83,8 @@ def _vote_cast(state: BoardState, data: dict[str, Any]) -> None:
     votes = state.votes.setdefault(data["participant"], {})
     votes[data["note"]] = votes.get(data["note"], 0) + 1
     state.participants.setdefault(data["participant"], data.get("name", ""))
+    if data.get("place") == "room":
+        state.places[data["participant"]] = "room"
 
 
 def _vote_retracted(state: BoardState, data: dict[str, Any]) -> None:

@@ -58,8 +58,19 @@ class Question:
     upvotes: set[str] = field(default_factory=set)
 
 
+# katakana ァ..ヶ (U+30A1..U+30F6) are hiragana ぁ..ゖ (U+3041..U+3096) plus 0x60
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(0x30A1, 0x30F7)}
+
+
 def normalise_word(text: str) -> str:
-    """Japanese answers counted alike: NFKC (width), case-folded, inner whitespace collapsed."""
+    """The key answers are counted by: NFKC (ｱﾀﾀｶｲ → アタタカイ, full-width letters → ASCII),
+    katakana folded to hiragana (アタタカイ → あたたかい), case-folded, inner whitespace collapsed."""
+    folded = unicodedata.normalize("NFKC", text).translate(_KATAKANA_TO_HIRAGANA)
+    return " ".join(folded.casefold().split())
+
+
+def display_word(text: str) -> str:
+    """How one answer is shown in the cloud: like `normalise_word` but in the script it was written in."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
@@ -71,12 +82,19 @@ def poll_results(poll: Poll) -> dict[str, Any]:
     """{total, counts: {option: n}, online, room} or, for text polls, {total, words: [{text, count}]}."""
     if poll.type == "text":
         words: dict[str, int] = {}
+        spellings: dict[str, dict[str, int]] = {}  # key -> how it was written -> how often
         for answer in poll.answers.values():
             word = normalise_word(answer)
             if word:
                 words[word] = words.get(word, 0) + 1
+                shown = spellings.setdefault(word, {})
+                shown[display_word(answer)] = shown.get(display_word(answer), 0) + 1
         ranked = sorted(words.items(), key=lambda item: (-item[1], item[0]))
-        return {"total": len(poll.answers), "words": [{"text": w, "count": n} for w, n in ranked]}
+        top = ranked[0][1] if ranked else 1
+        return {"total": len(poll.answers), "words": [
+            {"text": min(spellings[w].items(), key=lambda s: (-s[1], s[0]))[0], "count": n,
+             "size": max(1, -(-n * 5 // top))}  # 1..5, in proportion to the most frequent word
+            for w, n in ranked]}
     online = {option["id"]: 0 for option in poll.options}
     if poll.type == "ranking":
         # Borda count: first place gets n-1 points ... last gets 0
@@ -201,9 +219,12 @@ def _create_poll(command: PollCommand) -> list[dict[str, Any]]:
     labels = [_clean(label, OPTION_MAX, N_("option")) for label in raw if isinstance(label, str) and label.strip()]
     poll_type, options, max_choices = _options_and_max(poll_type, labels, data)
     # poll ids name their board, so the API can find a poll by its id alone (GET /api/polls/{id})
-    return [_event("poll:created", id=f"b{command.board_id}p{command.next_id}", type=poll_type, question=question,
-                   options=options, max_choices=max_choices, live_results=bool(data.get("live_results", False)),
-                   anonymous=anonymous)]
+    poll_id = f"b{command.board_id}p{command.next_id}"
+    created = [_event("poll:created", id=poll_id, type=poll_type, question=question, options=options,
+                      max_choices=max_choices, live_results=bool(data.get("live_results", False)), anonymous=anonymous)]
+    if data.get("open") is True:  # created and opened in one step, from the console
+        created.append(_event("poll:status", poll=poll_id, status="open"))
+    return created
 
 
 def _poll_status(command: PollCommand, status: str) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ class Actor:
     id: str
     name: str = ""
     facilitator: bool = False
+    place: str = "online"  # "room" or "online": where a participant joined from
 
 
 @dataclass
@@ -62,6 +63,7 @@ class BoardState:
     votes: dict[str, dict[str, int]] = field(default_factory=dict)  # participant -> note -> dots
     proxy: dict[str, int] = field(default_factory=dict)  # note -> dots entered by the facilitator
     participants: dict[str, str] = field(default_factory=dict)  # id -> display name (authors, voters)
+    places: dict[str, str] = field(default_factory=dict)  # voter id -> "room" (absent: online)
     polls: dict[str, Poll] = field(default_factory=dict)
     questions: dict[str, Question] = field(default_factory=dict)
     pinned: str | None = None
@@ -74,8 +76,12 @@ class BoardState:
         return sum(self.votes.get(participant, {}).values())
 
     def tally(self, note_id: str) -> int:
-        """Online dots on a note (proxy dots are counted apart)."""
+        """Dots cast on a note or a cluster from devices (proxy dots are counted apart)."""
         return sum(votes.get(note_id, 0) for votes in self.votes.values())
+
+    def tally_in_room(self, note_id: str) -> int:
+        """The part of `tally` cast by participants who joined in the room."""
+        return sum(votes.get(note_id, 0) for voter, votes in self.votes.items() if self.places.get(voter) == "room")
 
     def voters(self) -> int:
         return sum(1 for votes in self.votes.values() if any(votes.values()))

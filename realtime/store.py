@@ -27,6 +27,7 @@ class Board:
     join_code: str
     outcome_published: bool
     outcome_names: bool
+    next_steps: str = ""  # "what happens next", on the published outcome
 
     def initial_state(self) -> BoardState:
         return BoardState(board_id=self.id, zones=self.prompts, colors=self.colors, vote_budget=self.vote_budget,
@@ -40,7 +41,7 @@ def _board(row: sqlite3.Row) -> Board:
                  vote_budget=row["vote_budget"], max_votes_per_note=row["max_votes_per_note"],
                  anonymous=bool(row["anonymous"]), private_writing=bool(row["private_writing"]),
                  join_code=row["join_code"], outcome_published=bool(row["outcome_published"]),
-                 outcome_names=bool(row["outcome_names"]))
+                 outcome_names=bool(row["outcome_names"]), next_steps=row["next_steps"] or "")
 
 
 async def get_board(db: Any, board_id: int) -> Board | None:
@@ -77,6 +78,10 @@ async def create_board(conn: Any, *, session_id: int, org_id: int, title: str, p
 async def set_outcome(conn: Any, board_id: int, published: bool, names: bool) -> None:
     await conn.execute("update boards set outcome_published = ?, outcome_names = ? where id = ?",
                        (int(published), int(names), board_id))
+
+
+async def set_next_steps(conn: Any, board_id: int, text: str) -> None:
+    await conn.execute("update boards set next_steps = ? where id = ?", (text, board_id))
 
 
 async def events_since(db: Any, board_id: int, since: int,
@@ -130,6 +135,16 @@ async def participant_by_token(db: Any, token: str) -> sqlite3.Row | None:
 async def participant_count(db: Any, board_id: int) -> int:
     row = await db.fetch_one("select count(*) from board_participants where board_id = ?", (board_id,))
     return row[0] if row else 0
+
+
+async def participants_by_place(db: Any, board_id: int) -> dict[str, int]:
+    """How many joined in the room and online: {"room": n, "online": n}."""
+    rows = await db.fetch_all("select place, count(*) from board_participants where board_id = ? group by place",
+                              (board_id,))
+    counts = {"room": 0, "online": 0}
+    for row in rows:
+        counts["room" if row[0] == "room" else "online"] += row[1]
+    return counts
 
 
 async def joins_by_connection(db: Any, board_id: int, limit: int = 5) -> tuple[list[tuple[str, int]], int]:

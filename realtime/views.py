@@ -104,8 +104,8 @@ def snapshot(state: BoardState, viewer: Actor, *, title: str, participants: int,
         "me": {"name": viewer.name, "facilitator": viewer.facilitator},
     }
     if state.revealed or viewer.facilitator:
-        snap["tallies"] = {n.id: {"online": state.tally(n.id), "proxy": state.proxy.get(n.id, 0)}
-                           for n in state.notes.values()}
+        snap["tallies"] = {target: {"online": state.tally(target), "proxy": state.proxy.get(target, 0)}
+                           for target in [*state.notes, *state.groups]}
     if state.revealed:
         snap["results"] = results(state)
     if viewer.facilitator:

@@ -207,9 +207,11 @@ async def test_facilitator_and_two_participants_run_a_whole_workshop(browser: Br
 
     # reveal: the results appear for everyone, the cluster first
     await facilitator.locator("form:has(input[name=type][value='votes:reveal']) button").click()
-    for page in (aiko, ben, projector):
+    for page in (aiko, ben):
         await expect(page.locator("section.results h2")).to_be_visible()
         await expect(page.locator("section.results li").first).to_contain_text("移動と安全")
+    await expect(projector.locator("#board-list")).to_have_attribute("data-stage", "reveal")  # full screen
+    await expect(projector.locator(".ranking li").first).to_contain_text("移動と安全")
     for label, page in (("participant", aiko), ("facilitator", facilitator), ("projector", projector)):
         await record_axe(axe, f"revealed/{label}", page)
 

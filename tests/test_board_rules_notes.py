@@ -227,3 +227,16 @@ def test_split_ungroups_every_note_and_removes_the_cluster():
     board.do(CHIE, "group:split", {"group": group})
     assert group not in board.state.groups
     assert board.state.notes[bus].group is None and board.state.notes[train].group is None
+
+
+def test_a_new_cluster_in_one_step_is_titled_by_its_first_note():
+    board = Workshop()
+    long_note = board.add(AIKO, "バス停まで歩いて二十分かかるので、雨の日や夏の暑い日はとても大変です。\n二行目")
+    board.phase("group")
+    created, _grouped = board.do(BEN, "group:set", {"note": long_note, "group": "new"})
+    assert created[1] == "group:created" and created[2]["title"] == "バス停まで歩いて二十分かかるので、雨の日や夏の暑い日はとても大変です。"[:40]
+    assert board.state.notes[long_note].group == created[2]["id"]
+    named = board.add(FAC, "公園", zone="z1")
+    (_seq, _kind, data), _ = board.do(BEN, "group:set", {"note": named, "group": "new", "title": "  みどり  "})
+    assert data["title"] == "みどり"
+    assert board.refuse(BEN, "group:set", {"note": named, "group": "new-ish"}) == "not_found"

@@ -95,3 +95,53 @@ def test_results_rank_clusters_by_their_notes_dots_leaving_hidden_notes_out():
     ranked = results(board.state)
     assert [(r["kind"], r["id"], r["online"], r["proxy"], r["total"]) for r in ranked] == \
         [("group", group, 2, 3, 5), ("note", park, 1, 0, 1)]
+
+
+# --- dots on clusters, and where the voters are ------------------------------------------------------
+
+def _clustered_voting_board() -> tuple[Workshop, str, list[str]]:
+    board = Workshop(vote_budget=5, max_votes_per_note=2)
+    first, second = board.add(AIKO, "公園が広い"), board.add(BEN, "緑が多い")
+    board.phase("group")
+    cluster = board.cluster(FAC, first, "自然")
+    board.do(FAC, "group:set", {"note": second, "group": cluster})
+    lone = board.add(FAC, "バスが少ない", zone="z2")
+    board.phase("vote")
+    return board, cluster, [first, second, lone]
+
+
+def test_a_dot_on_a_cluster_counts_for_the_cluster_within_budget_and_limit():
+    board, cluster, notes = _clustered_voting_board()
+    board.do(AIKO, "vote:cast", {"group": cluster})
+    board.do(AIKO, "vote:cast", {"group": cluster})
+    assert board.refuse(AIKO, "vote:cast", {"group": cluster}) == "over_limit"
+    board.do(AIKO, "vote:cast", {"note": notes[0]})
+    ranked = {item["id"]: item for item in results(board.state)}
+    assert ranked[cluster]["total"] == 3 and ranked[cluster]["kind"] == "group"
+    assert board.state.dots_of(AIKO.id) == 3
+    board.do(AIKO, "vote:retract", {"group": cluster})
+    assert {item["id"]: item for item in results(board.state)}[cluster]["total"] == 2
+    assert board.refuse(AIKO, "vote:cast", {"group": "g-nope"}) == "not_found"
+    assert board.refuse(AIKO, "vote:cast", {"group": ["g1"]}) == "not_found"
+
+
+def test_dots_follow_a_merged_cluster_and_return_when_it_is_split():
+    board, cluster, notes = _clustered_voting_board()
+    board.do(AIKO, "vote:cast", {"group": cluster})
+    board.phase("group")
+    other = board.cluster(FAC, notes[2], "交通")
+    board.do(FAC, "group:split", {"group": cluster})
+    assert board.state.dots_of(AIKO.id) == 0  # the dot went back to the budget
+    assert {item["id"] for item in results(board.state)} == {notes[0], notes[1], other}
+
+
+def test_results_count_dots_from_the_room_and_online_apart_and_together():
+    board, cluster, notes = _clustered_voting_board()
+    in_room = AIKO.__class__(id=AIKO.id, name=AIKO.name, place="room")
+    board.do(in_room, "vote:cast", {"note": notes[2]})
+    board.do(BEN, "vote:cast", {"note": notes[2]})
+    board.do(FAC, "proxy:vote", {"note": notes[2], "count": 4})
+    board.do(FAC, "proxy:vote", {"group": cluster, "count": 2})
+    ranked = {item["id"]: item for item in results(board.state)}
+    assert (ranked[notes[2]]["in_room"], ranked[notes[2]]["remote"], ranked[notes[2]]["total"]) == (5, 1, 6)
+    assert (ranked[cluster]["in_room"], ranked[cluster]["total"]) == (2, 2)

@@ -8,6 +8,9 @@ import io
 import json
 from typing import Any
 
+import segno
+from bs4 import BeautifulSoup
+
 from realtime import store as board_store
 from realtime.board import Actor
 from tests.board_http import (
@@ -19,6 +22,10 @@ from tests.harness import html, make_account, post_form
 
 
 # ---------------------------------------------------------------- the projector
+
+def html_fragment(markup: str) -> BeautifulSoup:
+    return BeautifulSoup(markup, "html.parser")
+
 
 async def test_projector_requires_the_organizer_login(app, client, db):
     account, session_id = await signed_in_organizer(client, db)
@@ -34,10 +41,18 @@ async def test_projector_requires_the_organizer_login(app, client, db):
 async def test_projector_shows_the_join_code_and_an_inline_svg_qr_code(client, db):
     _account, board = await organizer_board(client, db)
     page = html(await client.get(f"/boards/{board.id}/present"))
-    assert page.select_one(".present__join .join-code").get_text(strip=True) == board.join_code
-    svg = page.select_one(".present__join svg")
+    assert page.select_one(".stage-join .join-code").get_text(strip=True) == board.join_code
+    svg = page.select_one(".stage-join svg")
     assert svg is not None and "qr" in svg.get("class", [])
-    assert f"http://testserver.local/j/{board.join_code}" in page.select_one(".present__join").get_text()
+    # the QR code in the room says "in the room" (?via=room); the address people type does not
+    room_qr = segno.make(f"http://testserver.local/j/{board.join_code}?via=room", error="m")
+    buffer = io.BytesIO()
+    room_qr.save(buffer, kind="svg", border=2, xmldecl=False, svgns=True, lineclass=None)
+    drawn = html_fragment(buffer.getvalue().decode()).select_one("path")["d"]
+    assert svg.select_one("path")["d"] == drawn
+    assert f"http://testserver.local/j/{board.join_code}" in page.select_one("#stage-join-overlay").get_text()
+    assert "http://testserver.local/j" in page.select_one(".stage-join").get_text()
+    assert page.select_one(".site-header") is None and page.select_one("form") is None  # no site chrome
 
 
 async def test_projector_shows_notes_by_zone_and_cluster(app, client, db):
@@ -68,10 +83,13 @@ async def test_projector_shows_results_only_after_reveal(app, client, db):
     await act(app, board.id, "phase:set", phase="vote")
     await act(app, board.id, "vote:cast", Actor(id="p1", name="p1"), note=note)
     before = html(await client.get(f"/boards/{board.id}/present"))
-    assert before.select_one(".results") is None and before.select_one(".note__tally") is None
+    assert before.select_one(".ranking") is None and "温泉" not in before.get_text()
+    assert "1 of 0 have voted" in before.select_one("#stage-voted").get_text(" ", strip=True)
     await act(app, board.id, "votes:reveal", revealed=True)
     after = html(await client.get(f"/boards/{board.id}/present"))
-    assert "温泉 — 1 dots" in after.select_one(".results li").get_text(" ", strip=True)
+    first = after.select_one(".ranking li")
+    assert first.select_one(".ranking__title").get_text(strip=True) == "温泉"
+    assert "1 dots: 0 in the room, 1 online" in first.get_text(" ", strip=True)
 
 
 # ---------------------------------------------------------------- exports
@@ -213,7 +231,9 @@ async def test_published_outcome_with_names_shows_the_authors(app, client, db):
     async with browser(app) as public:
         page = await public.get(f"/boards/{board.id}/outcome")
         items = [li.get_text(" ", strip=True) for li in html(page).select("section[aria-labelledby^=oz-] li")]
-        assert "交通 : バスが少ない — 山田花子" in items
+        assert "バスが少ない — 山田花子" in items  # under its cluster, "交通 (5 dots)", first in its prompt
+        cluster = html(page).select_one("#oz-z2").find_next("ol").find("li")
+        assert cluster.find("strong").get_text(strip=True) == "交通" and "5 dots" in cluster.get_text()
 
 
 async def test_anonymous_boards_outcome_never_shows_names(app, client, db):

@@ -112,7 +112,7 @@ async def test_api_word_cloud_results_list_normalised_words(app, client, db):
     for who, text in (("p1", "ＡＩ"), ("p2", " ai "), ("p3", "まちづくり")):
         await answer_as(app, board.id, poll, who, text=text)
     result = (await client.get(f"/api/polls/{poll}/results", headers=bearer(token))).json()
-    assert result == {"total": 3, "words": [{"text": "ai", "count": 2}, {"text": "まちづくり", "count": 1}]}
+    assert result == {"total": 3, "words": [{"text": "ai", "count": 2, "size": 5}, {"text": "まちづくり", "count": 1, "size": 3}]}
 
 
 @pytest.mark.parametrize("poll", ["b1p99", "b999p1", "nonsense", "b1p"])

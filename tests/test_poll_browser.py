@@ -27,6 +27,7 @@ async def create_poll(facilitator: Page, poll_type: str, question: str) -> str:
     await expect(facilitator.locator("#poll-type")).to_be_visible()
     await facilitator.locator("#poll-type").select_option(poll_type)
     await facilitator.locator("#poll-question").fill(question)
+    await facilitator.locator("#poll-open").uncheck()  # these tests open each poll themselves
     await facilitator.locator("#poll-new button[type=submit]").click()
     article = facilitator.locator("article.poll", has=facilitator.locator("h3", has_text=question))
     await expect(article).to_have_count(1)
@@ -103,14 +104,20 @@ async def test_scale_and_word_cloud_polls_revealed_to_participants_and_projector
     # before the reveal nobody sees a chart
     for page in (aiko, ben, projector):
         await expect(page.locator("svg.poll-chart")).to_have_count(0)
-        await expect(page.locator(".word-cloud")).to_have_count(0)
+        await expect(page.locator(".word-cloud, .stage-cloud, .stage-chart")).to_have_count(0)
     for label, page in (("participant", aiko), ("facilitator", facilitator), ("projector", projector)):
         axe[f"before/{label}"] = await axe_violations(page)
 
     await poll_command(facilitator, scale, "poll:reveal")
     await poll_command(facilitator, words, "poll:reveal")
-    for page in (aiko, ben, projector):
+    for page in (aiko, ben):
         await expect_results(page, scale, words)
+    # the projector shows the poll opened last full screen; closing it brings back the other
+    await expect(projector.locator(".stage-cloud .word")).to_have_count(1)
+    await expect(projector.locator(".stage-cloud .word")).to_contain_text("ai")
+    await poll_command(facilitator, words, "poll:close")
+    await expect(projector.locator(".stage-poll h1")).to_have_text(SCALE_Q)
+    await expect(projector.locator(".stage-chart li").nth(2)).to_contain_text("2 (100%)")
     for label, page in (("participant", aiko), ("facilitator", facilitator), ("projector", projector)):
         axe[f"after/{label}"] = await axe_violations(page)
 

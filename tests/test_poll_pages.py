@@ -81,12 +81,17 @@ async def test_revealed_results_render_as_an_svg_chart_with_a_table_of_numbers_a
         await answer_by_form(person, board.id, poll, choice=choice)
     await facilitate(client, board.id, "poll:room", poll=poll, room_o1="0", room_o2="0", room_o3="1")
 
-    for page in (await voters[0].get(f"/boards/{board.id}/list"), await client.get(f"/boards/{board.id}/present")):
-        hidden = polls_on(page)["どの案がよいですか"]  # neither participants nor the projector before the reveal
-        assert hidden.select_one("svg.poll-chart") is None and hidden.select_one("table.poll-table") is None
+    hidden = polls_on(await voters[0].get(f"/boards/{board.id}/list"))["どの案がよいですか"]
+    assert hidden.select_one("svg.poll-chart") is None and hidden.select_one("table.poll-table") is None
+    stage = html(await client.get(f"/boards/{board.id}/present")).select_one(".stage-poll")  # the projector neither
+    assert stage.find("h1").get_text(strip=True) == "どの案がよいですか" and stage.select_one(".stage-chart") is None
+    assert [li.get_text(strip=True) for li in stage.select(".stage-options li")] == ["A案", "B案", "C案"]
 
     await facilitate(client, board.id, "poll:reveal", poll=poll, revealed="1")
-    for page in (await voters[2].get(f"/boards/{board.id}/list"), await client.get(f"/boards/{board.id}/present")):
+    stage = html(await client.get(f"/boards/{board.id}/present")).select_one(".stage-poll")
+    assert [li.select_one(".stage-chart__value").get_text(strip=True) for li in stage.select(".stage-chart li")] == \
+        ["2 (50%)", "1 (25%)", "1 (25%)"]
+    for page in (await voters[2].get(f"/boards/{board.id}/list"),):
         article = polls_on(page)["どの案がよいですか"]
         chart = article.select_one("svg.poll-chart")
         assert chart is not None and chart["role"] == "img"
@@ -121,7 +126,9 @@ async def test_word_cloud_shows_sized_words_and_a_table_of_counts(client, db, pe
         await answer_by_form(await people(board, name), board.id, poll, text=text)
     await facilitate(client, board.id, "poll:reveal", poll=poll, revealed="1")
 
-    article = polls_on(await client.get(f"/boards/{board.id}/present"))["この地域を一言で"]
+    stage = html(await client.get(f"/boards/{board.id}/present")).select_one(".stage-cloud")
+    assert {w.contents[0].strip(): w["class"][-1] for w in stage.select(".word")} == {"ai": "word--5", "みどり": "word--2"}
+    article = polls_on(await client.get(f"/boards/{board.id}/facilitate"))["この地域を一言で"]
     cloud = article.select_one(".word-cloud")
     words = {w.get_text(strip=True): w["class"] for w in cloud.select(".word")}
     assert set(words) == {"ai", "みどり"}
@@ -193,14 +200,11 @@ async def test_facilitator_moderates_questions_approve_first_answered_pinned_and
 
     await facilitate(client, board.id, "question:moderate", question=question, action="answered")
     await facilitate(client, board.id, "question:moderate", question=question, action="pin")
-    projector = html(await client.get(f"/boards/{board.id}/present")).select_one(f"#question-{question}")
-    assert "question--pinned" in projector["class"] and "question--answered" in projector["class"]
-    assert projector.select_one(".question__text strong").get_text(strip=True) == "Now:"
-    assert "Answered" in projector.select_one(".note__meta").get_text()
+    projector = html(await client.get(f"/boards/{board.id}/present")).select_one(".stage-pinned")
+    assert projector.get_text(" ", strip=True) == "Now: 予算はいくらですか"  # full screen on the projector
 
     await facilitate(client, board.id, "question:moderate", question=question, action="unpin")
-    assert "question--pinned" not in html(await client.get(f"/boards/{board.id}/present")) \
-        .select_one(f"#question-{question}")["class"]
+    assert html(await client.get(f"/boards/{board.id}/present")).select_one(".stage-pinned") is None
     page = await facilitate(client, board.id, "question:moderate", question=question, action="hide")
     assert "hidden from participants" in html(page).select_one(f"#question-{question}").get_text()
     assert html(await taro.get(f"/boards/{board.id}/list")).select_one(f"#question-{question}") is None

@@ -283,18 +283,18 @@ def test_word_cloud_counts_full_width_lower_case_and_spaced_spellings_as_one_wor
     poll = opened(board, "text", question="この地域を一言で")
     for actor, text in ((AIKO, "ＡＩ"), (BEN, "ai"), (CHIE, " AI ")):
         answer(board, actor, poll, text=text)
-    assert tally(board, poll) == {"total": 3, "words": [{"text": "ai", "count": 3}]}
+    assert tally(board, poll) == {"total": 3, "words": [{"text": "ai", "count": 3, "size": 5}]}
 
 
 def test_half_width_katakana_is_the_same_word_as_full_width():
-    assert normalise_word("ｶﾞｯｺｳ") == normalise_word("ガッコウ") == "ガッコウ"
+    assert normalise_word("ｶﾞｯｺｳ") == normalise_word("ガッコウ") == normalise_word("がっこう") == "がっこう"
     assert normalise_word("  まち   づくり ") == "まち づくり"
     board = Workshop()
     poll = opened(board, "text", question="この地域を一言で")
     answer(board, AIKO, poll, text="ﾐﾄﾞﾘ")
     answer(board, BEN, poll, text="ミドリ")
     answer(board, CHIE, poll, text="公園")
-    assert tally(board, poll)["words"] == [{"text": "ミドリ", "count": 2}, {"text": "公園", "count": 1}]
+    assert [(w["text"], w["count"]) for w in tally(board, poll)["words"]] == [("ミドリ", 2), ("公園", 1)]
     assert unicodedata.is_normalized("NFKC", tally(board, poll)["words"][0]["text"])
 
 
@@ -361,3 +361,15 @@ def test_any_answers_changes_and_counts_total_the_answering_participants_plus_th
     assert replay(board.initial, board.log) == board.state
     stored = json.loads(dump(board.log))  # as the log keeps it: JSON text
     assert replay(board.initial, [(seq, kind, data) for seq, kind, data in stored]) == board.state
+
+
+def test_word_cloud_counts_hiragana_katakana_and_half_width_spellings_once_and_sizes_by_count():
+    assert normalise_word("ｱﾀﾀｶｲ") == normalise_word("アタタカイ") == normalise_word("あたたかい")
+    board = Workshop()
+    poll = opened(board, "text", question="この地域を一言で")
+    answer(board, AIKO, poll, text="あたたかい")
+    answer(board, BEN, poll, text="ｱﾀﾀｶｲ")
+    answer(board, CHIE, poll, text="公園")
+    words = tally(board, poll)["words"]
+    assert [(w["count"], w["size"]) for w in words] == [(2, 5), (1, 3)]
+    assert words[0]["text"] in ("あたたかい", "アタタカイ") and words[1]["text"] == "公園"

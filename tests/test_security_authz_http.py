@@ -241,7 +241,8 @@ RULES: list[Rule] = [
     Rule("POST", "/organize/admin/accounts/{account_id:int}/edit", "/organize/admin/accounts/{account}/edit",
          admin_only(303), body={"role": "admin", "active": "1"}, note="promotion to admin: admins only"),
     # ---------------------------------------------------------------- boards
-    Rule("GET", S + "/boards", "/organize/sessions/{session}/boards", manage(200)),
+    Rule("GET", S + "/boards", "/organize/sessions/{session}/boards", see(200),
+         note="facilitators list and run their organization's boards; creating one (POST) stays with organizers"),
     Rule("POST", S + "/boards", "/organize/sessions/{session}/boards", manage(303),
          body={"title": "ボード", "prompts": "良いところ\n困りごと"}),
     Rule("GET", "/j", "/j", everyone(200)),
@@ -263,6 +264,7 @@ RULES: list[Rule] = [
     Rule("GET", B + "/export.json", "/boards/{board}/export.json", facilitate(200)),
     Rule("GET", B + "/polls.csv", "/boards/{board}/polls.csv", facilitate(200)),
     Rule("POST", B + "/outcome", "/boards/{board}/outcome", facilitate(303), body={"publish": "1"}),
+    Rule("POST", B + "/next-steps", "/boards/{board}/next-steps", facilitate(303), body={"next_steps": "次回は4月"}),
     Rule("GET", B + "/outcome", "/boards/{board}/outcome", everyone(404), note="not published yet"),
     Rule("GET", B + "/outcome", "/boards/{published_board}/outcome", everyone(200)),
     # ---------------------------------------------------------------- live captions

@@ -24,7 +24,7 @@ def facilitator_actor(account: accounts.Account) -> Actor:
 
 
 def participant_actor(row: Any) -> Actor:
-    return Actor(id=row["id"], name=row["display_name"])
+    return Actor(id=row["id"], name=row["display_name"], place="room" if row["place"] == "room" else "online")
 
 
 async def can_facilitate(db: Any, account: accounts.Account | None, board_id: int) -> bool:

@@ -19,7 +19,9 @@ from server.core.forms import form_values
 from server.core.i18n import gettext as _
 from server.core.i18n import translate
 from server.public.boards import COLOR_NAMES
-from server.auth.guards import Db
+from litestar.di import Provide
+
+from server.auth.guards import CurrentAccount, Db, seen_session
 from sessions.models import Session
 
 DEFAULT_PROMPTS = "地域の良いところ\n困っていること\nやってみたいこと"
@@ -36,8 +38,12 @@ async def create_board(db: Any, session_id: int, org_id: int, config: dict[str, 
         return await board_store.create_board(conn, session_id=session_id, org_id=org_id, **config)
 
 
-@get("/organize/sessions/{session_id:int}/boards", include_in_schema=False)
-async def boards_page(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template:
+# facilitators list and run the boards of their organization's sessions; only those who may change
+# the session create boards (the POST below keeps the router's `managed_session`)
+@get("/organize/sessions/{session_id:int}/boards", include_in_schema=False,
+     dependencies={"session": Provide(seen_session)})
+async def boards_page(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db,
+                      account: CurrentAccount) -> Template:
     values: dict[str, Any] = {"prompts": "地域の良いところ\n困っていること\nやってみたいこと", "vote_budget": "5",
                               "max_votes_per_note": "3", "colors": list(COLORS)}
     template_id = request.query_params.get("template")
@@ -46,14 +52,16 @@ async def boards_page(request: Request, session_id: FromPath[int], session: Name
             config = json.loads(row["config"])
             values = {**config, "prompts": "\n".join(config["prompts"]), "anonymous": "1" if config["anonymous"] else "",
                       "private_writing": "1" if config["private_writing"] else ""}
-    return Template("pages/organize/boards.html", context=await _boards_context(request, session, values, {}))
+    context = await _boards_context(request, session, values, {})
+    context["can_manage"] = account.can_manage(session.org.id)
+    return Template("pages/organize/boards.html", context=context)
 
 
 async def _boards_context(request: Request, session: Any, values: dict[str, Any], errors: dict[str, str]) -> dict:
     db = request.app.state.db
     return {"session": session, "boards": await board_store.session_boards(db, session.id), "values": values,
             "errors": errors, "templates": await board_store.templates(db, session.org.id), "colors": COLORS,
-            "color_names": {c: _(COLOR_NAMES[c]) for c in COLORS}}
+            "color_names": {c: _(COLOR_NAMES[c]) for c in COLORS}, "can_manage": True}
 
 
 @post("/organize/sessions/{session_id:int}/boards", include_in_schema=False)

@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from ledger import store as ledger_store
 from realtime import caption_store, store as board_store
 from realtime.board import COLORS, PHASES, Actor, BoardState, results
-from realtime.exports import export_rows
+from realtime.exports import outcome_sections
 from realtime.polls import poll_results
 from realtime.store import Board
 from realtime.views import poll_view, snapshot
@@ -81,7 +81,9 @@ async def join_form(request: Request, code: FromPath[str], db: Db) -> Template:
     board = await board_for_code(request, await board_store.board_by_code(db, code[:20]), code[:20])
     if board is None:
         return _no_such_board(code[:20])
-    return _join_page(board, await store.get_session(db, board.session_id), {"place": "online"},
+    # the QR code on the projector carries ?via=room: who scans it is in the room (they may still change it)
+    place = "room" if request.query_params.get("via") == "room" else "online"
+    return _join_page(board, await store.get_session(db, board.session_id), {"place": place, "via": place},
                       refusal=await closed_notice(request, board))
 
 
@@ -255,8 +257,10 @@ async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template
     stream = await caption_store.stream_of_session(db, board.session_id)
     return Template("pages/board_outcome.html", context={
         "transcript": stream is not None and stream.published,
-        "board": board, "session": session, "state": state, "ranked": results(state), "polls": polls,
-        "answered": answered, "rows": export_rows(board, state, names=board.outcome_names),
+        "board": board, "session": session, "state": state, "ranked": results(state)[:10], "polls": polls,
+        "answered": sorted(answered, key=lambda q: -len(q.upvotes)),
+        "sections": outcome_sections(state, names=board.outcome_names and not board.anonymous),
+        "places": await board_store.participants_by_place(db, board.id),
         "theme": await ledger_store.public_theme_of_session(db, board.session_id)})
 
 

@@ -129,8 +129,9 @@
     root.querySelectorAll("textarea[id], input[id], select[id]").forEach(function (el) {
       if (el.type === "hidden") { return; }
       if (el.tagName === "SELECT") {
-        var changed = Array.prototype.some.call(el.options, function (o) { return o.selected !== o.defaultSelected; });
-        if (changed) { values[el.id] = { select: el.value }; }
+        // the option shown first: the one marked selected in the HTML, or else the first
+        var initial = Array.prototype.filter.call(el.options, function (o) { return o.defaultSelected; })[0] || el.options[0];
+        if (initial && el.value !== initial.value) { values[el.id] = { select: el.value }; }
       } else if (el.type === "checkbox" || el.type === "radio") {
         if (el.checked !== el.defaultChecked) { values[el.id] = { checked: el.checked }; }
       } else if (el.value !== el.defaultValue) {
@@ -175,6 +176,9 @@
         var active = document.activeElement;
         var activeId = active && active.id;
         var caret = active && typeof active.selectionStart === "number" ? [active.selectionStart, active.selectionEnd] : null;
+        var controls = document.getElementById("board-controls");   // the console's controls follow the state too
+        var freshControls = doc.getElementById("board-controls");
+        if (controls && freshControls) { merge(controls, freshControls, active); }
         merge(list, fresh, active);
         list = document.getElementById("board-list");
         restoreValues(drafts);
@@ -184,6 +188,7 @@
           if (caret && again.setSelectionRange) { again.setSelectionRange(caret[0], caret[1]); }
         }
         newNotes = {};
+        showPresence();
         tickTimer();
       })
       .catch(function () { /* the next event or reconnect refreshes again */ })
@@ -198,13 +203,15 @@
   /* ---------------------------------------------------------------- timer */
 
   function tickTimer() {
-    var timer = document.querySelector("#board-list .timer");
-    if (!timer) { return; }
-    var left = Math.max(0, Math.round((parseInt(timer.dataset.endsAt, 10) - (Date.now() + skew)) / 1000));
-    var span = timer.querySelector(".timer__left");
-    var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-    if (span && span.textContent !== text) { span.textContent = text; }
-    if (left === 0 && !timer.dataset.done) { timer.dataset.done = "1"; announce("timer", texts.timer_done); }
+    var done = false;
+    document.querySelectorAll(".timer[data-ends-at]").forEach(function (timer) {
+      var left = Math.max(0, Math.round((parseInt(timer.dataset.endsAt, 10) - (Date.now() + skew)) / 1000));
+      var span = timer.querySelector(".timer__left");
+      var text = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      if (span && span.textContent !== text) { span.textContent = text; }
+      if (left === 0 && !timer.dataset.done) { timer.dataset.done = "1"; done = true; }
+    });
+    if (done) { announce("timer", texts.timer_done); }
   }
   setInterval(tickTimer, 1000);
 
@@ -246,15 +253,28 @@
     scheduleRefresh();
   });
 
-  socket.on("presence", function (counts) {
+  var presence = null;
+  function showPresence() {
     var el = document.getElementById("presence");
-    if (el) { el.textContent = el.textContent.replace(/\d+/, String(counts.connected)); }
-    if (mode === "facilitator") { scheduleRefresh(1000); }   // someone joined: the counts per connection
+    if (el && presence) { el.textContent = el.textContent.replace(/\d+/, String(presence.connected)); }
+  }
+  socket.on("presence", function (counts) {
+    presence = counts;
+    showPresence();
+    scheduleRefresh(1000);   // someone joined: the counts per connection, the projector's join count
   });
 
   function newOp() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  /* A command from this page's own code (keys, drag and drop), sent and resent like a form's. */
+  function command(type, payload) {
+    payload.op = newOp();
+    pending[payload.op] = { type: type, payload: payload };
+    mine[payload.op] = true;
+    send(type, payload);
   }
 
   function send(type, payload) {
@@ -270,6 +290,118 @@
       }
     });
   }
+
+  /* ---------------------------------------------------------------- the projector's keys */
+
+  function toggle(id) {
+    var el = document.getElementById(id);
+    if (el) { el.hidden = !el.hidden; }
+  }
+
+  if (mode === "projector") {
+    document.addEventListener("keydown", function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) { return; }
+      var stage = document.getElementById("board-list");
+      var key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+      if (key === "n" || key === "ArrowRight" || key === "PageDown") {
+        if (stage.dataset.nextPhase !== stage.dataset.phase) { command("phase:set", { phase: stage.dataset.nextPhase }); }
+      } else if (key === "r") {
+        if (stage.dataset.poll) {
+          command("poll:reveal", { poll: stage.dataset.poll, revealed: stage.dataset.pollRevealed !== "1" });
+        } else {
+          command("votes:reveal", { revealed: stage.dataset.revealed !== "1" });
+        }
+      } else if (key === "t") {
+        command(stage.dataset.timer === "1" ? "timer:stop" : "timer:start", stage.dataset.timer === "1" ? {} : { seconds: 300 });
+      } else if (key === "j") {
+        toggle("stage-join-overlay");
+      } else if (key === "?" || key === "h") {
+        toggle("stage-keys");
+      } else if (key === "f") {
+        if (document.fullscreenElement) { document.exitFullscreen(); }
+        else if (document.documentElement.requestFullscreen) { document.documentElement.requestFullscreen().catch(function () {}); }
+      } else if (key === "Escape") {
+        document.querySelectorAll(".stage-overlay").forEach(function (el) { el.hidden = true; });
+      } else {
+        return;
+      }
+      event.preventDefault();
+    });
+  }
+
+  /* ---------------------------------------------------------------- grouping by drag and drop
+   * Drop a note on another note: a new cluster of the two (titled by the note dropped on); on a
+   * cluster: it joins it; on the zone's loose notes: out of its cluster. The forms in each note
+   * ("Cluster") stay the keyboard and screen-reader path. Pointer and touch both use pointer events. */
+
+  var dragging = null;      // {note, zone, ghost, startX, startY, moved}
+
+  function dropTarget(x, y) {
+    var el = document.elementFromPoint(x, y);
+    while (el && el !== list) {
+      if (el.classList && el.classList.contains("note") && el.dataset.note) { return { note: el }; }
+      if (el.classList && el.classList.contains("cluster") && el.dataset.group) { return { group: el }; }
+      if (el.classList && el.classList.contains("zone")) { return { zone: el }; }
+      el = el.parentElement;
+    }
+    return null;
+  }
+
+  function clearDropMarks() {
+    list.querySelectorAll(".drop-target").forEach(function (el) { el.classList.remove("drop-target"); });
+  }
+
+  list.parentNode.addEventListener("pointerdown", function (event) {
+    var note = event.target.closest && event.target.closest("li.note[data-draggable]");
+    if (!note || event.button > 0 || event.target.closest("button, a, input, select, textarea, summary, details[open]")) { return; }
+    dragging = { note: note, startX: event.clientX, startY: event.clientY, moved: false, pointer: event.pointerId };
+  });
+
+  document.addEventListener("pointermove", function (event) {
+    if (!dragging || event.pointerId !== dragging.pointer) { return; }
+    if (!dragging.moved && Math.abs(event.clientX - dragging.startX) + Math.abs(event.clientY - dragging.startY) < 8) { return; }
+    dragging.moved = true;
+    event.preventDefault();
+    dragging.note.classList.add("note--dragging");
+    clearDropMarks();
+    var target = dropTarget(event.clientX, event.clientY);
+    var el = target && (target.note || target.group || target.zone);
+    if (el && el !== dragging.note) { el.classList.add("drop-target"); }
+  });
+
+  document.addEventListener("pointerup", function (event) {
+    if (!dragging || event.pointerId !== dragging.pointer) { return; }
+    var drag = dragging;
+    dragging = null;
+    drag.note.classList.remove("note--dragging");
+    clearDropMarks();
+    if (!drag.moved) { return; }
+    var target = dropTarget(event.clientX, event.clientY);
+    if (!target) { return; }
+    var noteId = drag.note.dataset.note;
+    if (target.note && target.note !== drag.note) {
+      var other = target.note;
+      if (other.dataset.group) {
+        command("group:set", { note: noteId, group: other.dataset.group });
+      } else {
+        // a new cluster with the note dropped on (titled by its first words), then the dragged note joins it
+        var title = other.querySelector(".note__text").textContent.trim().slice(0, 40);
+        socket.timeout(10000).emit("group:set", { op: newOp(), note: other.dataset.note, title: title }, function (err, answer) {
+          if (err || !answer || !answer.ok) { setText("board-message", (answer && answer.error && answer.error.message) || texts.offline); return; }
+          if (answer.group) { command("group:set", { note: noteId, group: answer.group }); }
+          else { scheduleRefresh(0); }
+        });
+      }
+    } else if (target.group) {
+      command("group:set", { note: noteId, group: target.group.dataset.group });
+    } else if (target.zone && drag.note.dataset.group) {
+      command("group:set", { note: noteId, group: null });
+    }
+  });
+
+  document.addEventListener("pointercancel", function () {
+    if (dragging) { dragging.note.classList.remove("note--dragging"); dragging = null; clearDropMarks(); }
+  });
 
   /* Forms marked data-command go over the socket; without this script they post over HTTP. */
   app.addEventListener("submit", function (event) {

@@ -18,6 +18,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from ledger import store as ledger_store
+from ledger import themes as ledger_themes
+from ledger.models import Theme
 from server.auth.guards import Db
 from server.core.errors import Conflict, field_messages
 from server.core.forms import form_values
@@ -209,11 +212,18 @@ async def _trend(db: Any, session: Session) -> list[dict[str, Any]]:
     return await evaluation_actions.series_trend(db, session.series_id) if session.series_id else []
 
 
+async def _theme(db: Any, session: Session) -> Theme | None:
+    """The ledger theme (論点整理) the session belongs to, if it is the session's organization's."""
+    theme = await ledger_store.get_theme(db, session.theme_id) if session.theme_id else None
+    return theme if theme is not None and theme.org_id == session.org.id else None
+
+
 @get("/organize/sessions/{session_id:int}/evaluation/results", include_in_schema=False)
 async def results(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template:
     evaluation = await _evaluation(db, session)
     return Template("pages/organize/evaluation_results.html", context={
         "session": session, "evaluation": evaluation, "results": await _results(db, evaluation, session),
+        "theme": await _theme(db, session),
         "trend": await _trend(db, session), "trend_keys": TREND_KEYS, "scale_labels": SCALE_LABELS,
         "bank_texts": {q.bank_key: q.text_in(current_locale.get()) for q in evaluation.questions if q.bank_key}})
 
@@ -223,11 +233,36 @@ async def publish(request: Request, session_id: FromPath[int], session: NamedDep
     """Publish the results with the free-text answers ticked after reading them (or withdraw them)."""
     evaluation = await _evaluation(db, session)
     form = await request.form()
-    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
-    ids = [i for i in ids if i < 2**63]  # answer ids are random numbers of up to 16 digits
     async with db.transaction() as conn:
-        await estore.publish(conn, evaluation.id, form.get("publish") == "1", ids[:5000])
+        await estore.publish(conn, evaluation.id, form.get("publish") == "1", _ticked(form))
     return redirect_with_flash(request, f"{_page(session)}/results", "published" if form.get("publish") == "1" else "saved")
+
+
+def _ticked(form: Any) -> list[int]:
+    """The ticked free-text answers' ids (anything that is not an id is ignored)."""
+    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
+    return [i for i in ids if i < 2**63][:5000]  # answer ids are random numbers of up to 16 digits
+
+
+@post("/organize/sessions/{session_id:int}/evaluation/to-theme", include_in_schema=False)
+async def send_to_theme(request: Request, session_id: FromPath[int], session: NamedDependency[Session],
+                        db: Db) -> Redirect:
+    """Send the ticked free-text answers to the session's theme (論点整理) as opinions with source
+    "evaluation": the words only (answers carry no personal data), keyed by answer, so an answer sent
+    again is kept once. Without a theme the results page shows where to choose one."""
+    evaluation = await _evaluation(db, session)
+    page = f"{_page(session)}/results"
+    theme = await _theme(db, session)
+    if theme is None:
+        return Redirect(path=page, status_code=303)
+    ticked = set(_ticked(await request.form()))
+    found = await _results(db, evaluation, session)
+    chosen = [(str(t["id"]), t["text"]) for q in found["questions"] if q.type == "text"
+              for t in q.texts if t["id"] in ticked and str(t["text"] or "").strip()]
+    day = session.starts_at.astimezone(_zone(session)).date()
+    added = await ledger_themes.add_evaluation_texts(db, theme, evaluation.id, chosen, session_id=session.id,
+                                                     received_on=day) if chosen else 0
+    return redirect_with_flash(request, page, "to_theme", added, len(chosen) - added)
 
 
 @get("/organize/sessions/{session_id:int}/evaluation.csv", include_in_schema=False)
@@ -279,4 +314,4 @@ async def qr_page(request: Request, session_id: FromPath[int], session: NamedDep
 
 
 ROUTES = [setup, attach, add_question, delete_question, set_closing, paper_form, paper_answer, results, publish,
-          results_csv, live, qr_page]
+          send_to_theme, results_csv, live, qr_page]

@@ -13,13 +13,14 @@ from litestar.response import Redirect
 
 FLASH_COOKIE = "taiwa_flash"
 FLASH_PATH = "/organize"
-FLASHES = ("saved", "published", "notified", "cancelled", "moved", "duplicated", "added", "sent")
+FLASHES = ("saved", "published", "notified", "cancelled", "moved", "duplicated", "added", "sent", "to_theme")
 
 
-def redirect_with_flash(request: Request, path: str, flash: str, count: int | None = None) -> Redirect:
-    """A 303 to `path` whose page then says once what was done (`count`: how many were told)."""
+def redirect_with_flash(request: Request, path: str, flash: str, *counts: int) -> Redirect:
+    """A 303 to `path` whose page then says once what was done (`counts`: how many were told; for
+    "to_theme", how many were sent and how many were there already)."""
     assert flash in FLASHES
-    value = flash if count is None else f"{flash}-{count}"
+    value = "-".join([flash, *(str(n) for n in counts)])
     return Redirect(path=path, status_code=303, cookies=[Cookie(
         key=FLASH_COOKIE, value=value, path=FLASH_PATH, max_age=60, httponly=True, samesite="lax",
         secure=request.app.state.settings.secure_cookies)])

@@ -1,7 +1,8 @@
 """The organizer's evaluation pages of a session: attach the standard evaluation with one click, add
 custom questions, set the closing date, enter paper questionnaires, read the results (charts,
-breakdowns, free text, trends across a series), choose what to publish, download CSV, and show the
-QR code and the live results on the projector.
+breakdowns, free text, trends across a series), choose what to publish, send the ticked free text to
+the session's theme (論点整理) as opinions, download CSV, and show the QR code and the live results on
+the projector.
 
 Answers and breakdowns are for the session's organizers only: the `session` dependency of the
 organize router refuses other organizations (404) and facilitators (403).
@@ -228,6 +229,12 @@ async def results(request: Request, session_id: FromPath[int], session: NamedDep
         "bank_texts": {q.bank_key: q.text_in(current_locale.get()) for q in evaluation.questions if q.bank_key}})
 
 
+def _ticked(form: Any) -> list[int]:
+    """The ticked free-text answers' ids (anything that is not an id is ignored)."""
+    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
+    return [i for i in ids if i < 2**63][:5000]  # answer ids are random numbers of up to 16 digits
+
+
 @post("/organize/sessions/{session_id:int}/evaluation/publish", include_in_schema=False)
 async def publish(request: Request, session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Redirect:
     """Publish the results with the free-text answers ticked after reading them (or withdraw them)."""
@@ -236,12 +243,6 @@ async def publish(request: Request, session_id: FromPath[int], session: NamedDep
     async with db.transaction() as conn:
         await estore.publish(conn, evaluation.id, form.get("publish") == "1", _ticked(form))
     return redirect_with_flash(request, f"{_page(session)}/results", "published" if form.get("publish") == "1" else "saved")
-
-
-def _ticked(form: Any) -> list[int]:
-    """The ticked free-text answers' ids (anything that is not an id is ignored)."""
-    ids = [int(v) for v in form.getall("text", []) if isinstance(v, str) and v.isascii() and v.isdigit() and len(v) <= 19]
-    return [i for i in ids if i < 2**63][:5000]  # answer ids are random numbers of up to 16 digits
 
 
 @post("/organize/sessions/{session_id:int}/evaluation/to-theme", include_in_schema=False)

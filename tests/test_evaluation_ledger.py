@@ -103,6 +103,12 @@ async def test_ticked_answers_become_opinions_of_the_theme_and_reach_the_public_
     assert flash(old) == "1件はすでに送られていたため、1件のまま残しています。"
     nothing = await client.post(send_of(world), data={"_csrf_token": csrf_from(again)})
     assert flash(nothing) == "何も送っていません。先に送る回答にチェックを入れてください。"
+    english = await client.get(results_of(world) + "?lang=en")
+    assert text_of(html(english).select_one("#to-theme button")) == "Send to the theme “公共交通の見直し”"
+    moved = await client.post(send_of(world), data={"_csrf_token": csrf_from(english), "text": boxes[ODD]},
+                              follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == results_of(world)
+    assert flash(await client.get(results_of(world) + "?lang=en")) == "1 was there already and is kept once."
 
     # the theme's organizer page lists them as opinions from the evaluation, escaped, lines intact
     organizer = await client.get(f"/organize/themes/{theme['id']}")
@@ -136,6 +142,8 @@ async def test_a_session_without_a_theme_shows_where_to_choose_one(client, db):
     hint = doc.select_one("#to-theme")
     assert "どのテーマにも属していない" in text_of(hint)
     assert hint.select_one("a")["href"] == "/organize/themes" and text_of(hint.select_one("a")) == "「論点整理」でテーマを選ぶ"
+    english = html(await client.get(results_of(world) + "?lang=en")).select_one("#to-theme")
+    assert text_of(english.select_one("a")) == "Choose a theme under “Issues and responses”"
     sent = await client.post(send_of(world), data={"_csrf_token": csrf_from(page), "text": list(box_ids(page).values())})
     assert sent.status_code == 200 and sent.url.path == results_of(world)
     assert (await db.fetch_one("select count(*) from opinions"))[0] == 0

@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup
 
 from tests.board_http import new_board
 from tests.harness import html, login, make_account, make_session, make_venue, post_form
+from tests.registration_helpers import person, registered
 
 TITLE = "大和地区の対話の場"
 
@@ -49,7 +50,7 @@ async def two_cities(client: Any, db: Any) -> tuple[Any, Any, int, int]:
 
 
 async def test_each_citys_pages_read_the_same_name_its_own_way(client, db):
-    yamato, daiwa, yamato_session, daiwa_session = await two_cities(client, db)
+    _yamato, daiwa, yamato_session, daiwa_session = await two_cities(client, db)
     for session_id, reading in [(yamato_session, "やまと"), (daiwa_session, "だいわ")]:
         page = html(await client.get(f"/sessions/{session_id}"))
         assert readings(page.select_one("h1"))["大和"] == reading, session_id
@@ -59,16 +60,19 @@ async def test_each_citys_pages_read_the_same_name_its_own_way(client, db):
     for slug, session_id, reading in [("yamato", yamato_session, "やまと"), ("daiwa", daiwa_session, "だいわ")]:
         org_page = html(await client.get(f"/orgs/{slug}"))
         assert readings(card_of(org_page, session_id))["大和"] == reading
+    # the registrant's own page (/r/{token})
+    token = (await registered(client, daiwa_session, **person(1)))["token"]
+    assert readings(html(await client.get(f"/r/{token}")).select_one("main"))["大和"] == "だいわ"
     # the board's live list (the fragment board.js fetches on each change) reads with the board's city
     board = await new_board(db, daiwa_session, daiwa.org_id, prompts=["大和の良いところ", "困っていること"])
-    person = client
-    person.cookies.clear()
-    person.cookies.set("taiwa_ruby", "1")
-    join_page = await person.get(f"/j/{board.join_code}")
-    joined = await person.post(f"/j/{board.join_code}", data={
+    visitor = client
+    visitor.cookies.clear()
+    visitor.cookies.set("taiwa_ruby", "1")
+    join_page = await visitor.get(f"/j/{board.join_code}")
+    joined = await visitor.post(f"/j/{board.join_code}", data={
         "_csrf_token": html(join_page).select_one("input[name=_csrf_token]")["value"], "display_name": "さくら"})
     assert joined.status_code == 200, joined.text
-    fragment = await person.get(f"/boards/{board.id}/list", headers={"HX-Request": "true", "HX-Target": "board-list"})
+    fragment = await visitor.get(f"/boards/{board.id}/list", headers={"HX-Request": "true", "HX-Target": "board-list"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
     zone = BeautifulSoup(fragment.text, "html.parser").select_one("h2")
     assert readings(zone)["大和"] == "だいわ"
@@ -108,7 +112,7 @@ async def test_the_readings_api_reads_with_the_organization_asked_for(client, db
 
 
 async def test_one_citys_correction_leaves_the_other_citys_pages_as_they_were(client, db, app):
-    _yamato, _daiwa, yamato_session, daiwa_session = await two_cities(client, db)
+    _yamato, daiwa, yamato_session, daiwa_session = await two_cities(client, db)
     assert readings(html(await client.get(f"/sessions/{daiwa_session}")).select_one("h1"))["大和"] == "だいわ"
     books = app.litestar.state.name_books
     daiwa_book = await books.current("daiwa")
@@ -117,7 +121,7 @@ async def test_one_citys_correction_leaves_the_other_citys_pages_as_they_were(cl
     assert readings(html(await client.get(f"/sessions/{daiwa_session}")).select_one("h1"))["大和"] == "だいわ"
     assert await books.current("daiwa") is daiwa_book  # its cached readings stay valid
     # nobody's text can claim another city's dictionary: a title with the marker is text, not markup
-    hostile = await make_session(db, _daiwa.org_id, await make_venue(db, _daiwa.org_id, name="会場2"),
+    hostile = await make_session(db, daiwa.org_id, await make_venue(db, daiwa.org_id, name="会場2"),
                                  title='<b data-reading-org="yamato">大和</b>の会')
     shown = html(await client.get(f"/sessions/{hostile}")).select_one("h1")
     assert readings(shown)["大和"] == "だいわ" and shown.find("b") is None

@@ -32,8 +32,8 @@
 
   // the organization whose content this is (<html data-reading-org> or a marked region): its local names
   function body(element, text) {
-    var region = element.closest ? element.closest("[data-reading-org]") : null;
-    var org = region ? region.getAttribute("data-reading-org") : null;
+    var region = element.closest ? element.closest("[data-reading-org]") : null;   // (none while detached)
+    var org = (region || document.documentElement).getAttribute("data-reading-org");
     return org ? { text: text, org: org } : { text: text };
   }
 

@@ -15,6 +15,7 @@ Only the kanji part of a word carries a reading: 食<rt data-reading="た"></rt>
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from html import escape
 
@@ -31,6 +32,8 @@ _MARKUP = re.compile(r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<![^>]*>|<[^>]*>", re.DOTA
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9-]*)([^>]*?)(/?)\s*>", re.DOTALL)
 _RAW_TEXT = {name: re.compile(rf"</\s*{name}\s*>", re.IGNORECASE) for name in ("script", "style", "textarea", "title")}
 _OPT_OUT = re.compile(r"""\btranslate\s*=\s*["']?no\b|\bdata-ruby\s*=\s*["']?off\b""", re.IGNORECASE)
+# a region of one organization's content: its text reads with that organization's dictionary
+_ORG = re.compile(r"""\bdata-reading-org\s*=\s*["']([^"'>]*)["']""", re.IGNORECASE)
 
 
 def ruby_markup(base: str, reading: str) -> str:
@@ -62,17 +65,23 @@ def _text_node(text: str, names: NameBook) -> str:
     return segments_html(analyse(text, names), escaped=True)
 
 
-def annotate_html(html: str, names: NameBook = BUILT_IN) -> str:
+def annotate_html(html: str, names: NameBook = BUILT_IN, regions: Mapping[str, NameBook] | None = None) -> str:
     """A whole page or fragment with ruby over the kanji of its text nodes (not attributes, scripts,
-    styles, form fields, code, existing ruby or opted-out elements)."""
+    styles, form fields, code, existing ruby or opted-out elements).
+
+    `names` is the dictionary of the whole answer; inside an element marked
+    `data-reading-org="<slug>"` the text reads with `regions[slug]` instead (the innermost mark wins;
+    a slug without entries reads with the built-in terms), so a list can show each organization's
+    session with that organization's names."""
     out: list[str] = []
-    stack: list[tuple[str, bool]] = []  # open elements: (name, skipped)
+    stack: list[tuple[str, bool, bool]] = []  # open elements: (name, skipped, opened a region)
+    books = [names]  # the dictionary of each open region, innermost last
     skipping = 0
     position = 0
     while (match := _MARKUP.search(html, position)) is not None:
         text = html[position:match.start()]
         if text:
-            out.append(text if skipping or not has_kanji(text) else _text_node(text, names))
+            out.append(text if skipping or not has_kanji(text) else _text_node(text, books[-1]))
         markup = match.group()
         out.append(markup)
         position = match.end()
@@ -82,13 +91,18 @@ def annotate_html(html: str, names: NameBook = BUILT_IN) -> str:
         closing, name, attributes, self_closing = tag.group(1), tag.group(2).lower(), tag.group(3), tag.group(4)
         if closing:
             while stack:
-                opened, skipped = stack.pop()
+                opened, skipped, region = stack.pop()
                 skipping -= skipped
+                if region:
+                    books.pop()
                 if opened == name:
                     break
         elif name not in VOID and not self_closing:
             skipped = name in SKIPPED or bool(_OPT_OUT.search(attributes))
-            stack.append((name, skipped))
+            org = _ORG.search(attributes) if regions is not None else None
+            if org:
+                books.append(regions.get(org.group(1), BUILT_IN) if regions is not None else BUILT_IN)
+            stack.append((name, skipped, bool(org)))
             skipping += skipped
             if name in _RAW_TEXT:  # its text runs to the closing tag, whatever it looks like
                 end = _RAW_TEXT[name].search(html, position)
@@ -96,5 +110,5 @@ def annotate_html(html: str, names: NameBook = BUILT_IN) -> str:
                 out.append(html[position:stop])
                 position = stop
     rest = html[position:]
-    out.append(rest if skipping or not has_kanji(rest) else _text_node(rest, names))
+    out.append(rest if skipping or not has_kanji(rest) else _text_node(rest, books[-1]))
     return "".join(out)

@@ -62,13 +62,23 @@ def clean_entry(surface: str, reading: str) -> tuple[str, str]:
 
 
 async def names(db: Reader, org_id: int | None = None) -> list[NameEntry]:
-    """The entries of one organization, or of all (oldest first: the first entry of a name wins)."""
+    """The entries of one organization (by name), or of all (oldest first)."""
     if org_id is None:
         rows = await db.fetch_all("select id, org_id, surface, reading from reading_names order by id")
     else:
         rows = await db.fetch_all("select id, org_id, surface, reading from reading_names where org_id = ? "
                                   "order by surface", (org_id,))
     return [NameEntry(row["id"], row["org_id"], row["surface"], row["reading"]) for row in rows]
+
+
+async def names_by_org(db: Reader) -> dict[str, list[tuple[str, str]]]:
+    """Every organization's entries, by the organization's slug (its address name, /orgs/{slug})."""
+    rows = await db.fetch_all("select o.slug as slug, n.surface as surface, n.reading as reading from reading_names n "
+                              "join organizations o on o.id = n.org_id order by n.id")
+    out: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        out.setdefault(row["slug"], []).append((row["surface"], row["reading"]))
+    return out
 
 
 async def names_version(db: Reader) -> tuple[int, int, str]:

@@ -135,8 +135,10 @@ async def test_an_organizers_names_are_read_their_way_on_every_page(client, db):
     after = html(await client.get(f"/sessions/{session_id}")).select_one("h1")
     assert after.find("ruby").contents[0] == "達古袋" and after.find("ruby").rt["data-reading"] == "やこぶくろ"
     assert "やこぶくろ" not in str(before)  # the analyser alone reads it otherwise
-    api = await client.post("/api/readings", json={"text": "達古袋に集まる"})
+    api = await client.post("/api/readings", json={"text": "達古袋に集まる", "org": "ichinoseki"})
     assert api.json()["reading"].startswith("やこぶくろに")
+    plain = await client.post("/api/readings", json={"text": "達古袋に集まる"})  # no org: the built-in terms only
+    assert not plain.json()["reading"].startswith("やこぶくろ")
     # entries that cannot be used are refused with the reason next to the field
     for surface, reading, field in [("", "よみ", "surface"), ("ひらがな", "よみ", "surface"), ("一関", "ichinoseki", "reading"),
                                     ("一関", "いちのせき<script>", "reading"), ("漢" * 41, "かん", "surface"),
@@ -209,14 +211,15 @@ async def test_names_added_by_another_process_are_read_within_the_refresh_interv
     from server.core.furigana import NameBooks
 
     books = NameBooks(db)
-    assert "達古袋" not in (await books.current()).entries
+    assert "達古袋" not in (await books.current("ichinoseki")).entries
     account = await make_account(db, "staff@ichinoseki.example", org="ichinoseki")
     async with db.transaction() as conn:  # as another process would: nobody calls books.expire()
         await store.save_name(conn, account.org_id, "達古袋", "やこぶくろ")
-    assert "達古袋" not in (await books.current()).entries  # still within NAMES_TTL
+    assert "達古袋" not in (await books.current("ichinoseki")).entries  # still within NAMES_TTL
     books.checked -= 60  # the interval has passed
-    assert (await books.current()).entries["達古袋"] == "やこぶくろ"
+    assert (await books.current("ichinoseki")).entries["達古袋"] == "やこぶくろ"
+    assert "達古袋" not in (await books.current()).entries  # the built-in terms stay as they are
     async with db.transaction() as conn:
         await store.save_name(conn, account.org_id, "達古袋", "たっこぶくろ")  # a corrected reading
     books.checked -= 60
-    assert (await books.current()).entries["達古袋"] == "たっこぶくろ"
+    assert (await books.current("ichinoseki")).entries["達古袋"] == "たっこぶくろ"

@@ -2,9 +2,11 @@
 address), and the middleware that puts <ruby> over the kanji of every HTML answer while it is on.
 
 Pages, htmx fragments and the live board's fragments (notes, polls, captions) are all HTML answers,
-so everything a reader sees gets its readings in the same answer, with no change to the templates or
-to the socket events. Readings come from `readings` (cached); the organizations' dictionaries of local
-names are read from the database at most every NAMES_TTL seconds.
+so everything a reader sees gets its readings in the same answer, with no change to the socket events.
+Readings come from `readings` (cached). Whose dictionary of local names: the answer's organization
+(set through `use_org_readings` when a template shows a session or an organization), and inside an
+element marked `data-reading-org="<slug>"` (a session card in a list) that organization's; else
+the built-in terms. The dictionaries are read from the database at most every NAMES_TTL seconds.
 """
 
 from __future__ import annotations
@@ -28,37 +30,55 @@ ONE_YEAR = 365 * 24 * 3600
 NAMES_TTL = 5.0
 MAX_ANNOTATED = 3_000_000  # bytes; a larger HTML answer is sent as it is
 
+READING_ORG = "reading_org"  # scope["state"] key: the slug of the organization whose content the answer shows
+
 # whether the current request reads with ふりがな (for templates: the switch, the easy summary)
 current_ruby: ContextVar[bool] = ContextVar("current_ruby", default=False)
 
 
 class NameBooks:
-    """The dictionaries of local names in force, reloaded when the database says they changed."""
+    """Each organization's dictionary of local names (its entries over the built-in terms), by the
+    organization's slug, reloaded when the database says an entry changed.
+
+    A dictionary that did not change keeps its NameBook object, so the readings cached for that
+    organization stay valid; one that changed is a new NameBook (another cache key)."""
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self.book: NameBook = BUILT_IN
+        self.books: dict[str, NameBook] = {}
         self.version: tuple[int, int, str] = (0, 0, "")
         self.checked = 0.0
 
-    async def current(self) -> NameBook:
-        """Every organization's names (the first entry of a name wins), at most NAMES_TTL seconds old."""
+    async def all(self) -> dict[str, NameBook]:
+        """The dictionaries of the organizations that have entries, at most NAMES_TTL seconds old."""
         if time.monotonic() - self.checked < NAMES_TTL:
-            return self.book
+            return self.books
         self.checked = time.monotonic()
         version = await store.names_version(self.db)
         if version != self.version:
-            entries = await store.names(self.db)
-            seen: dict[str, str] = {}
-            for entry in entries:
-                seen.setdefault(entry.surface, entry.reading)
-            self.book = name_book(seen.items())
+            books: dict[str, NameBook] = {}
+            for slug, entries in (await store.names_by_org(self.db)).items():
+                book = name_book(entries)
+                books[slug] = self.books[slug] if self.books.get(slug) == book else book
+            self.books = books
             self.version = version
-        return self.book
+        return self.books
+
+    async def current(self, org: str | None = None) -> NameBook:
+        """The dictionary of the organization `org` (a slug); the built-in terms for None or an
+        organization without entries."""
+        return (await self.all()).get(org, BUILT_IN) if org else BUILT_IN
 
     def expire(self) -> None:
         """Read the names again on the next request (this process changed them)."""
         self.checked = 0.0
+
+
+def use_org_readings(scope: Scope, org: str | None) -> None:
+    """Read the whole answer to this request with `org`'s dictionary (its slug); the first caller
+    wins. The templates call it for the organization whose content they show (server/core/templating.py)."""
+    if org:
+        scope.setdefault("state", {}).setdefault(READING_ORG, org)
 
 
 def wanted(scope: Scope, cookies: dict[str, str]) -> tuple[bool, str | None]:
@@ -135,8 +155,10 @@ class RubyMiddleware:
                 return
             body = b"".join(chunks)
             if len(body) <= MAX_ANNOTATED:
-                book = await self.books.current()
-                body = annotate_html(body.decode("utf-8", "replace"), book).encode("utf-8")
+                books = await self.books.all()
+                org = scope.get("state", {}).get(READING_ORG)
+                book = books.get(org, BUILT_IN) if org else BUILT_IN
+                body = annotate_html(body.decode("utf-8", "replace"), book, books).encode("utf-8")
             assert start is not None
             headers = MutableScopeHeaders.from_message(start)
             if "content-length" in headers:

@@ -6,11 +6,11 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment
+from jinja2 import Environment, Template
 from markupsafe import Markup, escape
 
 from server.core import i18n
-from server.core.furigana import current_ruby, ruby_filter, switch_url
+from server.core.furigana import current_ruby, ruby_filter, switch_url, use_org_readings
 from server.core.middleware import current_account
 from sessions import catalog
 from sessions.models import Organization, Session, Venue
@@ -70,8 +70,38 @@ def feed_calendar_links(path: str, params: dict[str, str], base_url: str) -> dic
     return feed_links(path, params, base_url)
 
 
+def reading_org(context: dict[str, Any]) -> str | None:
+    """The organization whose content a page or fragment shows (its slug), for its ふりがな: an
+    explicit `reading_org`, else the session's organization, else the organization shown."""
+    explicit = context.get("reading_org")
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    session, org = context.get("session"), context.get("org")
+    if isinstance(session, Session):
+        return session.org.slug
+    if isinstance(org, Organization):
+        return org.slug
+    return None
+
+
+class OrgReadingTemplate(Template):
+    """A template that tells the ふりがな middleware whose dictionary its answer reads with, and gives
+    base.html `reading_org` (the <html data-reading-org> that static/js/ruby.js passes to /api/readings)."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        context = dict(*args, **kwargs)
+        org = reading_org(context)
+        request = context.get("request")
+        if org:
+            context["reading_org"] = org
+            if request is not None and hasattr(request, "scope"):
+                use_org_readings(request.scope, org)
+        return super().render(context)
+
+
 def configure(env: Environment) -> None:
     """Called by Litestar's JinjaTemplateEngine once the environment exists."""
+    env.template_class = OrgReadingTemplate
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.trim_blocks = True

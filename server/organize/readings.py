@@ -75,11 +75,15 @@ def _flags(text: str) -> list[dict[str, str]]:
 
 
 @get("/organize/sessions/{session_id:int}/easy", include_in_schema=False)
-async def easy_summary(session_id: FromPath[int], session: NamedDependency[Session], db: Db) -> Template:
-    """The summary in easy Japanese, what the guideline would change in it, and how it reads with ふりがな."""
+async def easy_summary(request: Request, session_id: FromPath[int], session: NamedDependency[Session],
+                       db: Db) -> Template:
+    """The summary in easy Japanese, what the guideline would change in it, and how it reads with ふりがな
+    (with the organization's dictionary of local names)."""
     body = await store.easy_summary(db, session_id)
+    books = getattr(request.app.state, "name_books", None)
+    preview = ruby_html(body, await books.current(session.org.slug)) if books else ruby_html(body)
     return Template("pages/organize/easy_summary.html", context={
-        "session": session, "body": body, "flags": _flags(body), "preview": ruby_html(body), "errors": {}})
+        "session": session, "body": body, "flags": _flags(body), "preview": preview, "errors": {}})
 
 
 @post("/organize/sessions/{session_id:int}/easy", include_in_schema=False)

@@ -4,7 +4,8 @@
  * itself calls
  *     TaiwaRuby.render(element, text)      // returns a Promise, resolved once the element shows it
  * which sets the element's text at once and, while the reader's furigana switch is on
- * (<html data-ruby="on">), replaces it with ruby from POST /api/readings. Nodes are built with the
+ * (<html data-ruby="on">), replaces it with ruby from POST /api/readings, read with the dictionary
+ * of the organization whose content it is (the nearest data-reading-org, e.g. on <html>). Nodes are built with the
  * DOM (never innerHTML), with the same accessible markup as the server's: the <rt> is aria-hidden.
  */
 (function () {
@@ -29,11 +30,18 @@
     return fragment;
   }
 
+  // the organization whose content this is (<html data-reading-org> or a marked region): its local names
+  function body(element, text) {
+    var region = element.closest ? element.closest("[data-reading-org]") : null;   // (none while detached)
+    var org = (region || document.documentElement).getAttribute("data-reading-org");
+    return org ? { text: text, org: org } : { text: text };
+  }
+
   function render(element, text) {
     element.textContent = text;
     if (!on || !/[\u3400-\u9fff\uf900-\ufaff\u3005]/.test(text)) { return Promise.resolve(element); }
     return fetch("/api/readings", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ text: text })
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body(element, text))
     })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (answer) {

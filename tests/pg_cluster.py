@@ -52,7 +52,7 @@ class Cluster:
         self._run(["initdb", "-D", str(self.data), "-U", "taiwa", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8"])
         options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+                   "-c fsync=off -c full_page_writes=off -c max_connections=300 "
                    "-c shared_buffers=64MB")
         self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
                    "-w", "-t", "60", "start"])

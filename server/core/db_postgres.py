@@ -20,6 +20,7 @@ restarted, network gone) fails the write with DatabaseUnavailable: the web answe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
@@ -28,6 +29,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -361,8 +363,10 @@ class PostgresDatabase:
                 raise DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})") from error
 
     async def _create_pool(self) -> asyncpg.Pool:
-        return await asyncpg.create_pool(self.url, min_size=1, max_size=READERS + 1, timeout=CONNECT_TIMEOUT,
-                                         command_timeout=60, server_settings={"timezone": "UTC"})
+        return await asyncpg.create_pool(self.url, min_size=0, max_size=READERS + 1, timeout=CONNECT_TIMEOUT,
+                                         command_timeout=60,
+                                         # like SQLite's synchronous = full: a commit is on disk before a writer is told
+                                         server_settings={"timezone": "UTC", "synchronous_commit": "on"})
 
     def __repr__(self) -> str:
         return f"PostgresDatabase({redact(self.url)})"
@@ -371,9 +375,16 @@ class PostgresDatabase:
         """Connect (a pool of readers plus the writer), create what is missing and apply pending migrations."""
         try:
             self._pool = await self._create_pool()
-            async with self._pool.acquire() as conn:
+            try:
+                conn = await self._pool.acquire(timeout=CONNECT_TIMEOUT)
+            except asyncpg.InvalidCatalogNameError:
+                await create_database(self.url)
+                conn = await self._pool.acquire(timeout=CONNECT_TIMEOUT)
+            try:
                 await apply_migrations(conn)
                 self.id_tables = await tables_with_id(conn)
+            finally:
+                await self._pool.release(conn)
             self._opened = True
         except BaseException as error:
             mapped = _mapped(error)
@@ -489,7 +500,10 @@ class PostgresDatabase:
             except BaseException as error:
                 self._group_conn = None
                 if conn is not None:
-                    await asyncio.shield(self._discard(conn, error))
+                    try:
+                        await asyncio.shield(self._discard(conn, error))
+                    except Exception:  # noqa: BLE001 - a broken connection is gone either way
+                        log.warning("dropping a broken database connection failed")
                     conn = None
                 mapped = _mapped(error)
                 for write in group:
@@ -508,7 +522,10 @@ class PostgresDatabase:
             finally:
                 self._group_conn = None
                 if conn is not None:
-                    await self._pool.release(conn)
+                    try:
+                        await self._pool.release(conn)
+                    except Exception:  # noqa: BLE001 - the pool replaces a connection it cannot take back
+                        conn.terminate()
             self.groups += 1
             for write in group:
                 if not write.committed.done():
@@ -524,7 +541,10 @@ class PostgresDatabase:
         except Exception:  # noqa: BLE001 - the connection is dropped below
             pass
         conn.terminate()
-        await self._pool.release(conn)  # type: ignore[union-attr]
+        try:
+            await self._pool.release(conn)  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - already gone from the pool
+            pass
 
     async def _acquire_locked(self) -> asyncpg.Connection | None:
         """A connection in a transaction that holds the write lock; None when every waiting write was given up."""
@@ -556,7 +576,8 @@ class PostgresDatabase:
                 continue
             except BaseException:
                 conn.terminate()
-                await self._pool.release(conn)
+                with contextlib.suppress(Exception):
+                    await self._pool.release(conn)
                 raise
 
     def _give_up_waiting(self, now: float) -> None:
@@ -593,6 +614,24 @@ class PostgresDatabase:
     def lock_alive(self) -> bool:
         """Whether the connection holding the session lock is still open (else another process may take it)."""
         return self._lock_conn is not None and not self._lock_conn.is_closed()
+
+
+async def create_database(url: str) -> None:
+    """Create the database a URL names (through the server's `postgres` database), as SQLite creates its file."""
+    parts = urlsplit(url)
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ValueError("TAIWA_DB: the postgresql:// URL names no database")
+    conn = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")), timeout=CONNECT_TIMEOUT)
+    try:
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            await conn.execute(f"create database {quoted}")
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another process made it meanwhile
+        log.info("created the database %s", name)
+    finally:
+        await conn.close()
 
 
 # ---------------------------------------------------------------- migrations

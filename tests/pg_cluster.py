@@ -37,7 +37,8 @@ def _free_port() -> int:
 class Cluster:
     """initdb + pg_ctl start in a temporary folder; `stop()` removes it all."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """durable: fsync on, as in production (for measurements); tests run with fsync off."""
         bin_dir = binaries()
         if bin_dir is None:
             raise RuntimeError("PostgreSQL is not installed (make test-deps installs the Debian package)")
@@ -52,7 +53,7 @@ class Cluster:
         self._run(["initdb", "-D", str(self.data), "-U", "taiwa", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8"])
         options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=300 "
+                   + ("" if durable else "-c fsync=off -c full_page_writes=off ") + "-c max_connections=300 "
                    "-c shared_buffers=64MB")
         self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
                    "-w", "-t", "60", "start"])

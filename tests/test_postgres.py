@@ -95,6 +95,32 @@ async def test_background_work_is_led_by_one_process_through_an_advisory_lock(pg
         await second.close()
 
 
+async def test_writes_of_two_processes_wait_for_each_other_and_a_long_wait_is_busy_not_a_hang(pg_url):
+    from server.core.database import DatabaseBusy
+
+    first, second = engine_for(pg_url), engine_for(pg_url, write_wait=0.5)
+    await first.open()
+    await second.open()
+    try:
+        holding = await first.begin()  # another process is in the middle of a write
+        await holding.conn.execute("insert into meta (key, value) values ('first', '1')")
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(DatabaseBusy):
+            async with second.transaction() as conn:
+                await conn.execute("insert into meta (key, value) values ('second', '1')")
+        assert 0.4 < asyncio.get_running_loop().time() - started < 5
+        holding.finish(keep=True)
+        await holding.committed
+        async with second.transaction() as conn:  # the lock is free again: the next write goes through
+            await conn.execute("insert into meta (key, value) values ('third', '1')")
+        keys = [row[0] for row in await second.fetch_all("select key from meta where key in "
+                                                          "('first', 'second', 'third') order by key")]
+        assert keys == ["first", "third"]
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_japanese_search_finds_substrings_of_any_length(pg_url):
     async with open_database(pg_url) as db:
         account = await make_account(db, "staff@kanazawa.example")
@@ -217,7 +243,7 @@ async def test_no_postgres_listening_is_database_unavailable_not_a_crash():
 # ---------------------------------------------------------------- copy-db
 
 def _dump(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
-    tables = [row[0] for row in read_db(path if isinstance(path, Path) else path,
+    tables = [row[0] for row in read_db(path,
                                         "select name from sqlite_master where type = 'table' "
                                         "and name not like 'sqlite_%' and name not like 'session_search_%'"
                                         " and name != 'schema_migrations'")]
@@ -230,7 +256,7 @@ def _dump(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
 
 def _copy(source: Path | str, target: Path | str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "server.cli", "copy-db", "--from", str(source), "--to", str(target)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 async def _seed_demo(path: Path) -> None:

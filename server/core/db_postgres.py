@@ -364,7 +364,7 @@ class PostgresDatabase:
 
     async def _create_pool(self) -> asyncpg.Pool:
         return await asyncpg.create_pool(self.url, min_size=0, max_size=READERS + 1, timeout=CONNECT_TIMEOUT,
-                                         command_timeout=60,
+                                         command_timeout=60, statement_cache_size=1024,
                                          # like SQLite's synchronous = full: a commit is on disk before a writer is told
                                          server_settings={"timezone": "UTC", "synchronous_commit": "on"})
 
@@ -573,10 +573,9 @@ class PostgresDatabase:
                 self._queue.clear()
                 return None
             try:
-                await conn.execute("begin")
-                await conn.execute(f"set local lock_timeout = {max(1, int(left * 1000))}")
-                await conn.execute(f"select pg_advisory_xact_lock({WRITE_LOCK})")
-                await conn.execute("set local lock_timeout = 0")
+                # one round trip: begin, wait for the write lock at most until the oldest write's deadline
+                await conn.execute(f"begin; set local lock_timeout = {max(1, int(left * 1000))}; "
+                                   f"select pg_advisory_xact_lock({WRITE_LOCK}); set local lock_timeout = 0")
                 return conn
             except asyncpg.LockNotAvailableError:
                 await conn.execute("rollback")

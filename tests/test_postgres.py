@@ -300,3 +300,11 @@ def test_copy_db_refuses_a_target_that_is_not_empty_and_copies_nothing(pg_url, t
     same = _copy(source, source)
     assert same.returncode == 1 and "same database" in same.stderr
     assert sqlite3.connect(source).execute("select count(*) from sessions").fetchone()[0] == rows
+
+
+def test_backup_on_postgres_points_to_pg_dump_and_writes_nothing(pg_url, tmp_path):
+    target = tmp_path / "backup.sqlite3"
+    answer = subprocess.run([sys.executable, "-m", "server.cli", "backup", str(target), "--db", pg_url],
+                            check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 2 and "pg_dump" in answer.stderr
+    assert not target.exists()

@@ -139,6 +139,17 @@ async def test_japanese_search_finds_substrings_of_any_length(pg_url):
         assert await titles("広") == ["子育て広場"]  # one
         assert await titles("ＭＡＣＨＩ") == []  # full-width folded, and nothing found is nothing
         assert await titles("100%_") == []  # like's wildcards are taken literally
+    # the search of three characters or more is served by the pg_trgm index (seq scans off: few rows here)
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute("set enable_seqscan = off")
+        sql = translate("select rowid from session_search where session_search match ?").sql
+        plan = "\n".join(row[0] for row in await conn.fetch("explain " + sql, "%対話の場%"))
+    finally:
+        await conn.close()
+    assert "session_search_trgm" in plan, plan
 
 
 # ---------------------------------------------------------------- two app processes on one PostgreSQL

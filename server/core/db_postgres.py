@@ -115,7 +115,7 @@ def translate(sql: str, id_tables: frozenset[str] = frozenset()) -> Translated:
         return Translated("", (), False, "skip")
     for pattern, replacement in _CLOCK:
         sql = pattern.sub(lambda _m, r=replacement: r, sql)
-    sql = _MATCH.sub("(title || ' ' || description || ' ' || themes || ' ' || place) like ?~ escape '\\\\'", sql)
+    sql = _MATCH.sub("doc like ?~ escape '\\\\'", sql)  # doc: the row's whole text, with the pg_trgm index
     counter = 0
     matches: list[int] = []
     pieces = []

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 
-.PHONY: run test test-deps install translations messages bench bench-quick clean
+.PHONY: run test test-postgres test-deps install translations messages bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,17 +34,31 @@ run: $(VENV)/.installed translations
 	$(BIN)/taiwa serve --demo --host $(HOST) --port $(PORT)
 
 # Debian chromium for the browser tests, axe-core from npm (package-lock.json),
-# Debian redis-server for the scale-out tests.
+# Debian redis-server for the scale-out tests, Debian postgresql for the second engine's tests
+# (tests/pg_cluster.py starts a throwaway cluster with its initdb and pg_ctl; no service is used).
 test-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --no-audit --no-fund --loglevel=error
 
+# The tests that touch the database through the app's fixtures, run a second time on PostgreSQL
+# (the whole suite runs on SQLite; tests/test_postgres.py runs PostgreSQL in the first pass).
+PG_TESTS := tests/test_engines.py tests/test_registration_waitlist.py tests/test_registration_api.py \
+	tests/test_registration_retention.py tests/test_api.py tests/test_boards_api.py tests/test_board_service.py \
+	tests/test_board_socket_replay.py tests/test_abuse_limits.py tests/test_mail_outbox.py tests/test_scale_out.py \
+	tests/test_registration_dashboard.py tests/test_registration_reminders.py tests/test_registration_access.py \
+	tests/test_series.py tests/test_calendar_feeds.py tests/test_poll_api.py
+
 test: $(VENV)/.installed-test translations test-deps
 	$(BIN)/python -m pytest -q
+	TAIWA_TEST_ENGINES=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
+
+test-postgres: $(VENV)/.installed-test translations test-deps
+	TAIWA_TEST_ENGINES=postgres $(BIN)/python -m pytest -q $(PG_TESTS)
 
 # Benchmarks (not part of `make test`): every scenario against a baseline measured in the same
 # run, report in bench/results/latest.md (about 10 minutes); bench-quick: small versions for CI

@@ -87,9 +87,9 @@ async def set_next_steps(conn: Any, board_id: int, text: str) -> None:
 async def events_since(db: Any, board_id: int, since: int,
                        limit: int | None = 100_000) -> list[tuple[int, str, dict[str, Any]]]:
     """(seq, type, data) of the board's events after `since`, in order: at most `limit`, or all with None."""
-    rows = await db.fetch_all(
-        "select seq, type, data from board_events where board_id = ? and seq > ? order by seq limit ?",
-        (board_id, since, -1 if limit is None else limit))  # in SQLite a negative limit is none
+    sql = "select seq, type, data from board_events where board_id = ? and seq > ? order by seq"
+    rows = await db.fetch_all(sql, (board_id, since)) if limit is None else \
+        await db.fetch_all(sql + " limit ?", (board_id, since, limit))  # portable: no negative limit
     return [(row[0], row[1], json.loads(row[2])) for row in rows]
 
 

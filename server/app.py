@@ -36,7 +36,7 @@ from server.core import background, mail, server_secret
 from server.organize import organize_router
 from server.public import public_router
 from server.auth.guards import APP_DEPENDENCIES
-from server.core.database import Database
+from server.core.database import is_postgres, open_database
 from server.core.errors import EXCEPTION_HANDLERS
 from server.core.furigana import RubyMiddleware
 from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware, behind_proxies
@@ -50,7 +50,12 @@ CSRF_COOKIE = "taiwa_csrf"
 
 def stored_secret(settings: Settings) -> str:
     """TAIWA_SECRET, or a random secret kept in a file beside the database (never in it) across restarts."""
-    return settings.secret or server_secret.stored_secret(settings.db_path)
+    if settings.secret:
+        return settings.secret
+    if is_postgres(settings.db_path):
+        # machines that share a PostgreSQL database share no disk: they must be given one secret
+        raise SystemExit("taiwa: with a PostgreSQL database, set TAIWA_SECRET (the same on every app host)")
+    return server_secret.stored_secret(settings.db_path)
 
 
 def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
@@ -73,7 +78,7 @@ def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Ca
     return board_limit
 
 
-def lifespan_for(db: Database, settings: Settings, notify: Any, secret: str) -> Callable[[Litestar], Any]:
+def lifespan_for(db: Any, settings: Settings, notify: Any, secret: str) -> Callable[[Litestar], Any]:
     """Open the database at start-up, lead background work (mail, reminders, purges), close at the end."""
 
     @asynccontextmanager
@@ -126,7 +131,7 @@ def create_app(settings: Settings | None = None) -> Any:
     """The ASGI app: Socket.IO on /socket.io/, everything else served by Litestar, each seeing the
     client's address as forwarded by a trusted proxy."""
     settings = settings or Settings.from_env()
-    db = Database(settings.db_path)
+    db = open_database(settings.db_path)
     connections = settings.limit("connections")
     board_service = BoardService(db)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],

@@ -12,19 +12,19 @@ from typing import Any
 
 from server.auth import accounts
 from server.auth.accounts import ROLES
-from server.core.database import Database
+from server.core.database import is_postgres, open_database, redact
 from server.core.logs import uvicorn_log_config
 from server.core.server_secret import secret_path
-from server.settings import Settings
+from server.settings import Settings, db_target
 from sessions import store
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(db_path=Path(args.db) if getattr(args, "db", None) else None)
+    return Settings.from_env(db_path=db_target(args.db) if getattr(args, "db", None) else None)
 
 
-async def _open(settings: Settings) -> Database:
-    db = Database(settings.db_path)
+async def _open(settings: Settings) -> Any:
+    db = open_database(settings.db_path)
     await db.open()
     return db
 
@@ -60,7 +60,7 @@ def serve(args: argparse.Namespace) -> int:
 
     asyncio.run(prepare())
     stored_secret(settings)  # made once here, so every worker signs with the same secret
-    print(f"taiwa: serving on http://{args.host}:{args.port} (database {settings.db_path}"
+    print(f"taiwa: serving on http://{args.host}:{args.port} (database {redact(str(settings.db_path))}"
           f"{f', {args.workers} workers' if args.workers > 1 else ''})", flush=True)
     # proxy_headers off: the app reads X-Forwarded-For itself, from TAIWA_TRUSTED_PROXIES only (behind_proxies)
     # A kept-alive connection is closed by the client or the proxy first (their idle timeouts, 5 s for
@@ -132,6 +132,12 @@ def create_token(args: argparse.Namespace) -> int:
 def backup(args: argparse.Namespace) -> int:
     """A consistent copy made with SQLite's online backup, safe while the app is writing."""
     settings = _settings(args)
+    if is_postgres(settings.db_path):
+        print("taiwa: the database is PostgreSQL: back it up with its own tools, e.g.\n"
+              "  pg_dump --format=custom --file=taiwa.dump \"$TAIWA_DB\"\n"
+              "and restore with pg_restore --dbname=... taiwa.dump (see README, Running in production)",
+              file=sys.stderr)
+        return 2
     target = Path(args.path)
     try:
         # made here, readable by its owner only: SQLite then keeps its journal so too
@@ -153,6 +159,21 @@ def backup(args: argparse.Namespace) -> int:
         print(f"taiwa: registrant links also need {secret_path(settings.db_path)} (or TAIWA_SECRET); "
               "keep a copy of it apart from the backups")
     return 0 if check == "ok" else 1
+
+
+def copy_db(args: argparse.Namespace) -> int:
+    """Copy every row from one database to another (SQLite file ⇄ postgresql:// URL), then compare counts."""
+    from server.core.copy_db import CopyRefused, copy_database
+
+    source, target = db_target(args.source), db_target(args.target)
+    try:
+        counts = asyncio.run(copy_database(source, target))
+    except CopyRefused as refused:
+        print(f"taiwa: nothing copied: {refused}", file=sys.stderr)
+        return 1
+    print(f"taiwa: copied {sum(counts.values())} rows in {len(counts)} tables from {redact(str(source))} "
+          f"to {redact(str(target))}; every table's count matches")
+    return 0
 
 
 def purge_sensitive(args: argparse.Namespace) -> int:
@@ -181,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("serve", help="serve the app (creates and migrates the database)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--db", help="SQLite file (default: TAIWA_DB or data/taiwa.sqlite3)")
+    p.add_argument("--db", help="SQLite file or postgresql:// URL (default: TAIWA_DB or data/taiwa.sqlite3)")
     p.add_argument("--demo", action="store_true", help="seed realistic demo sessions if there are none")
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes sharing the database and, through TAIWA_REDIS_URL, the board rooms")
@@ -207,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("path")
     p.add_argument("--db")
     p.set_defaults(run=backup)
+
+    p = commands.add_parser("copy-db", help="copy all data between a SQLite file and PostgreSQL (either way)")
+    p.add_argument("--from", dest="source", required=True, help="SQLite file or postgresql:// URL to read")
+    p.add_argument("--to", dest="target", required=True,
+                   help="SQLite file or postgresql:// URL to fill (created and migrated; must be empty)")
+    p.set_defaults(run=copy_db)
 
     p = commands.add_parser("purge-sensitive",
                             help="delete children's details and support requests after the retention period")

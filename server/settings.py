@@ -32,11 +32,17 @@ def parse_trusted_proxies(text: str | None) -> tuple[str, ...]:
     return entries
 
 
+def db_target(value: str) -> Path | str:
+    """TAIWA_DB or --db: a postgresql:// URL stays text, anything else is a SQLite file's path."""
+    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to know about where it runs."""
 
-    db_path: Path = field(default_factory=lambda: ROOT / "data" / "taiwa.sqlite3")
+    # a SQLite file, or a postgresql:// URL (kept as text): server/core/database.py open_database
+    db_path: Path | str = field(default_factory=lambda: ROOT / "data" / "taiwa.sqlite3")
     secret: str | None = None
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str | None = None
@@ -62,7 +68,7 @@ class Settings:
         """Read TAIWA_* variables; keyword overrides win (the CLI passes --db this way)."""
         env = os.environ
         values: dict[str, object] = {
-            "db_path": Path(env["TAIWA_DB"]) if env.get("TAIWA_DB") else ROOT / "data" / "taiwa.sqlite3",
+            "db_path": db_target(env.get("TAIWA_DB") or str(ROOT / "data" / "taiwa.sqlite3")),
             "secret": env.get("TAIWA_SECRET") or None,
             "base_url": (env.get("TAIWA_BASE_URL") or "http://127.0.0.1:8000").rstrip("/"),
             "smtp_url": env.get("TAIWA_SMTP_URL") or None,

@@ -92,11 +92,11 @@ async def pending_requests(db: Reader, org_id: int | None) -> list[sqlite3.Row]:
         "join sessions s on s.id = a.session_id "
         "left join session_accommodations o on o.session_id = a.session_id and o.code = a.code "
         f"where a.status = 'requested' and r.status in ('confirmed', 'waitlisted') and {where} "
-        "group by s.id, a.code "
+        "group by s.id, a.code, o.deadline "
         "union all "
         "select 'childcare', '', count(*), s.childcare_deadline, s.id, s.title, s.title_en, s.starts_at, s.timezone "
         "from registration_children c join sessions s on s.id = c.session_id "
-        f"where c.status in ('confirmed', 'waitlisted') and {where} group by s.id) "
+        f"where c.status in ('confirmed', 'waitlisted') and {where} group by s.id) as pending "
         "order by deadline is null, deadline, starts_at",
         params + params,
     )

@@ -303,19 +303,28 @@ async def feed_fingerprint(db: Reader, filters: SessionFilters, since: datetime)
     """
     where, params = visibility_sql(filters, upcoming_after=since, drafts_of_org=None, all_drafts=False,
                                    org_id=None, statuses=FEED_STATUSES, ever_published=True)
-    row = await db.fetch_one(
-        "select max(s.updated_at), count(*), total(s.revision), "
-        "group_concat(distinct s.series_id) from sessions s join organizations o on o.id = s.org_id"
-        + (" where " + " and ".join(where) if where else ""), params)
+    # portable SQL (SQLite and PostgreSQL): sums made floats and the series listed here as SQLite's
+    # total() and group_concat() gave them before
+    joined = " from sessions s join organizations o on o.id = s.org_id"
+    row = await db.fetch_one("select max(s.updated_at), count(*), coalesce(sum(s.revision), 0)" + joined
+                             + (" where " + " and ".join(where) if where else ""), params)
     assert row is not None
+    series_ids = [r[0] for r in await db.fetch_all(
+        "select distinct s.series_id" + joined + " where " + " and ".join([*where, "s.series_id is not null"])
+        + " order by s.series_id", params)]
+    series_list = ",".join(map(str, series_ids)) or None
     # occurrences taken back to draft count as they were when they left (see Session.public_trace)
-    series = await db.fetch_one(
-        "select max(case when status = 'draft' then withdrawn_at else updated_at end), count(*), "
-        "total(case when status = 'draft' then withdrawn_sequence else revision end), total(status = 'draft') "
-        "from sessions where series_id in (select value from json_each('[' || coalesce(?, '') || ']')) "
-        "and published_at is not null", (row[3],))
-    assert series is not None
-    return (max(filter(None, [row[0], series[0]]), default=None), row[1], row[2], row[3], *series[1:])
+    series: tuple[Any, ...] = (None, 0, 0.0, 0.0)
+    if series_ids:
+        found = await db.fetch_one(
+            "select max(case when status = 'draft' then withdrawn_at else updated_at end), count(*), "
+            "coalesce(sum(case when status = 'draft' then withdrawn_sequence else revision end), 0), "
+            "coalesce(sum(case when status = 'draft' then 1 else 0 end), 0) "
+            f"from sessions where series_id in ({','.join('?' * len(series_ids))}) and published_at is not null",
+            series_ids)
+        assert found is not None
+        series = (found[0], found[1], float(found[2]), float(found[3]))
+    return (max(filter(None, [row[0], series[0]]), default=None), row[1], float(row[2]), series_list, *series[1:])
 
 
 async def session_revision(db: Reader, session_id: int) -> int:

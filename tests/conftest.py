@@ -6,6 +6,7 @@ from there, so `from tests.conftest import ...` keeps working."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,38 @@ __all__ = ["PASSWORD", "ROOT", "TOKYO", "csrf_from", "field_errors", "free_port"
            "make_session", "make_venue", "next_saturday", "post_form", "read_db", "running_demo_server"]
 
 
+# TAIWA_TEST_ENGINES=postgres runs the tests that use these fixtures on PostgreSQL (a throwaway
+# cluster, tests/pg_cluster.py); `make test` does so for the engine-sensitive files (PG_TESTS).
+ENGINE = os.environ.get("TAIWA_TEST_ENGINES", "sqlite").strip() or "sqlite"
+if ENGINE not in ("sqlite", "postgres"):
+    raise pytest.UsageError(f"TAIWA_TEST_ENGINES={ENGINE!r}: use sqlite or postgres (one engine per run)")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A PostgreSQL cluster for the whole run, with a migrated template database."""
+    from tests.pg_cluster import Cluster, migrated_template
+
+    cluster = Cluster()
+    try:
+        cluster.template = migrated_template(cluster)
+        yield cluster
+    finally:
+        cluster.remove()
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+def db_target(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where a test's database lives: a SQLite file, or (TAIWA_TEST_ENGINES=postgres) a new PostgreSQL database."""
+    if ENGINE == "postgres":
+        cluster = request.getfixturevalue("pg_cluster")
+        return cluster.create_database(cluster.template)
+    return tmp_path / "taiwa.sqlite3"
+
+
+@pytest.fixture
+def settings(db_target: Path | str) -> Settings:
+    return Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local")
 
 

@@ -37,7 +37,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from server.auth import accounts
-from server.core.database import Database
+from server.core.database import is_postgres
+from server.core.database import open_database as engine_for
 from sessions import scheduling, store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
 
@@ -90,9 +91,9 @@ async def make_session(db: Any, org_id: int, venue_id: int | None = None, **valu
 # ---------------------------------------------------------------- a database file, seeded before a server opens it
 
 @asynccontextmanager
-async def open_database(db_path: Path) -> AsyncIterator[Database]:
-    """The app's Database on a file (migrated), closed after."""
-    db = Database(db_path)
+async def open_database(db_path: Path | str) -> AsyncIterator[Any]:
+    """The app's Database on a file or a PostgreSQL URL (migrated), closed after."""
+    db = engine_for(db_path)
     await db.open()
     try:
         yield db
@@ -137,8 +138,13 @@ def prepare_workshop(db_path: Path, **options: Any) -> Workshop:
     return in_own_loop(seed_workshop(db_path, **options))
 
 
-def read_db(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    """Read a server's SQLite file directly (WAL: a reader never blocks the server)."""
+def read_db(db_path: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    """Read a server's SQLite file directly (WAL: a reader never blocks the server), or its PostgreSQL database."""
+    if is_postgres(db_path):
+        async def read() -> list[Any]:
+            async with open_database(db_path) as db:
+                return await db.fetch_all(sql, params)
+        return in_own_loop(read())
     conn = sqlite3.connect(db_path, timeout=30)
     conn.row_factory = sqlite3.Row
     try:

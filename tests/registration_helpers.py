@@ -24,14 +24,14 @@ SUPPORT_NOTE = "右耳が聞こえにくいので前の席を希望"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
     """No minimum fill-in time and no background loop (tests drive mail, reminders and purge themselves).
 
     A test may change more by indirect parametrization:
     `@pytest.mark.parametrize("settings", [{...}], indirect=True)`.
     """
     overrides = getattr(request, "param", {})
-    values: dict[str, Any] = dict(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    values: dict[str, Any] = dict(db_path=db_target, secret="test-secret-" + "x" * 20,
                                   base_url="http://testserver.local", form_min_seconds=0, background=False)
     return Settings(**{**values, **overrides})
 

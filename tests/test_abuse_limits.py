@@ -19,8 +19,8 @@ from tests.socket_clients import crowd  # noqa: F401 - fixtures, used by name
 
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    return Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
+    return Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", background=False,
                     limits=parse_limits(getattr(request, "param", "")))
 

@@ -155,9 +155,9 @@ async def test_the_join_page_of_a_draft_sessions_board_is_not_found_and_names_no
 
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
     """The app's settings, with the abuse limits a test asks for (indirect parametrization)."""
-    base = Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    base = Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", background=False)
     return with_limits(base, **getattr(request, "param", {}))
 

@@ -44,11 +44,11 @@ PUBLIC_FEEDS = ["/calendar.ics", "/calendar.ics?q=再開発", "/orgs/kanazawa/ca
 
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
     """No minimum fill-in time, no background loop; `limits` (TAIWA_LIMITS text) by indirect parametrization."""
     overrides = dict(getattr(request, "param", {}))
     limits = parse_limits(overrides.pop("limits", ""))
-    return Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    return Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", form_min_seconds=0, background=False, limits=limits,
                     **overrides)
 

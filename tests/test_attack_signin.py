@@ -118,10 +118,10 @@ async def test_registrations_from_one_connection_do_not_block_other_residents(se
 
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
     """The app behind the test client, whose peer is "testclient": trusted as a proxy when asked."""
     trusted, limits = getattr(request, "param", ((), ""))
-    return Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    return Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", background=False, trusted_proxies=trusted,
                     limits=parse_limits(limits))
 

@@ -162,10 +162,10 @@ async def test_the_poll_form_of_an_anonymous_board_offers_no_named_answers(clien
 # ---------------------------------------------------------------- TAIWA_RATE_LIMITS=off
 
 @pytest.fixture
-def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+def settings(db_target: Path | str, request: pytest.FixtureRequest) -> Settings:
     """The app's settings; `load_test` (indirect) turns per-client limits off and makes both join
     limits as tight as they go."""
-    base = Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    base = Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", background=False)
     if getattr(request, "param", "") != "load_test":
         return base

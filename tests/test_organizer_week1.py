@@ -35,9 +35,9 @@ from tests.conftest import (
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(db_target: Path | str) -> Settings:
     """No background loop: the tests read the outbox themselves."""
-    return Settings(db_path=tmp_path / "taiwa.sqlite3", secret="test-secret-" + "x" * 20,
+    return Settings(db_path=db_target, secret="test-secret-" + "x" * 20,
                     base_url="http://testserver.local", form_min_seconds=0, background=False)
 
 

@@ -39,8 +39,9 @@ def deployment_worker(workshop: Any, log_path: Path, redis_url: str) -> TaiwaSer
 
 
 @pytest.fixture
-def workers(tmp_path: Path, redis_url: str) -> Iterator[tuple[TaiwaServer, TaiwaServer]]:
-    workshop = prepare_workshop(tmp_path / "taiwa.sqlite3")
+def workers(tmp_path: Path, redis_url: str, db_target: Path | str) -> Iterator[tuple[TaiwaServer, TaiwaServer]]:
+    """Two app processes sharing one database (a SQLite file, or PostgreSQL with TAIWA_TEST_ENGINES=postgres)."""
+    workshop = prepare_workshop(db_target)
     pair = (deployment_worker(workshop, tmp_path / "a.log", redis_url),
             deployment_worker(workshop, tmp_path / "b.log", redis_url))
     for worker in pair:

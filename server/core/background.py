@@ -72,7 +72,15 @@ async def purge_sensitive(db: Any, retention_days: int) -> tuple[int, int]:
 
 
 async def lead(db: Any, settings: Settings, notify: Any, secret: str) -> None:
-    """Run the loop in one process only: wait until this process holds the background lock."""
+    """Run the loop in one process only: wait until this process holds the background lock.
+
+    On SQLite the lock is a file beside the database (the processes share a disk); on PostgreSQL it
+    is an advisory lock of the database, so one process among all machines runs the loop, and another
+    takes over when its connection ends (the process stopped or died).
+    """
+    if getattr(db, "dialect", "sqlite") == "postgres":
+        await _lead_on_postgres(db, settings, notify, secret)
+        return
     path = settings.db_path.with_name(settings.db_path.name + ".background.lock")
     handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -90,7 +98,24 @@ async def lead(db: Any, settings: Settings, notify: Any, secret: str) -> None:
         os.close(handle)
 
 
-async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
+async def _lead_on_postgres(db: Any, settings: Settings, notify: Any, secret: str) -> None:
+    from server.core.db_postgres import BACKGROUND_LOCK
+
+    while True:
+        try:
+            async with db.session_lock(BACKGROUND_LOCK) as held:
+                if held:
+                    log.info("background work runs in process %s", os.getpid())
+                    await run(db, settings, notify, secret, while_held=db.lock_alive)
+                    log.warning("lost the database connection that held the background lock")
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the database went away: try again later
+            log.warning("background lock not available (database unreachable)")
+        await asyncio.sleep(LEADER_RETRY)
+
+
+async def run(db: Any, settings: Settings, notify: Any, secret: str, while_held: Any = None) -> None:
     """The loop started by the app's lifespan; an error in one round never stops the next.
 
     `secret` derives the registrants' links in the mail sent.
@@ -98,7 +123,7 @@ async def run(db: Any, settings: Settings, notify: Any, secret: str) -> None:
     loop = asyncio.get_running_loop()
     last_housekeeping = loop.time() - HOUSEKEEPING_EVERY  # the first round does housekeeping at once
     links_hidden = False
-    while True:
+    while while_held is None or while_held():
         try:
             if not links_hidden:
                 await mail.forget_links_in_clear(db)

@@ -70,8 +70,29 @@ async def _connect(path: Path, busy_ms: int = BUSY_TIMEOUT_MS) -> aiosqlite.Conn
     return conn
 
 
+def redact(url: str) -> str:
+    """A database URL without its password, for logs and messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def is_postgres(target: object) -> bool:
+    """Whether TAIWA_DB names a PostgreSQL database (a postgresql:// URL) rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_database(target: Path | str, *, write_wait: float | None = None) -> Any:
+    """The engine for TAIWA_DB: a PostgreSQL URL, or else a SQLite file path (not yet opened)."""
+    if is_postgres(target):
+        from server.core.db_postgres import PostgresDatabase
+
+        return PostgresDatabase(str(target), write_wait=write_wait)
+    return Database(target, write_wait=write_wait)
+
+
 class Database:
     """A SQLite file opened for an async app."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: Path | str, *, write_wait: float | None = None) -> None:
         self.path = Path(path)
@@ -272,6 +293,7 @@ class WriteConnection:
     """
 
     __slots__ = ("_conn",)
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn

@@ -146,4 +146,11 @@ create index registrations_session_status on registrations(session_id, status, m
 
 -- Free-text search: trigram FTS5 finds Japanese substrings of three or more characters;
 -- shorter queries use LIKE on the same table. Rows are kept in step by sessions/store.py.
+-- sqlite only
 create virtual table session_search using fts5(title, description, themes, place, tokenize = 'trigram');
+-- PostgreSQL (lines starting with --pg): a plain table with the same columns; its whole text in
+-- one generated column with a pg_trgm index, which serves `like` for three characters or more.
+--pg create table session_search (rowid bigint primary key, title text not null default '',
+--pg     description text not null default '', themes text not null default '', place text not null default '',
+--pg     doc text generated always as (title || ' ' || description || ' ' || themes || ' ' || place) stored);
+--pg create index session_search_trgm on session_search using gin (doc gin_trgm_ops);

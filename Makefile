@@ -51,7 +51,10 @@ PG_TESTS := tests/test_engines.py tests/test_registration_waitlist.py tests/test
 	tests/test_registration_retention.py tests/test_api.py tests/test_boards_api.py tests/test_board_service.py \
 	tests/test_board_socket_replay.py tests/test_abuse_limits.py tests/test_mail_outbox.py tests/test_scale_out.py \
 	tests/test_registration_dashboard.py tests/test_registration_reminders.py tests/test_registration_access.py \
-	tests/test_series.py tests/test_calendar_feeds.py tests/test_poll_api.py
+	tests/test_series.py tests/test_calendar_feeds.py tests/test_poll_api.py \
+	tests/test_residents_week1.py tests/test_calendar_sequence.py tests/test_evaluation_api.py \
+	tests/test_evaluation_ledger.py tests/test_ledger_api.py tests/test_captions_http.py tests/test_readings_pages.py \
+	tests/test_room_pages.py
 
 test: $(VENV)/.installed-test translations test-deps
 	$(BIN)/python -m pytest -q

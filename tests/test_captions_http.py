@@ -76,7 +76,7 @@ async def test_switching_captions_on_twice_gives_the_same_code_and_a_new_caption
     body = described.json()
     assert [c["revoked"] for c in body["captioners"]] == [False, False] and body["lines"] == []
     assert "ct_" not in described.text  # tokens are shown once, at creation
-    stored = read_db(db.path, "select token_hash from caption_captioners")
+    stored = read_db(db.path or db.url, "select token_hash from caption_captioners")
     assert all(first["captioner_token"] not in row[0] for row in stored)  # only digests are kept
 
 
@@ -94,7 +94,7 @@ async def test_only_the_sessions_organizers_manage_captions(client, db, app, met
     w = await world(db)
     link = await captions_on(client, w)
     await commit(app, link["code"], "最初の行")
-    before = read_db(db.path, "select line, text from caption_lines")
+    before = read_db(db.path or db.url, "select line, text from caption_lines")
     headers = bearer(w[who]) if who != "anonymous" else {}
     url = path.format(id=w["session_id"], captioner=link["captioner"])
     kwargs: dict[str, Any] = {"headers": headers}
@@ -103,9 +103,9 @@ async def test_only_the_sessions_organizers_manage_captions(client, db, app, met
     answer = await client.request(method.upper(), url, **kwargs)
     assert answer.status_code == expected, answer.text
     assert answer.json()["error"]["message"]
-    assert read_db(db.path, "select line, text from caption_lines") == before
-    assert read_db(db.path, "select count(*) from caption_captioners where revoked_at is not null")[0][0] == 0
-    assert read_db(db.path, "select published from caption_streams")[0][0] == 0
+    assert read_db(db.path or db.url, "select line, text from caption_lines") == before
+    assert read_db(db.path or db.url, "select count(*) from caption_captioners where revoked_at is not null")[0][0] == 0
+    assert read_db(db.path or db.url, "select published from caption_streams")[0][0] == 0
 
 
 async def test_a_session_without_captions_or_another_organizations_is_404(client, db):
@@ -202,16 +202,16 @@ async def test_organizer_page_hands_out_a_link_once_revokes_corrects_and_publish
     fixed = await client.post(f"/organize/sessions/{w['session_id']}/captions/lines/{line}",
                               data={"_csrf_token": csrf_from(page), "text": "正しい行", "speaker": "司会"})
     assert fixed.status_code == 200 and "保存しました" in fixed.text or "Saved" in fixed.text
-    assert read_db(db.path, "select text, speaker from caption_lines")[0][:] == ("正しい行", "司会")
+    assert read_db(db.path or db.url, "select text, speaker from caption_lines")[0][:] == ("正しい行", "司会")
 
     published = await client.post(f"/organize/sessions/{w['session_id']}/captions/publish",
                                   data={"_csrf_token": csrf_from(page), "publish": "1"})
     assert published.status_code == 200
-    assert read_db(db.path, "select published from caption_streams")[0][0] == 1
+    assert read_db(db.path or db.url, "select published from caption_streams")[0][0] == 1
     vtt = await client.get(f"/organize/sessions/{w['session_id']}/captions.vtt")
     assert vtt.status_code == 200 and "<v 司会>正しい行" in vtt.text
 
-    captioner = read_db(db.path, "select id from caption_captioners")[0][0]
+    captioner = read_db(db.path or db.url, "select id from caption_captioners")[0][0]
     revoked = await client.post(f"/organize/sessions/{w['session_id']}/captions/captioners/{captioner}/revoke",
                                 data={"_csrf_token": csrf_from(page)})
     assert revoked.status_code == 200
@@ -228,7 +228,7 @@ async def test_another_organizations_organizer_cannot_reach_the_captions_page(cl
     answer = await client.post(f"/organize/sessions/{w['session_id']}/captions/publish",
                                data={"_csrf_token": csrf_from(page), "publish": "1"})
     assert answer.status_code == 404
-    assert read_db(db.path, "select published from caption_streams")[0][0] == 0
+    assert read_db(db.path or db.url, "select published from caption_streams")[0][0] == 0
 
 
 # ---------------------------------------------------------------- /c/{code} and the captioner's forms
@@ -291,13 +291,13 @@ async def test_captioner_forms_commit_and_correct_lines_without_javascript(clien
     assert sent.status_code == 200
     again = await client.post(f"{url}/lines", data={"_csrf_token": csrf_from(page), "op": op, "text": "手で送った行"})
     assert again.status_code == 200
-    assert [tuple(row) for row in read_db(db.path, "select line, speaker, text from caption_lines")] == [
+    assert [tuple(row) for row in read_db(db.path or db.url, "select line, speaker, text from caption_lines")] == [
         (1, "市長", "手で送った行")]
     page = await client.get(url)
     edit_op = html(page).select_one("#line-1 input[name=op]")["value"]
     await client.post(f"{url}/lines/1", data={"_csrf_token": csrf_from(page), "op": edit_op, "text": "直した行",
                                                "speaker": "市長"})
-    assert read_db(db.path, "select text from caption_lines")[0][0] == "直した行"
+    assert read_db(db.path or db.url, "select text from caption_lines")[0][0] == "直した行"
     empty = await client.post(f"{url}/lines", data={"_csrf_token": csrf_from(page), "op": "x1", "text": " "})
     assert "先に字幕を入力してください" in empty.text or "Type the caption first." in empty.text
     other_code = await client.get(f"/c/123456/captioner/{link['captioner_token']}")
@@ -361,7 +361,7 @@ async def test_online_room_has_the_meeting_link_captions_and_the_same_board(clie
         assert "ct_" not in room.text
         # the same participant on every visit, anonymous, online; the board's own pages know them
         await person.get(f"/r/{token}/room")
-        rows = read_db(db.path, "select display_name, place from board_participants where board_id = ?", (board.id,))
+        rows = read_db(db.path or db.url, "select display_name, place from board_participants where board_id = ?", (board.id,))
         assert len(rows) == 1 and rows[0]["place"] == "online" and "オンライン参加者" not in rows[0]["display_name"]
         assert (await person.get(f"/boards/{board.id}/list")).status_code == 200
 

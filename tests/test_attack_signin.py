@@ -101,9 +101,12 @@ async def test_registrations_from_one_connection_do_not_block_other_residents(se
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         sessions = (await http.get("/api/sessions", params={"limit": 50})).json()["items"]
 
+        sent = iter(range(1000))
+
         async def register(session_id: int, client: str) -> httpx.Response:
+            # each one a different resident: one address may hold one place in a session
             return await http.post(f"/api/sessions/{session_id}/registrations", headers={"X-Forwarded-For": client},
-                                   json={"name": "山田 花子", "email": "hanako@example.jp", "mode": "online"})
+                                   json={"name": "山田 花子", "email": f"hanako{next(sent)}@example.jp", "mode": "online"})
 
         for session in sessions:  # a session open for online registration
             if session["format"] != "in_person" and (await register(session["id"], "192.0.2.200")).status_code == 201:

@@ -472,6 +472,8 @@ async def test_a_registration_resent_with_the_same_idempotency_key_is_registered
                             headers={"Idempotency-Key": "x" * 101})
     assert bad.status_code == 422 and bad.json()["error"]["message"]
     without = await client.post(f"/api/sessions/{session_id}/registrations", json=body)
+    assert without.status_code == 409  # without a key it is a second registration: this address already has one
+    without = await client.post(f"/api/sessions/{session_id}/registrations", json={**body, "email": "other@example.jp"})
     assert without.status_code == 201  # without a key each request is its own registration
     rows = await db.fetch_all("select count(*) from registrations where session_id = ?", (session_id,))
     assert rows[0][0] == 2

@@ -58,7 +58,7 @@ OPERATIONS = [
     "POST /api/sessions/{session_id}/captions", "GET /api/sessions/{session_id}/captions",
     "PATCH /api/sessions/{session_id}/captions", "DELETE /api/sessions/{session_id}/captions/captioners/{captioner_id}",
     "PATCH /api/sessions/{session_id}/captions/lines/{line}", "GET /api/sessions/{session_id}/captions.vtt",
-    "GET /api/sessions/{session_id}/captions.txt",
+    "GET /api/sessions/{session_id}/captions.txt", "POST /api/readings",
 ]
 WAYS = [("valid data", GenerationMode.POSITIVE, True), ("valid data", GenerationMode.POSITIVE, False),
         ("invalid data", GenerationMode.NEGATIVE, True), ("invalid data", GenerationMode.NEGATIVE, False)]

@@ -273,5 +273,10 @@ async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, 
     assert (await typist.call("caption:line", {"op": op(), "text": "投影中に届いた行"}))["ok"]
     await expect(page.locator("#captions-band .caption-text").last).to_have_text("投影中に届いた行")
     await page.screenshot(path=str(SHOTS / "present-1920.png"))
+    # the room reads the captions without scrolling: a band at the bottom of the screen, in stage-sized type
+    band = await page.locator("#captions-band .caption-text").last.bounding_box()
+    assert band is not None and 540 <= band["y"] and band["y"] + band["height"] <= 1080, band
+    size = await page.locator("#captions-band .caption-text").last.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 32, size
     assert await axe_violations(page) == []
     await typist.leave()

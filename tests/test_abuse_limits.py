@@ -5,6 +5,7 @@ and lifts by itself."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def test_a_lockout_lifts_when_its_oldest_attempt_leaves_the_window():
     assert not window.blocked("k")
 
 
-@pytest.mark.parametrize("settings", ["login_account=3/2"], indirect=True)
+@pytest.mark.parametrize("settings", ["login_account=3/5"], indirect=True)
 async def test_sign_in_lockout_per_account_says_how_long_and_lifts(client, db):
     await make_account(db, "target@kanazawa.example")
     await make_account(db, "colleague@kanazawa.example")
@@ -61,13 +62,14 @@ async def test_sign_in_lockout_per_account_says_how_long_and_lifts(client, db):
         await login(client, "target@kanazawa.example", "guess-guess-guess")
     blocked = await login(client, "target@kanazawa.example", PASSWORD)  # even the right password waits
     assert blocked.status_code == 429
-    assert "2秒" in html(blocked).get_text()  # Japanese by default: how long, not "forever"
+    # Japanese by default: how long, not "forever" (what is left of the 5 s, however slow the machine was)
+    assert re.search(r"[1-5]秒", html(blocked).get_text())
     client.cookies.set("taiwa_lang", "en")
     blocked = await login(client, "target@kanazawa.example", PASSWORD)
-    assert "Please wait 2 seconds" in html(blocked).get_text()
+    assert re.search(r"Please wait [1-5] seconds?", html(blocked).get_text())
     other = await login(client, "colleague@kanazawa.example", PASSWORD)  # another account is not locked out
     assert other.status_code == 200 and other.url.path == "/organize"
-    await asyncio.sleep(2.1)
+    await asyncio.sleep(5.1)
     client.cookies.clear()
     again = await login(client, "target@kanazawa.example", PASSWORD)
     assert again.status_code == 200 and again.url.path == "/organize"

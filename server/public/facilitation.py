@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from realtime import store as board_store
 from realtime.board import Actor, results, without_controls
-from realtime.exports import ROW_COLUMNS, export_json, export_markdown, export_rows, poll_rows
+from realtime.exports import CSV_COLUMNS, csv_rows, export_json, export_markdown, poll_rows
 from realtime.store import Board
 from realtime.stage import current_poll, next_phase, projector_stage
 from realtime.views import poll_view, question_view
@@ -98,8 +98,8 @@ async def export_answer(request: Request, board: Board, fmt: str, *, names: bool
         text = export_markdown(board, state, names=names, session_title=session.title if session else "", gettext=_)
         return Response(text.encode("utf-8"), media_type="text/markdown", headers=headers)
     if fmt == "csv":
-        rows = export_rows(board, state, names=names)
-        return Response(csv_bytes(ROW_COLUMNS, ([row[c] for c in ROW_COLUMNS] for row in rows)),
+        rows = csv_rows(board, state, names=names)
+        return Response(csv_bytes(CSV_COLUMNS, ([row[c] for c in CSV_COLUMNS] for row in rows)),
                         media_type="text/csv", headers=headers)
     if fmt == "json":
         return Response(export_json(board, state, names=names), headers=headers)

@@ -42,7 +42,8 @@ async def facilitate(request: Request, board: NamedDependency[Board], account: C
     state = context["state"]
     context.update(mode="facilitator", token="", message=request.query_params.get("msg", ""), back="facilitate",
                    join_url=f"{request.app.state.settings.base_url}/j/{board.join_code}",
-                   stage=projector_stage(state), next_phase=next_phase(state.phase), next_steps_max=NEXT_STEPS_MAX)
+                   stage=projector_stage(state), next_phase=next_phase(state.phase), next_steps_max=NEXT_STEPS_MAX,
+                   stage_preview=await stage_preview(request, board))
     if request.query_params.get("fragment") == "1":
         return Template("partials/_facilitate_live.html", context=context)
     return Template("pages/board_facilitate.html", context=context)
@@ -76,6 +77,13 @@ async def stage_context(request: Request, board: Board) -> dict[str, Any]:
         context.update(await evaluation_qr(request.app.state.db, board.session_id,
                                            request.app.state.settings.base_url) or {})
     return context
+
+
+async def stage_preview(request: Request, board: Board) -> Markup:
+    """The projector's stage as the console previews it: the same partial, with ids of its own."""
+    context = await stage_context(request, board)
+    template = request.app.template_engine.engine.get_template("partials/_stage.html")  # type: ignore[attr-defined]
+    return Markup(template.render({**context, "request": request, "id_prefix": "preview-"}))
 
 
 @get("/boards/{board_id:int}/present", include_in_schema=False)

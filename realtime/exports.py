@@ -30,6 +30,8 @@ def markdown_text(text: str) -> str:
 
 
 ROW_COLUMNS = ["zone", "cluster", "note", "author", "entered_by_facilitator", "dots_online", "dots_proxy"]
+# the CSV adds `kind`: "note" for a note, "cluster" for the dots placed on a cluster itself
+CSV_COLUMNS = [*ROW_COLUMNS, "kind"]
 
 
 def export_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[str, Any]]:
@@ -47,6 +49,28 @@ def export_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[st
     rows.sort(key=lambda r: (list(zones.values()).index(r["zone"]) if r["zone"] in zones.values() else 99,
                              r["cluster"], -(r["dots_online"] + r["dots_proxy"])))
     return rows
+
+
+def csv_rows(board: Board, state: BoardState, *, names: bool) -> list[dict[str, Any]]:
+    """The CSV: the note rows, and before each cluster's notes a row (kind "cluster") with the dots
+    placed on the cluster itself, so the CSV counts every dot the results and the JSON count."""
+    order = [z["id"] for z in state.zones]
+    zones = {z["id"]: z["title"] for z in state.zones}
+    notes = [{**row, "kind": "note"} for row in export_rows(board, state, names=names)]
+    clusters = []
+    for group in sorted(state.groups.values(), key=lambda g: (order.index(g.zone) if g.zone in order else 99, g.title)):
+        clusters.append({"zone": zones.get(group.zone, group.zone), "cluster": group.title, "note": "", "author": "",
+                         "entered_by_facilitator": False, "dots_online": state.tally(group.id),
+                         "dots_proxy": state.proxy.get(group.id, 0), "kind": "cluster"})
+    rows: list[dict[str, Any]] = []
+    placed: set[int] = set()
+    for cluster in clusters:  # each cluster's own row, then its notes (two clusters may share a title)
+        rows.append(cluster)
+        for index, note in enumerate(notes):
+            if index not in placed and (note["zone"], note["cluster"]) == (cluster["zone"], cluster["cluster"]):
+                rows.append(note)
+                placed.add(index)
+    return rows + [note for index, note in enumerate(notes) if index not in placed]
 
 
 def export_markdown(board: Board, state: BoardState, *, names: bool, session_title: str,
@@ -84,7 +108,8 @@ def _markdown_note(board: Board, state: BoardState, note: Any, names: bool) -> s
 def export_json(board: Board, state: BoardState, *, names: bool) -> dict[str, Any]:
     """The board as JSON: zones, clusters, note rows, results and the phase."""
     return {"board": {"id": board.id, "title": board.title, "session_id": board.session_id},
-            "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title}
+            "zones": state.zones, "groups": [{"id": g.id, "zone": g.zone, "title": g.title,
+                                              "dots_online": state.tally(g.id), "dots_proxy": state.proxy.get(g.id, 0)}
                                              for g in state.groups.values()],
             "notes": export_rows(board, state, names=names), "results": results(state), "phase": state.phase}
 

@@ -54,7 +54,7 @@ async def create_board(page: Page, server: str, session_id: int, title: str) -> 
     await page.locator("form[method=post] button[type=submit]").last.click()
     await expect(page).to_have_url(re.compile(r"/boards/\d+/facilitate$"))
     board_id = int(re.search(r"/boards/(\d+)/facilitate", page.url).group(1))  # type: ignore[union-attr]
-    code = (await page.locator(".join-code").inner_text()).strip()
+    code = (await page.locator(".join-code").last.inner_text()).strip()
     assert re.fullmatch(r"\d{6}", code), code
     await expect_live(page)
     return board_id, code
@@ -173,7 +173,7 @@ async def test_facilitator_and_two_participants_run_a_whole_workshop(browser: Br
     await aiko.keyboard.type("移動と安全")
     await aiko.keyboard.press("Enter")
     for page in (aiko, ben, facilitator, projector):
-        await expect(page.locator("section.cluster h3")).to_have_text(["移動と安全"])
+        await expect(page.locator("#board-list section.cluster h3")).to_have_text(["移動と安全"])
     cluster = (await aiko.locator("section.cluster").get_attribute("id") or "").removeprefix("cluster-")
 
     await open_change_menu(aiko, bus)
@@ -342,7 +342,7 @@ async def test_draft_survives_the_first_hidden_note_by_others_during_private_wri
     await facilitator.locator("#f-private_writing").check()
     await facilitator.locator("form[method=post] button[type=submit]").last.click()
     await expect(facilitator).to_have_url(re.compile(r"/boards/\d+/facilitate$"))
-    code = (await facilitator.locator(".join-code").inner_text()).strip()
+    code = (await facilitator.locator(".join-code").last.inner_text()).strip()
     aiko = await join(browser, server, code, "あいこ")
     ben = await join(browser, server, code, "Ben")
     await expect_live(aiko)

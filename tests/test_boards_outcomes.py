@@ -131,9 +131,30 @@ async def test_csv_export_has_a_bom_a_header_and_one_row_per_visible_note(app, c
     assert response.content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert {"zone", "cluster", "note", "dots_online", "dots_proxy"} <= set(rows[0])
-    assert sorted(r["note"] for r in rows) == sorted(["バスが少ない", "タクシーが高い", "公園が広い"])
+    assert sorted(r["note"] for r in rows if r["kind"] == "note") == sorted(["バスが少ない", "タクシーが高い", "公園が広い"])
     bus = next(r for r in rows if r["note"] == "バスが少ない")
     assert (bus["zone"], bus["cluster"], bus["dots_online"], bus["dots_proxy"]) == ("困っていること", "交通", "1", "4")
+
+
+async def test_csv_export_counts_the_dots_placed_on_a_cluster_itself(app, client, db):
+    _account, board = await organizer_board(client, db)
+    await workshop(app, board)
+    cluster = next(iter((await app.litestar.state.board_service.state(board.id)).groups))
+    await act(app, board.id, "vote:cast", Actor(id="p-other", name="other"), group=cluster)
+    await act(app, board.id, "proxy:vote", group=cluster, count=2)
+    response = await client.get(f"/boards/{board.id}/export.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [r["kind"] for r in rows].count("cluster") == 1
+    own = next(r for r in rows if r["kind"] == "cluster")
+    assert (own["zone"], own["cluster"], own["note"], own["dots_online"], own["dots_proxy"]) == ("困っていること", "交通", "", "1", "2")
+    assert rows.index(own) < next(i for i, r in enumerate(rows) if r["note"] == "バスが少ない")  # before its notes
+    assert {r["kind"] for r in rows if r["note"]} == {"note"}
+    # every dot the results count is in the CSV, as in the JSON
+    total = sum(int(r["dots_online"]) + int(r["dots_proxy"]) for r in rows)
+    data = json.loads((await client.get(f"/boards/{board.id}/export.json")).content)
+    assert total == sum(item["total"] for item in data["results"]) == 8
+    group = data["groups"][0]
+    assert (group["title"], group["dots_online"], group["dots_proxy"]) == ("交通", 1, 2)
 
 
 async def test_json_export_has_zones_notes_and_results(app, client, db):

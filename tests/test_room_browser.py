@@ -309,3 +309,41 @@ async def test_a_note_is_grouped_by_touch_on_its_handle(browser: Browser, fast_s
     await expect(cluster.locator(f"#note-{ids[1]}")).to_be_visible()
     await expect(cluster.locator("h3")).to_have_text("街灯が少ない")
     await page.screenshot(path=str(SHOTS / "grouping-touch-390.png"), full_page=True)
+
+
+async def test_console_previews_the_stage_and_follows_phase_changes(browser: Browser, fast_server, api, crowd):
+    board = await api.new_board("プレビューの確認")
+    console = await signed_in(browser, fast_server.base, viewport={"width": 1366, "height": 900})
+    await console.goto(f"{fast_server.base}/boards/{board['id']}/facilitate")
+    await live(console)
+    await console.evaluate("window.notReloaded = true")
+    preview = console.locator(".stage-preview")
+    # for the eye only: hidden from assistive tech, inert, the text line says the same
+    assert await preview.get_attribute("aria-hidden") == "true" and await preview.get_attribute("inert") is not None
+    await expect(console.locator("#preview")).to_contain_text("参加画面")
+    stage = preview.locator("#preview-board-list")
+    await expect(stage).to_have_attribute("data-stage", "join")
+    await expect(stage.locator(".join-code").first).to_have_text(board["join_code"])
+    box = await preview.bounding_box()
+    assert box and 470 <= box["width"] <= 490 and abs(box["width"] / box["height"] - 16 / 9) < 0.05
+    inner = await stage.bounding_box()  # the 1920-px stage drawn inside the box, scaled down
+    assert inner and inner["width"] <= box["width"] + 1
+    assert await console.locator("#board-list").count() == 1  # ids of its own: the console's board is unique
+
+    fac = await facilitator(api, crowd, board)
+    aiko = await participant(api, crowd, board, "あいこ")
+    await add_note(aiko, "海が近くて気持ちいい", zone="z1")
+    await ok(fac, "phase:set", phase="write")
+    await expect(stage).to_have_attribute("data-stage", "writing")
+    await expect(preview.locator("#preview-zone-z1")).to_contain_text("海が近くて気持ちいい")
+    await ok(fac, "phase:set", phase="group")
+    await expect(stage).to_have_attribute("data-stage", "grouping")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await console.screenshot(path=str(SHOTS / "console-preview-1366.png"))
+    assert await axe_violations(console) == []
+    await console.set_viewport_size({"width": 390, "height": 844})
+    await console.screenshot(path=str(SHOTS / "console-preview-390.png"), full_page=True)
+    small = await preview.bounding_box()
+    assert small and small["width"] <= 330
+    assert await axe_violations(console) == []
+    assert await console.evaluate("window.notReloaded") is True

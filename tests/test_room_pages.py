@@ -172,3 +172,15 @@ async def test_outcome_is_a_closing_report_with_date_attendance_next_steps_and_n
     assert ranked == ["多い票", "少ない票"]
     assert outcome.select_one("link[rel=stylesheet][media=print]")["href"] == "/static/css/print.css"
     assert PROMPTS[0] == outcome.select_one("#oz-z1").get_text(strip=True)
+
+
+def test_the_consoles_preview_styles_are_made_from_the_projectors():
+    """static/css/stage-preview.css is stage.css scoped to the preview box: regenerate it after changing stage.css."""
+    from pathlib import Path
+
+    from server.public.stage_preview_css import CSS, scoped
+    made = (CSS / "stage-preview.css").read_text(encoding="utf-8")
+    assert made == scoped((CSS / "stage.css").read_text(encoding="utf-8")), \
+        "run: python -m server.public.stage_preview_css"
+    assert made.count("@scope (.stage-preview__screen)") == 1 and "rem" not in made.replace("remote", "")
+    assert Path(CSS / "taiwa.css").read_text(encoding="utf-8").count(".stage-preview__screen {") == 2  # the box, and the box on a phone

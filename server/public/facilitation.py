@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from realtime import store as board_store
 from realtime.board import Actor, results, without_controls
-from realtime.exports import ROW_COLUMNS, export_json, export_markdown, export_rows, poll_rows
+from realtime.exports import CSV_COLUMNS, csv_rows, export_json, export_markdown, poll_rows
 from realtime.store import Board
 from realtime.stage import current_poll, next_phase, projector_stage
 from realtime.views import poll_view, question_view
@@ -42,7 +42,8 @@ async def facilitate(request: Request, board: NamedDependency[Board], account: C
     state = context["state"]
     context.update(mode="facilitator", token="", message=request.query_params.get("msg", ""), back="facilitate",
                    join_url=f"{request.app.state.settings.base_url}/j/{board.join_code}",
-                   stage=projector_stage(state), next_phase=next_phase(state.phase), next_steps_max=NEXT_STEPS_MAX)
+                   stage=projector_stage(state), next_phase=next_phase(state.phase), next_steps_max=NEXT_STEPS_MAX,
+                   stage_preview=await stage_preview(request, board))
     if request.query_params.get("fragment") == "1":
         return Template("partials/_facilitate_live.html", context=context)
     return Template("pages/board_facilitate.html", context=context)
@@ -78,6 +79,13 @@ async def stage_context(request: Request, board: Board) -> dict[str, Any]:
     return context
 
 
+async def stage_preview(request: Request, board: Board) -> Markup:
+    """The projector's stage as the console previews it: the same partial, with ids of its own."""
+    context = await stage_context(request, board)
+    template = request.app.template_engine.engine.get_template("partials/_stage.html")  # type: ignore[attr-defined]
+    return Markup(template.render({**context, "request": request, "id_prefix": "preview-"}))
+
+
 @get("/boards/{board_id:int}/present", include_in_schema=False)
 async def present(request: Request, board: NamedDependency[Board]) -> Template:
     """The projector: full screen, no site chrome, one stage at a time following the facilitator."""
@@ -98,8 +106,8 @@ async def export_answer(request: Request, board: Board, fmt: str, *, names: bool
         text = export_markdown(board, state, names=names, session_title=session.title if session else "", gettext=_)
         return Response(text.encode("utf-8"), media_type="text/markdown", headers=headers)
     if fmt == "csv":
-        rows = export_rows(board, state, names=names)
-        return Response(csv_bytes(ROW_COLUMNS, ([row[c] for c in ROW_COLUMNS] for row in rows)),
+        rows = csv_rows(board, state, names=names)
+        return Response(csv_bytes(CSV_COLUMNS, ([row[c] for c in CSV_COLUMNS] for row in rows)),
                         media_type="text/csv", headers=headers)
     if fmt == "json":
         return Response(export_json(board, state, names=names), headers=headers)

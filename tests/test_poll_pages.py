@@ -112,9 +112,9 @@ async def test_fist_to_five_chart_labels_say_what_each_value_means(client, db, p
     poll = await new_poll_by_form(client, board.id, "fist_to_five", "この案で進めますか", live=True)
     await facilitate(client, board.id, "poll:open", poll=poll)
     await answer_by_form(await people(board, "さくら"), board.id, poll, choice="o6")
-    for lang, labels in (("ja", ["0 反対", "1 大きな懸念がある", "2 懸念がある", "3 条件付きで賛成", "4 ややそう思う", "5 全面的に賛成"]),
+    for lang, labels in (("ja", ["0 反対", "1 大きな懸念がある", "2 懸念がある", "3 条件付きで賛成", "4 賛成", "5 全面的に賛成"]),
                          ("en", ["0 Against (I block it)", "1 Serious concerns", "2 Some concerns",
-                                 "3 I can go along with it", "4 Agree", "5 Fully agree"])):
+                                 "3 I can go along with it", "4 I agree", "5 Fully agree"])):
         client.cookies.update({"taiwa_lang": lang})
         article = polls_on(await client.get(f"/boards/{board.id}/facilitate"))["この案で進めますか"]
         chart = article.select_one("svg.poll-chart")  # read by an independent parser, as the SVG draws it

@@ -39,7 +39,8 @@ def participant_row(*codes: Any) -> dict[str, Any]:
 OK4 = participant_row("ok", "ok", "ok", "ok")
 FACILITATORS = participant_row("forbidden", "ok", "ok", "ok")
 NOT_YOURS = participant_row("not_yours", "ok", "ok", "ok")
-# (event, data with {own_note} / {their_note} / {poll} / {other_note} / {other_poll} placeholders, answers)
+# (event, data whose {own_note} / {their_note} / {poll} / {other_note} / {other_poll} fields are filled with
+#  the world's ids before sending, answers)
 SOCKET_EVENTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("note:add", {"zone": "z1", "text": "権限確認のメモ"}, OK4),
     ("note:edit", {"note": "{own_note}", "text": "書き直し"}, OK4),

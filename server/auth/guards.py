@@ -182,34 +182,33 @@ async def managed_evaluation(db: Db, account: CurrentAccount, evaluation_id: Fro
     return evaluation
 
 
+def _theme_of_org(account: Any, found: Any, org_id: int | None, missing: str) -> Any:
+    """What a ledger route changes, if the account may change its theme: another organization's (or
+    nothing) is 404 with `missing`, a facilitator's 403."""
+    if found is None or org_id is None or not account.can_see_drafts_of(org_id):
+        raise NotFoundException(detail=missing)
+    if not account.can_manage(org_id):
+        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
+    return found
+
+
 async def managed_theme(db: Db, account: CurrentAccount, theme_id: FromPath[int]) -> Theme:
     """A ledger theme the account may change; another organization's theme is 404, a facilitator's 403."""
     theme = await ledger_store.get_theme(db, theme_id)
-    if theme is None or not account.can_see_drafts_of(theme.org_id):
-        raise NotFoundException(detail=_("There is no such theme."))
-    if not account.can_manage(theme.org_id):
-        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
-    return theme
+    return _theme_of_org(account, theme, theme.org_id if theme else None, _("There is no such theme."))
 
 
 async def managed_issue(db: Db, account: CurrentAccount, issue_id: FromPath[int]) -> Any:
     """An issue (with its theme's org_id and slug) of a theme the account may change."""
     issue = await ledger_store.issue_row(db, issue_id)
-    if issue is None or not account.can_see_drafts_of(issue["org_id"]):
-        raise NotFoundException(detail=_("There is no such issue."))
-    if not account.can_manage(issue["org_id"]):
-        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
-    return issue
+    return _theme_of_org(account, issue, issue["org_id"] if issue else None, _("There is no such issue."))
 
 
 async def managed_response(db: Db, account: CurrentAccount, response_id: FromPath[int]) -> Any:
     """A response (with its issue and theme) of a theme the account may change."""
     response = await ledger_store.response_row(db, response_id)
-    if response is None or not account.can_see_drafts_of(response["org_id"]):
-        raise NotFoundException(detail=_("There is no such response."))
-    if not account.can_manage(response["org_id"]):
-        raise PermissionDeniedException(detail=_("Your account cannot change this theme."))
-    return response
+    return _theme_of_org(account, response, response["org_id"] if response else None,
+                         _("There is no such response."))
 
 
 # every handler may ask for `db` and `viewer` (app level); staff routers add `account`

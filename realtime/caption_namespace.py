@@ -3,7 +3,7 @@
 
 Viewers need no token; captioners join with their link's token and send `caption:line` and
 `caption:edit` with op ids. Tokens are only ever read from the handshake: no message carries one.
-Revoking a captioner link disconnects its connections (`drop_captioner`).
+Revoking a captioner link disconnects its connections in every process (`drop_captioner`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import socketio
 from realtime import caption_store as store
 from realtime.caption_service import KINDS, CaptionService
 from realtime.captions import N_, Captioner
+from realtime.cluster import Cluster
 
 log = logging.getLogger("taiwa.captions")
 
@@ -42,12 +43,14 @@ def stream_room(stream_id: int) -> str:
 
 class CaptionNamespace(socketio.AsyncNamespace):
     def __init__(self, service: CaptionService, authenticate: Authenticate, translate: Translate,
-                 namespace: str = "/captions") -> None:
+                 namespace: str = "/captions", cluster: Cluster | None = None) -> None:
         super().__init__(namespace)
         self.service = service
         self.authenticate = authenticate
         self.translate = translate
-        self.captioner_sids: dict[int, set[str]] = {}
+        self.captioner_sids: dict[int, set[str]] = {}  # this process's connections of each captioner link
+        self.cluster = cluster or Cluster()
+        self.cluster.on("captioner:revoked", self._drop_here)
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -77,8 +80,12 @@ class CaptionNamespace(socketio.AsyncNamespace):
             sids.discard(sid)
 
     async def drop_captioner(self, captioner_id: int) -> None:
-        """Disconnect every connection of a revoked captioner link (in this process)."""
-        for sid in list(self.captioner_sids.pop(captioner_id, set())):
+        """Disconnect every connection of a revoked captioner link, in every process. One that misses
+        the news still cannot write: each line checks the link in the database."""
+        await self.cluster.tell("captioner:revoked", {"captioner": captioner_id})
+
+    async def _drop_here(self, data: dict[str, Any]) -> None:
+        for sid in list(self.captioner_sids.pop(data.get("captioner"), set())):
             await self.disconnect(sid)
 
     def _error(self, locale: str, code: str, message: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import socketio
 
 from realtime import store
 from realtime.board import N_, Actor, without_controls
+from realtime.presence import Presence
 from realtime.service import BoardService, Outcome, Send
 from realtime.views import room_event, snapshot
 
@@ -48,7 +49,7 @@ class Joined:
 
 Authenticate = Callable[[dict[str, Any], dict[str, Any]], Awaitable[Joined | None]]
 Translate = Callable[[str, dict[str, Any], str], str]
-Limit = Callable[[str, str], bool]  # (participant key, event): True when it may act now
+Limit = Callable[[str, str], Awaitable[bool]]  # (participant key, event): True when it may act now
 
 
 def _deeper_than(value: Any, depth: int) -> bool:
@@ -84,13 +85,14 @@ def facilitators_room(board_id: int) -> str:
 
 class BoardNamespace(socketio.AsyncNamespace):
     def __init__(self, service: BoardService, authenticate: Authenticate, translate: Translate, allow: Limit,
-                 namespace: str = "/board") -> None:
+                 namespace: str = "/board", presence: Presence | None = None) -> None:
         super().__init__(namespace)
         self.service = service
         self.authenticate = authenticate
         self.translate = translate
         self.allow = allow
-        self.presence: dict[int, dict[str, str]] = {}
+        self.presence = presence or Presence()  # over every process when it has Redis
+        self.presence.changed = self._presence
         self._counts: dict[int, tuple[float, int]] = {}
         self._progress: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
 
@@ -112,7 +114,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         board_id = joined.board_id
         await self.enter_room(sid, participants_room(board_id) if not joined.actor.facilitator
                               else facilitators_room(board_id))
-        self.presence.setdefault(board_id, {})[sid] = joined.place
+        counts = await self.presence.arrive(board_id, sid, joined.place)
         self._counts.pop(board_id, None)  # someone new may have joined: count again ("N of M have voted")
         since = auth.get("since")
         async with self.service.settled(board_id) as state:
@@ -123,30 +125,29 @@ class BoardNamespace(socketio.AsyncNamespace):
                     await self.emit("event", room_event(state, seq, kind, data, facilitators=joined.actor.facilitator,
                                                         participants=count), to=sid)
             else:
-                await self.emit("snapshot", await self._snapshot(joined), to=sid)
-        await self._presence(board_id)
+                await self.emit("snapshot", await self._snapshot(joined, counts), to=sid)
+        await self._presence(board_id, counts)
         return True
 
     async def leave(self, sid: str) -> None:
-        for board_id, sids in self.presence.items():
-            if sids.pop(sid, None) is not None:
-                await self._presence(board_id)
-                break
+        left = await self.presence.leave(sid)
+        if left is not None:
+            await self._presence(*left)
 
-    async def _presence(self, board_id: int) -> None:
-        places = list(self.presence.get(board_id, {}).values())
-        counts = {"online": places.count("online"), "room": places.count("room"), "connected": len(places)}
+    async def _presence(self, board_id: int, counts: dict[str, int] | None = None) -> None:
+        """Tell the board's facilitators, on every process, how many are connected (and where)."""
+        counts = counts or await self.presence.counts(board_id)
         await self.emit("presence", counts, room=facilitators_room(board_id))
 
-    async def _snapshot(self, joined: Joined) -> dict[str, Any]:
+    async def _snapshot(self, joined: Joined, counts: dict[str, int] | None = None) -> dict[str, Any]:
         board = await self.service.board(joined.board_id)
         assert board is not None
         state = await self.service.state(joined.board_id)
-        places = list(self.presence.get(joined.board_id, {}).values())
+        counts = counts or await self.presence.counts(joined.board_id)
         return snapshot(state, joined.actor, title=board.title,
                         participants=await store.participant_count(self.service.db, joined.board_id),
                         server_now=int(time.time() * 1000),
-                        presence={"online": places.count("online"), "room": places.count("room")})
+                        presence={"online": counts["online"], "room": counts["room"]})
 
     def _error(self, joined: Joined | None, code: str, message: str, params: dict[str, Any] | None = None) -> dict:
         locale = joined.locale if joined else "ja"
@@ -166,7 +167,7 @@ class BoardNamespace(socketio.AsyncNamespace):
             return self._error(joined, "invalid", N_("The event data must be an object."))
         if _deeper_than(payload, MAX_DEPTH):
             return self._error(joined, "invalid", N_("The event data is nested too deeply."))
-        if not self.allow(f"{joined.board_id}:{joined.actor.id}", event):
+        if not await self.allow(f"{joined.board_id}:{joined.actor.id}", event):
             return self._error(joined, "rate_limited",
                                RATE_LIMITED.get(event, N_("Too many changes at once. Please wait a moment.")))
         if whole_board:

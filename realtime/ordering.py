@@ -76,6 +76,10 @@ class OrderedRedisManager(AsyncPubSubManager):
         self._namespaces: dict[str, str] = {}  # room -> its namespace, for messages read back from the log
         self._held: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
+        # Set by realtime/cluster.py: takes a message of its own off the channel (True), and hears when
+        # the subscription is back after a loss.
+        self.hear: Callable[[dict[str, Any]], bool] = lambda message: False
+        self.rejoined: Callable[[], None] = lambda: None
 
     async def _publish(self, data: dict[str, Any]) -> None:
         self.outbox.put(data)
@@ -91,9 +95,17 @@ class OrderedRedisManager(AsyncPubSubManager):
                     lost = False
                     log.warning("subscribed to Redis again: catching the boards up from the database")
                     asyncio.ensure_future(self._catch_up())
+                    self.rejoined()
                 async for message in pubsub.listen():
                     if message["channel"] == channel and message["type"] == "message":
-                        yield message["data"]
+                        # parsed once, here: a cluster message goes to its handlers, the rest to python-socketio
+                        try:
+                            data = self.json.loads(message["data"])
+                        except Exception:  # noqa: BLE001 - not ours to judge: python-socketio ignores it too
+                            yield message["data"]
+                            continue
+                        if not (isinstance(data, dict) and self.hear(data)):
+                            yield data
             except Exception as error:  # noqa: BLE001 - Redis away or restarting: subscribe again soon
                 if not lost:
                     log.warning("lost Redis (%r): subscribing again every %s s", error, RETRY)

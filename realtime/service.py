@@ -20,9 +20,11 @@ from typing import Any
 
 from realtime import store
 from realtime.board import N_, Actor, BoardState, CommandError, apply, fold, replay
+from realtime.cluster import REJOINED, Cluster
 from realtime.store import Board
 
 OP_MAX = 100
+BOARD_FRESH = 30.0  # seconds a board's cached settings serve at most (a lost "board:forget" heals by then)
 Send = Callable[[], Awaitable[None]]
 # Called under the board's lock with the applied outcome; returns what sends it once committed.
 Announce = Callable[["Outcome"], Awaitable[Send | None]]
@@ -61,10 +63,13 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 
 class BoardService:
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, cluster: Cluster | None = None) -> None:
         self.db = db
+        self.cluster = cluster or Cluster()
+        self.cluster.on("board:forget", self._forget_here)
+        self.cluster.on(REJOINED, self._forget_all)  # Redis was away: a "board:forget" may have been lost
         self._states: dict[int, BoardState] = {}
-        self._boards: dict[int, Board] = {}
+        self._boards: dict[int, tuple[float, Board]] = {}  # board id -> (when read, the board)
         self._locks: dict[int, asyncio.Lock] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self._sent: dict[int, asyncio.Future[None]] = {}  # per board: the last announcement's turn
@@ -74,17 +79,30 @@ class BoardService:
         return self._locks.setdefault(board_id, asyncio.Lock())
 
     async def board(self, board_id: int) -> Board | None:
-        if board_id not in self._boards:
+        """The board's settings and outcome flags, cached until a process changes them (`forget`), and
+        read again after BOARD_FRESH seconds at the latest, should that news have been lost."""
+        cached = self._boards.get(board_id)
+        if cached is None or time.monotonic() - cached[0] > BOARD_FRESH:
             found = await store.get_board(self.db, board_id)
             if found is None:
                 return None
-            self._boards[board_id] = found
-        return self._boards[board_id]
+            cached = self._boards[board_id] = (time.monotonic(), found)
+        return cached[1]
 
-    def forget(self, board_id: int) -> None:
-        """Drop cached configuration (after the board's settings were edited)."""
-        self._boards.pop(board_id, None)
-        self._states.pop(board_id, None)
+    async def forget(self, board_id: int) -> None:
+        """Drop the board's cached configuration in every process (after its settings or outcome were
+        changed): this one at once, the others as soon as they hear it."""
+        await self.cluster.tell("board:forget", {"board": board_id})
+
+    async def _forget_here(self, data: dict[str, Any]) -> None:
+        board_id = data.get("board")
+        if isinstance(board_id, int):
+            self._boards.pop(board_id, None)
+            self._states.pop(board_id, None)
+
+    async def _forget_all(self, _data: dict[str, Any]) -> None:
+        # the boards' flags and settings are read again; live states keep catching up from the log
+        self._boards.clear()
 
     async def state(self, board_id: int, *, catch_up: bool = True) -> BoardState:
         """The live state, folded from the log on first use and caught up if the log moved on

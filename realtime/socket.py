@@ -13,6 +13,7 @@ from typing import Any
 import socketio
 
 from realtime.backlog import BACKLOG_BYTES, BACKLOG_PACKETS, EngineServer
+from realtime.cluster import Cluster
 from realtime.ordering import Missed, OrderedRedisManager
 from realtime.wire import orjson_module
 
@@ -23,6 +24,7 @@ JOIN_TIMEOUT = 5.0
 
 class Server(socketio.AsyncServer):
     eio: EngineServer
+    cluster: Cluster  # every process of the deployment (realtime/cluster.py)
 
     def __init__(self, *args: Any, join_timeout: float = JOIN_TIMEOUT, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -31,6 +33,13 @@ class Server(socketio.AsyncServer):
 
     def _engineio_server_class(self) -> type[EngineServer]:
         return EngineServer
+
+    def listen(self) -> None:
+        """Start hearing the other processes now (at start-up), not at this process's first connection:
+        a process that serves only pages must hear too, e.g. that a board's cached settings are stale."""
+        if not self.manager_initialized:
+            self.manager_initialized = True
+            self.manager.initialize()
 
     async def _handle_event(self, eio_sid: str, namespace: str | None, id: int | None, data: Any) -> None:
         if isinstance(data, list) and data and data[0] in RESERVED:
@@ -73,13 +82,16 @@ class Server(socketio.AsyncServer):
 
 def create_socket_server(*, redis_url: str | None, allowed_origins: list[str], missed: Missed | None = None,
                          join_timeout: float = JOIN_TIMEOUT, backlog_packets: int = BACKLOG_PACKETS,
-                         backlog_bytes: int = BACKLOG_BYTES) -> Server:
+                         backlog_bytes: int = BACKLOG_BYTES, cluster: Cluster | None = None) -> Server:
     """An asyncio Socket.IO server; with a Redis URL its rooms are shared across processes, and each
     board's messages reach every client in seq order whichever process committed them (what Redis
-    lost is read back with `missed`). A client with
+    lost is read back with `missed`), and `cluster` tells every process through it. A client with
     `backlog_packets` or `backlog_bytes` waiting to be sent is dropped."""
     manager = OrderedRedisManager(redis_url, missed) if redis_url else None
     server = Server(async_mode="asgi", client_manager=manager, cors_allowed_origins=allowed_origins,
                     json=orjson_module, logger=False, engineio_logger=False, join_timeout=join_timeout)
     server.eio.backlog_packets, server.eio.backlog_bytes = backlog_packets, backlog_bytes
+    server.cluster = cluster or Cluster()
+    if manager is not None:
+        server.cluster.attach(manager)
     return server

@@ -23,11 +23,13 @@ from litestar.template.config import TemplateConfig
 
 from realtime.caption_namespace import CaptionNamespace
 from realtime.caption_service import CaptionService
+from realtime.cluster import Cluster
 from realtime.missed import missed_events
 from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
-from realtime.socket import create_socket_server
+from realtime.presence import Presence
+from realtime.socket import Server, create_socket_server
 from server.api import api_router
 from server.auth import signin
 from server.auth.board_access import authenticator, translate_for
@@ -42,7 +44,8 @@ from server.core.furigana import RubyMiddleware
 from server.core.middleware import RequestContextMiddleware, SecurityHeadersMiddleware, behind_proxies
 from server.settings import ROOT, Settings
 from server.core.templating import configure
-from server.auth.limits import SHARED_LIMITS, SlidingWindow, windows
+from server.auth.limits import SHARED_LIMITS, windows
+from server.auth.participant_limits import ParticipantLimits
 from server.auth.shared_limits import SharedLimits
 
 CSRF_COOKIE = "taiwa_csrf"
@@ -58,33 +61,16 @@ def stored_secret(settings: Settings) -> str:
     return server_secret.stored_secret(settings.db_path)
 
 
-def board_limiter(settings: Settings, throttles: dict[str, SlidingWindow]) -> Callable[..., bool]:
-    """Per-participant limits on board changes, on notes and questions, and on asking for the whole
-    board (TAIWA_LIMITS; all off with TAIWA_RATE_LIMITS=off)."""
-    by_event = {"note:add": [throttles["board"], throttles["note"]],
-                "question:ask": [throttles["board"], throttles["question"]],
-                "board:snapshot": [throttles["snapshot"]]}
-
-    def board_limit(key: str, event: str = "") -> bool:
-        if not settings.rate_limits:
-            return True
-        windows = by_event.get(event, [throttles["board"]])
-        if any(window.blocked(key) for window in windows):
-            return False
-        for window in windows:
-            window.record(key)
-        return True
-
-    return board_limit
-
-
-def lifespan_for(db: Any, settings: Settings, notify: Any, secret: str) -> Callable[[Litestar], Any]:
-    """Open the database at start-up, lead background work (mail, reminders, purges), close at the end."""
+def lifespan_for(db: Any, settings: Settings, notify: Any, secret: str, sio: Server,
+                 presence: Presence) -> Callable[[Litestar], Any]:
+    """Open the database and hear the other processes at start-up, lead background work (mail,
+    reminders, purges), close at the end."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.open()
         app.state.db = db
+        sio.listen()
         worker = asyncio.create_task(background.lead(db, settings, notify, secret)) if settings.background else None
         try:
             yield
@@ -93,6 +79,7 @@ def lifespan_for(db: Any, settings: Settings, notify: Any, secret: str) -> Calla
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await presence.close()
             await db.close()
 
     return lifespan
@@ -133,28 +120,32 @@ def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings.from_env()
     db = open_database(settings.db_path)
     connections = settings.limit("connections")
-    board_service = BoardService(db)
+    cluster = Cluster()  # every process of the deployment, through the socket server's Redis if it has one
+    board_service = BoardService(db, cluster)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
                                missed=partial(missed_events, board_service), join_timeout=connections.seconds,
                                backlog_packets=settings.socket_backlog_packets,
-                               backlog_bytes=settings.socket_backlog_bytes)
+                               backlog_bytes=settings.socket_backlog_bytes, cluster=cluster)
     secret = stored_secret(settings)
     notify = mail.notifier(settings, secret)
     limits = {name: settings.limit(name) for name in settings.limits}
     throttles = windows(limits)
     shared_limits = SharedLimits(db, {name: limit for name, limit in limits.items() if name in SHARED_LIMITS}, secret)
-    board_limit = board_limiter(settings, throttles)
-    board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit)
+    # board changes, notes, questions, snapshots per participant: over every process (Redis) when it can
+    board_limit = ParticipantLimits(throttles, redis=cluster.redis, process=cluster.id,
+                                    enabled=settings.rate_limits).allow
+    presence = Presence(cluster.redis, cluster.id)
+    board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit, presence=presence)
     sio.register_namespace(board_namespace)
     caption_service = CaptionService(db)
-    caption_namespace = CaptionNamespace(caption_service, caption_authenticator(db), translate_for)
+    caption_namespace = CaptionNamespace(caption_service, caption_authenticator(db), translate_for, cluster=cluster)
     sio.register_namespace(caption_namespace)
-    web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify, secret))
+    web_app = litestar_app(settings, secret, lifespan_for(db, settings, notify, secret, sio, presence))
     web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
         shared_limits=shared_limits, throttles=throttles,
-        board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
+        cluster=cluster, board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         caption_service=caption_service, caption_namespace=caption_namespace,
         feed_cache=OrderedDict(),
     )

@@ -171,7 +171,7 @@ async def xss_world(app: Any, client: AsyncTestClient, index: int, payload: str)
     await act("votes:reveal", revealed=True)
     async with db.transaction() as conn:
         await board_store.set_outcome(conn, board_id, True, True)
-    service.forget(board_id)
+    await service.forget(board_id)
     return {"org": slug, "venue": venue_id, "session": session_id, "token": result.token, "board": board_id,
             "code": board.join_code, "participant": participant_token}
 

@@ -147,7 +147,7 @@ async def publish_outcome(request: Request, board: NamedDependency[Board], db: D
     values = form_values(await request.form())
     async with db.transaction() as conn:
         await board_store.set_outcome(conn, board.id, values.get("publish") == "1", bool(values.get("names")))
-    request.app.state.board_service.forget(board.id)
+    await request.app.state.board_service.forget(board.id)
     return Redirect(path=f"/boards/{board.id}/facilitate", status_code=303)
 
 
@@ -164,7 +164,7 @@ async def save_next_steps(request: Request, board: NamedDependency[Board], db: D
                                        {"max": NEXT_STEPS_MAX})])
     async with db.transaction() as conn:
         await board_store.set_next_steps(conn, board.id, text)
-    request.app.state.board_service.forget(board.id)
+    await request.app.state.board_service.forget(board.id)
     return Redirect(path=f"/boards/{board.id}/facilitate", query_params={"msg": _("Saved.")}, status_code=303)
 
 

@@ -174,7 +174,10 @@ class Presence:
         return _shared_counts(found)
 
     async def _shared(self, run: Callable[[], Awaitable[Any]]) -> list[Any] | None:
-        """What a script answered, or None when Redis failed (warned once, until it answers again)."""
+        """What a script answered, or None when Redis failed (warned once). After a failure Redis is
+        left alone (no join waits on it) until a heartbeat finds it answering again."""
+        if self._failing:
+            return None
         try:
             found = await run()
         except Exception as error:  # noqa: BLE001 - Redis away or paused: count what this process sees

@@ -5,8 +5,10 @@ realtime/connections.py). Limits are configurable with TAIWA_LIMITS, e.g.
 `TAIWA_LIMITS="note=20/60,question=3/60"` (count per seconds). A client is counted by `client_key`.
 
 Limits on what any client may try (SHARED_LIMITS) are counted in the database, so that every process
-enforces one limit (server/auth/shared_limits.py); limits per participant's socket are counted in
-its process (SlidingWindow)."""
+enforces one limit (server/auth/shared_limits.py); limits per participant on a board are counted in
+Redis when the processes share one, else in the process (server/auth/participant_limits.py, over
+SlidingWindow). `connections` stays per process on purpose: it guards that process's own file
+descriptors, which other processes do not spend."""
 
 from __future__ import annotations
 
@@ -42,7 +44,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "question": Limit(5, 60),  # questions asked per participant
     "snapshot": Limit(10, 10),  # whole-board snapshots asked for per participant
     # socket connections at once per client address (a room on a venue's Wi-Fi shares one), and the
-    # seconds a connection has to join a board before it is closed
+    # seconds a connection has to join a board before it is closed; per process, not shared: each
+    # process guards its own file descriptors
     "connections": Limit(200, 5),
     "change_request": Limit(5, 24 * 3600),  # change requests per registration (each lands on organizers' list)
     "feed_build": Limit(30, 60),  # calendar feeds built (not in the cache) per client address
@@ -55,7 +58,8 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     "follow": Limit(10, 3600),  # requests to follow a theme by mail per client address (each may send a mail)
 }
 
-# counted in the database (one limit for every process); the rest per participant, in its process
+# counted in the database (one limit for every process); the rest per participant (in Redis when
+# there is one: participant_limits.py), and `connections` per process
 SHARED_LIMITS = frozenset({"login_account_client", "login_account", "login_client", "registration",
                            "join", "join_lookup", "change_request", "link_resend",
                            "evaluation", "follow"})

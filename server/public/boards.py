@@ -245,9 +245,8 @@ async def http_command(request: Request, board_id: FromPath[int]) -> Template | 
 
 @get("/boards/{board_id:int}/outcome", include_in_schema=False)
 async def outcome(request: Request, board_id: FromPath[int], db: Db) -> Template:
-    # From the cache: publishing, withdrawing or changing the outcome in any process drops it in every
-    # process (BoardService.forget through the cluster), so none keeps serving a withdrawn outcome.
-    board = await request.app.state.board_service.board(board_id)
+    # The flags as the database has them: another process may have just withdrawn the outcome or its names.
+    board = await board_store.get_board(db, board_id)
     if board is None or not board.outcome_published:
         raise NotFoundException()
     state = await request.app.state.board_service.state(board.id)

@@ -245,8 +245,11 @@ class Presence:
                 await self.changed(board_id)
 
     async def close(self) -> None:
-        """Stop the heartbeat (at shutdown)."""
+        """Stop the heartbeat and stop counting as alive (at shutdown): the other processes remove what
+        is left of this one's entries at their next heartbeat instead of ALIVE seconds later."""
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._heartbeat
+            with contextlib.suppress(Exception):  # Redis away: the key expires by itself
+                await self.redis.delete(f"{PREFIX}:alive:{self.process}")

@@ -29,6 +29,7 @@ from server.auth.participant_limits import ParticipantLimits
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from tests.harness import PASSWORD, TaiwaServer, csrf_from, free_port, html, prepare_workshop, running_redis
 from tests.socket_clients import Api, Member, op, until
+from tests.test_attack_redis import RedisServer
 
 
 @pytest.fixture(scope="module")
@@ -233,6 +234,38 @@ async def test_facilitators_on_either_process_see_everyone_and_a_killed_process_
     finally:
         await asyncio.gather(*(member.leave() for member in people), return_exceptions=True)
         await api.close()
+
+
+async def test_presence_survives_redis_restarting_empty(tmp_path: Path, db_target: Path | str):
+    """Redis killed mid-workshop: joins go on (each process counts its own); Redis started again with
+    nothing in it: every process writes its connections back and the facilitator sees everyone again."""
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    processes = start_pair(tmp_path, db_target, redis_server.url)
+    a, b = processes
+    api = Api(a)
+    people: list[Member] = []
+    try:
+        board = await api.new_board("Redis再起動と在室")
+        facilitator_a = await facilitator_on(api, board, a, "facilitator on A")
+        people += [facilitator_a, await participant_on(api, board, a, "A0"),
+                   await participant_on(api, board, b, "B0", place="room")]
+        await until(lambda: last_presence(facilitator_a) == {"online": 1, "room": 2, "connected": 3}, "all counted")
+        redis_server.kill()
+        late = await participant_on(api, board, a, "A1")  # joining never waits on Redis
+        people.append(late)
+        assert late.snapshots
+        redis_server.start()  # empty: every presence entry and alive key is gone
+        await until(lambda: last_presence(facilitator_a) == {"online": 2, "room": 2, "connected": 4},
+                    "every process wrote its connections back", timeout=4 * HEARTBEAT + 5)
+        fresh = await facilitator_on(api, board, b, "facilitator on B")
+        people.append(fresh)
+        assert fresh.snapshots[-1]["presence"] == {"online": 2, "room": 3}
+    finally:
+        await asyncio.gather(*(member.leave() for member in people), return_exceptions=True)
+        await api.close()
+        stop_pair(processes)
+        redis_server.stop()
 
 
 async def test_presence_falls_back_to_this_process_when_redis_does_not_answer(caplog):

@@ -93,6 +93,7 @@ class BoardNamespace(socketio.AsyncNamespace):
         self.allow = allow
         self.presence = presence or Presence()  # over every process when it has Redis
         self.presence.changed = self._presence
+        self.presence.refresh = self._refresh_presence
         self._counts: dict[int, tuple[float, int]] = {}
         self._progress: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
 
@@ -138,6 +139,16 @@ class BoardNamespace(socketio.AsyncNamespace):
         """Tell the board's facilitators, on every process, how many are connected (and where)."""
         counts = counts or await self.presence.counts(board_id)
         await self.emit("presence", counts, room=facilitators_room(board_id))
+
+    async def _refresh_presence(self) -> None:
+        """This process's facilitators get the counts again (at every presence heartbeat): messages sent
+        by several processes may cross on the way, and the latest counts must win within seconds."""
+        rooms = self.server.manager.rooms.get(self.namespace, {})
+        for board_id in list(self.presence.local):
+            room = facilitators_room(board_id)
+            if rooms.get(room):
+                await self.server.emit("presence", await self.presence.counts(board_id), room=room,
+                                       namespace=self.namespace, ignore_queue=True)
 
     async def _snapshot(self, joined: Joined, counts: dict[str, int] | None = None) -> dict[str, Any]:
         board = await self.service.board(joined.board_id)

@@ -124,6 +124,7 @@ class Presence:
         self.process = process
         self.local: dict[int, dict[str, str]] = {}  # board -> this process's sids -> place
         self.changed: Changed | None = None  # told of boards whose counts changed by a heartbeat
+        self.refresh: Callable[[], Awaitable[None]] | None = None  # run at every heartbeat
         self._heartbeat: asyncio.Future[None] | None = None
         self._rewriting: asyncio.Future[None] | None = None
         self._failing = False
@@ -228,6 +229,8 @@ class Presence:
             await self._rewrite()
         self._answered()
         await self._tell({int(board) for board in found[1:]})
+        if self.refresh is not None:
+            await self.refresh()
 
     async def _rewrite(self) -> None:
         """Write this process's entries again as they are, and tell `changed` of their boards."""

@@ -49,7 +49,7 @@ test-deps:
 # (the whole suite runs on SQLite; tests/test_postgres.py runs PostgreSQL in the first pass).
 PG_TESTS := tests/test_engines.py tests/test_registration_waitlist.py tests/test_registration_api.py \
 	tests/test_registration_retention.py tests/test_api.py tests/test_boards_api.py tests/test_board_service.py \
-	tests/test_board_socket_replay.py tests/test_abuse_limits.py tests/test_mail_outbox.py tests/test_scale_out.py \
+	tests/test_board_socket_replay.py tests/test_abuse_limits.py tests/test_mail_outbox.py tests/test_scale_out.py tests/test_cluster.py \
 	tests/test_registration_dashboard.py tests/test_registration_reminders.py tests/test_registration_access.py \
 	tests/test_series.py tests/test_calendar_feeds.py tests/test_poll_api.py \
 	tests/test_residents_week1.py tests/test_calendar_sequence.py tests/test_evaluation_api.py \

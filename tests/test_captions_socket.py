@@ -15,13 +15,15 @@ import socketio
 
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from server.auth import accounts
-from tests.harness import TaiwaServer, in_own_loop, make_account, open_database, prepare_workshop, read_db
+from tests.harness import fresh_database, TaiwaServer, in_own_loop, make_account, open_database, prepare_workshop, read_db
 from tests.socket_clients import JAPANESE, op, until
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, rate_limits: bool) -> Iterator[TaiwaServer]:
     folder = tmp_path_factory.mktemp(name)
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3", title="市民フォーラム"), folder / "server.log",
+    server = TaiwaServer(prepare_workshop(fresh_database(folder), title="市民フォーラム"), folder / "server.log",
                          rate_limits=rate_limits)
     server.start()
     try:
@@ -331,7 +333,7 @@ async def _outsider_tokens(db_path) -> list[str]:
 def small_backlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
     """As deployed, with a small per-client backlog (what a client may have waiting before it is dropped)."""
     folder = tmp_path_factory.mktemp("captions-backlog")
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log",
+    server = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log",
                          env={"TAIWA_SOCKET_BACKLOG_PACKETS": "200", "TAIWA_SOCKET_BACKLOG_BYTES": "100000"})
     server.start()
     try:

@@ -5,13 +5,14 @@ online room; axe-core on each page at phone and desktop widths, with screenshots
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from server.auth import accounts
 from tests.caption_clients import CaptionClient, organizer, switch_on
@@ -189,6 +190,41 @@ async def test_reconnecting_viewer_in_the_browser_catches_up(browser: Browser, s
     assert (await typist.call("caption:line", {"op": op(), "text": "切断中に入力された行"}))["ok"]
     await page.context.set_offline(False)
     await expect(page.locator("#caption-lines .caption-text").last).to_have_text("切断中に入力された行", timeout=30_000)
+    await typist.leave()
+
+
+async def test_a_viewer_that_misses_a_message_joins_again_for_it(browser: Browser, server, http):
+    """A caption message lost on its way (here: dropped between the server and the page): the next one
+    skips a seq, so the page joins again with `since` and gets the line it missed, without a reload."""
+    link = await switch_on(http, server)
+    sockets: list[object] = []
+    dropped: list[str] = []
+
+    def between(ws: WebSocketRoute) -> None:
+        sockets.append(ws)
+        upstream = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and "LOST-LINE" in message and not dropped:
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        upstream.on_message(to_page)
+        ws.on_message(upstream.send)
+
+    page = await new_page(browser)
+    await page.route_web_socket(re.compile(r".*/socket\.io/.*"), between)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.evaluate("window.sameDocument = true")
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    for text in ("最初の行", "LOST-LINE 届かなかった行", "次の行"):
+        assert (await typist.call("caption:line", {"op": op(), "text": text}))["ok"]
+    await expect(shown_lines(page)).to_have_text(["最初の行", "LOST-LINE 届かなかった行", "次の行"])
+    assert dropped and len(sockets) == 2  # the message was lost, and the page joined again once
+    assert await page.evaluate("window.sameDocument === true")  # no reload
     await typist.leave()
 
 

@@ -316,3 +316,42 @@ async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, 
     assert size >= 32, size
     assert await axe_violations(page) == []
     await typist.leave()
+
+
+async def test_the_facilitators_console_shows_the_band_live_and_passes_axe(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "進行役の画面にも字幕", "speaker": "司会"}))["ok"]
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": "進行役のボード", "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(server.base + "/organize/login")
+    await page.locator("#f-email").fill("staff@kanazawa.example")
+    await page.locator("#f-password").fill(PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server.base + "/organize")
+    await page.goto(f"{server.base}/boards/{board['id']}/facilitate")
+    band = page.locator("#captions-band")
+    await expect(band.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await expect(band.locator(".caption-text").last).to_have_text("進行役の画面にも字幕")
+    assert (await typist.call("caption:line", {"op": op(), "text": "進行中に届いた行", "speaker": "市長"}))["ok"]
+    await expect(band.locator(".caption-text").last).to_have_text("進行中に届いた行")
+    # the console's own live parts re-render around it (a phase change) and the band stays as it is
+    phase = page.locator("#board-controls .control-state strong").first
+    before = await phase.text_content()
+    await page.locator("#control-next-phase").click()
+    await expect(phase).not_to_have_text(before or "")
+    await expect(band.locator(".caption-text")).to_have_text(["進行役の画面にも字幕", "進行中に届いた行"])
+    # the viewer's controls, by keyboard: announcing new lines on, and the full-screen view
+    toggle = band.locator("[data-announce-toggle]")
+    await toggle.focus()
+    await page.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(band.locator("[role=log]")).to_have_attribute("aria-live", "polite")
+    await expect(band.locator(f"a[href='/c/{link['code']}']")).to_be_visible()
+    await no_violations(page, "console-band")
+    await page.set_viewport_size(PHONE)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(SHOTS / "console-band-390-top.png"))  # what a phone shows first
+    await typist.leave()

@@ -324,6 +324,29 @@ async def test_board_pages_carry_the_captions_band_with_the_code_only(client, db
     assert html(present).select_one("#captions-band")["data-captions-code"] == link["code"]
 
 
+async def test_the_facilitators_console_carries_the_band_with_the_viewers_controls(client, db, app):
+    w = await world(db)
+    board = await new_board(db, w["session_id"], w["owner"].org_id)
+    await login(client, "staff@kanazawa.example")
+    console = f"/boards/{board.id}/facilitate"
+    assert html(await client.get(console)).select_one("#captions-band") is None  # captions are off
+    link = await captions_on(client, w)
+    await commit(app, link["code"], "進行役にも見える字幕", speaker="司会")
+    page = await client.get(console)
+    doc = html(page)
+    band = doc.select_one("#captions-band")
+    assert band is not None and band["data-captions-code"] == link["code"]
+    assert [li.get_text(" ", strip=True) for li in band.select(".caption-lines li")] == ["司会 進行役にも見える字幕"]
+    assert band.select_one("[role=log]")["aria-live"] == "off"  # announcing is the viewer's choice
+    assert band.select_one("[data-announce-toggle]")["aria-pressed"] == "false"
+    assert band.select_one(f"a[href='/c/{link['code']}']") is not None  # full screen, size and colours
+    assert doc.select_one("#board-controls").find_previous(id="captions-band") is band  # above the controls
+    assert "ct_" not in page.text
+    assert len(doc.select("#captions-band")) == 1  # the stage preview does not repeat it
+    fragment = await client.get(f"{console}?fragment=1&js=1", headers={"HX-Request": "true"})
+    assert html(fragment).select_one("#captions-band") is None  # the live fragment leaves the band alone
+
+
 async def test_board_pages_have_no_band_without_captions(client, db, app):
     w = await world(db)
     board = await new_board(db, w["session_id"], w["owner"].org_id)

@@ -13,8 +13,8 @@ from realtime.captions import caption_message
 from realtime.service import BoardService
 from realtime.views import room_event
 
-ROOM = re.compile(r"board:(\d+):([pf])")  # participants_room() and facilitators_room() of namespace.py
-CAPTION_ROOM = re.compile(r"captions:(\d+)")  # stream_room() of caption_namespace.py
+ROOM = re.compile(r"board:(\d+):([pf])", re.ASCII)  # participants_room() and facilitators_room() of namespace.py
+CAPTION_ROOM = re.compile(r"captions:(\d+)", re.ASCII)  # stream_room() of caption_namespace.py
 
 
 async def missed_messages(service: BoardService, room: str, after: int) -> list[dict[str, Any]]:

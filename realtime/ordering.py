@@ -37,8 +37,8 @@ RETRY = 0.5  # seconds between attempts to subscribe again after losing Redis
 TIMEOUT = 0.5  # connecting and each command: a paused or unreachable Redis fails fast instead of hanging
 
 # (room, seq already delivered) -> the room's messages for every change after that seq, in seq order
-# (each with its `seq`, and `from` when it covers several seqs: a caption line edited again keeps only
-# its latest seq)
+# (each with its `seq`; a caption room's also with `from`: a line edited again keeps only its latest
+# seq, so one message may cover several seqs)
 Missed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
 # the rooms whose messages carry a seq and are delivered in order: room prefix -> the event that carries it
 ORDERED = {"board:": "event", "captions:": "caption"}  # namespace.py's board rooms, caption_namespace.stream_room

@@ -23,7 +23,7 @@ from litestar.template.config import TemplateConfig
 
 from realtime.caption_namespace import CaptionNamespace
 from realtime.caption_service import CaptionService
-from realtime.missed import missed_events
+from realtime.missed import missed_messages
 from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Any:
     connections = settings.limit("connections")
     board_service = BoardService(db)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
-                               missed=partial(missed_events, board_service), join_timeout=connections.seconds,
+                               missed=partial(missed_messages, board_service), join_timeout=connections.seconds,
                                backlog_packets=settings.socket_backlog_packets,
                                backlog_bytes=settings.socket_backlog_bytes)
     secret = stored_secret(settings)

@@ -5,13 +5,14 @@ online room; axe-core on each page at phone and desktop widths, with screenshots
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from server.auth import accounts
 from tests.caption_clients import CaptionClient, organizer, switch_on
@@ -192,6 +193,42 @@ async def test_reconnecting_viewer_in_the_browser_catches_up(browser: Browser, s
     await typist.leave()
 
 
+async def test_a_viewer_that_misses_a_message_joins_again_for_it(browser: Browser, server, http):
+    """A caption message lost on its way (here: dropped between the server and the page): the next one
+    skips a seq, so the page joins again with `since` and gets the line it missed, without a reload."""
+    link = await switch_on(http, server)
+    sockets: list[object] = []
+    dropped: list[str] = []
+
+    def between(ws: WebSocketRoute) -> None:
+        sockets.append(ws)
+        upstream = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and "LOST-LINE" in message and not dropped:
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        upstream.on_message(to_page)
+        ws.on_message(upstream.send)
+
+    page = await new_page(browser)
+    await page.route_web_socket(re.compile(r".*/socket\.io/.*"), between)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.evaluate("window.sameDocument = true")
+    before = await shown_lines(page).all_text_contents()  # the stream's lines so far (other tests' too)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    for text in ("最初の行", "LOST-LINE 届かなかった行", "次の行"):
+        assert (await typist.call("caption:line", {"op": op(), "text": text}))["ok"]
+    await expect(shown_lines(page)).to_have_text([*before, "最初の行", "LOST-LINE 届かなかった行", "次の行"])
+    assert dropped and len(sockets) == 2  # the message was lost, and the page joined again once
+    assert await page.evaluate("window.sameDocument === true")  # no reload
+    await typist.leave()
+
+
 async def test_pages_pass_axe_at_phone_and_desktop_widths(browser: Browser, server, http):
     link = await switch_on(http, server)
     typist = CaptionClient("typist")
@@ -279,4 +316,44 @@ async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, 
     size = await page.locator("#captions-band .caption-text").last.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 32, size
     assert await axe_violations(page) == []
+    await typist.leave()
+
+
+async def test_the_facilitators_console_shows_the_band_live_and_passes_axe(browser: Browser, server, http):
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": "進行役の画面にも字幕", "speaker": "司会"}))["ok"]
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": "進行役のボード", "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(server.base + "/organize/login")
+    await page.locator("#f-email").fill("staff@kanazawa.example")
+    await page.locator("#f-password").fill(PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server.base + "/organize")
+    await page.goto(f"{server.base}/boards/{board['id']}/facilitate")
+    band = page.locator("#captions-band")
+    await expect(band.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await expect(band.locator(".caption-text").last).to_have_text("進行役の画面にも字幕")
+    assert (await typist.call("caption:line", {"op": op(), "text": "進行中に届いた行", "speaker": "市長"}))["ok"]
+    await expect(band.locator(".caption-text").last).to_have_text("進行中に届いた行")
+    # the console's own live parts re-render around it (a phase change) and the band stays as it is
+    phase = page.locator("#board-controls .control-state strong").first
+    before = await phase.text_content()
+    await page.locator("#control-next-phase").click()
+    await expect(phase).not_to_have_text(before or "")
+    await expect(band.locator("li:not([hidden]) .caption-text").last).to_have_text("進行中に届いた行")
+    await expect(band.locator("li:not([hidden]) .caption-text").nth(-2)).to_have_text("進行役の画面にも字幕")
+    # the viewer's controls, by keyboard: announcing new lines on, and the full-screen view
+    toggle = band.locator("[data-announce-toggle]")
+    await toggle.focus()
+    await page.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(band.locator("[role=log]")).to_have_attribute("aria-live", "polite")
+    await expect(band.locator(f"a[href='/c/{link['code']}']")).to_be_visible()
+    await no_violations(page, "console-band")
+    await page.set_viewport_size(PHONE)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(SHOTS / "console-band-390-top.png"))  # what a phone shows first
     await typist.leave()

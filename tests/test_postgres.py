@@ -6,6 +6,7 @@ fixtures of tests/conftest.py (TAIWA_TEST_ENGINES=postgres)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import sqlite3
 import subprocess
 import sys
@@ -218,15 +219,25 @@ async def test_postgres_stopped_mid_write_answers_503_and_loses_nothing_acknowle
 
             writers = [asyncio.create_task(keep_registering(k * 1000, 400)) for k in range(4)]
             await asyncio.sleep(1.5)
+            healthy = await http.get(f"{server.base}/healthz")
             await asyncio.to_thread(pg_cluster.stop, "immediate")  # a crash of the database server
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(1.0)
+            started = time.monotonic()
+            down = await http.get(f"{server.base}/healthz")  # what a load balancer asks
+            down_after = time.monotonic() - started
+            await asyncio.sleep(1.0)
             await asyncio.to_thread(pg_cluster.start)
             await asyncio.gather(*writers)
+            back = await http.get(f"{server.base}/healthz")
             after = await http.post(f"{server.base}/api/sessions/{session_id}/registrations",
                                     json={"name": "再開後", "email": "after@example.jp"})
     finally:
         server.stop()
         print(server.log()[-6000:])  # shown when the test fails
+    assert healthy.status_code == 200 and healthy.json() == {"status": "ok", "database": "ok", "redis": "off"}
+    assert down.status_code == 503 and down.json()["database"] == "unavailable" and down_after < 5
+    assert down.headers["retry-after"] and down.headers["cache-control"] == "no-store"
+    assert back.status_code == 200  # the host comes back into the pool by itself
     codes = {code for _, code in answers}
     assert codes <= {201, 503}, codes
     assert 503 in codes and 201 in codes  # the outage was seen, and writes went on around it

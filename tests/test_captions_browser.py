@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,16 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 from server.auth import accounts
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from tests.harness import (
-    PASSWORD, TOKYO, TaiwaServer, Workshop, axe_violations, in_own_loop, make_account, make_session, make_venue, new_page,
+    PASSWORD,
+    TOKYO,
+    TaiwaServer,
+    Workshop,
+    axe_violations,
+    in_own_loop,
+    make_account,
+    make_session,
+    make_venue,
+    new_page,
     open_database,
 )
 from tests.socket_clients import op, until
@@ -73,6 +83,24 @@ async def no_violations(page: Page, name: str) -> None:
 
 def shown_lines(page: Page, list_id: str = "#caption-lines") -> object:
     return page.locator(f"{list_id} li:not([hidden]) .caption-text")
+
+
+async def typing_and_signed_in(browser: Browser, server: TaiwaServer, http: httpx.AsyncClient, line: str,
+                               title: str) -> tuple[dict[str, Any], CaptionClient, dict[str, Any], Page]:
+    """Captions on with a typist who has sent `line` (司会), a new board, and a page signed in as staff."""
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": line, "speaker": "司会"}))["ok"]
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": title, "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(server.base + "/organize/login")
+    await page.locator("#f-email").fill("staff@kanazawa.example")
+    await page.locator("#f-password").fill(PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server.base + "/organize")
+    return link, typist, board, page
 
 
 async def test_keyboard_only_captioner_relays_with_a_second_typist_and_viewers_see_it_live(browser: Browser, server,
@@ -160,7 +188,7 @@ async def test_viewer_chooses_size_colours_lines_and_announcing_and_it_is_rememb
     await page.locator("#cs-theme").select_option("yellow")
     await page.locator("#cs-lines").select_option("3")
     await page.locator("#cs-announce").uncheck()
-    await expect(view).to_have_class("captions-page captions-size-xxl captions-theme-yellow".split()[0] and
+    await expect(view).to_have_class(["captions-page", "captions-size-xxl", "captions-theme-yellow"][0] and
                                      __import__("re").compile(r"captions-size-xxl.*captions-theme-yellow|"
                                                               r"captions-theme-yellow.*captions-size-xxl"))
     await expect(shown_lines(page)).to_have_text([f"表示テスト {n}" for n in range(3, 6)])
@@ -287,18 +315,7 @@ async def test_the_band_on_the_participant_board_follows_the_captions(browser: B
 
 
 async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, server, http):
-    link = await switch_on(http, server)
-    typist = CaptionClient("typist")
-    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
-    assert (await typist.call("caption:line", {"op": op(), "text": "プロジェクターの字幕", "speaker": "司会"}))["ok"]
-    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
-                             json={"title": "投影するボード", "prompts": ["意見"]}, headers=organizer(server))).json()
-    page = await new_page(browser)
-    await page.goto(server.base + "/organize/login")
-    await page.locator("#f-email").fill("staff@kanazawa.example")
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(server.base + "/organize")
+    _link, typist, board, page = await typing_and_signed_in(browser, server, http, "プロジェクターの字幕", "投影するボード")
     await page.goto(f"{server.base}/organize/sessions/{server.workshop.session_id}/captions")
     await page.locator("form.inline-form button.secondary").last.click()
     await expect(page.locator("#new-captioner-link")).to_contain_text("/captioner/ct_")
@@ -320,18 +337,7 @@ async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, 
 
 
 async def test_the_facilitators_console_shows_the_band_live_and_passes_axe(browser: Browser, server, http):
-    link = await switch_on(http, server)
-    typist = CaptionClient("typist")
-    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
-    assert (await typist.call("caption:line", {"op": op(), "text": "進行役の画面にも字幕", "speaker": "司会"}))["ok"]
-    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
-                             json={"title": "進行役のボード", "prompts": ["意見"]}, headers=organizer(server))).json()
-    page = await new_page(browser)
-    await page.goto(server.base + "/organize/login")
-    await page.locator("#f-email").fill("staff@kanazawa.example")
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(server.base + "/organize")
+    link, typist, board, page = await typing_and_signed_in(browser, server, http, "進行役の画面にも字幕", "進行役のボード")
     await page.goto(f"{server.base}/boards/{board['id']}/facilitate")
     band = page.locator("#captions-band")
     await expect(band.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")

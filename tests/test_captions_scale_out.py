@@ -16,7 +16,10 @@ from tests.caption_clients import CaptionClient, switch_on
 from tests.harness import TaiwaServer, read_db
 from tests.socket_clients import op, until
 from tests.test_attack_redis import RedisServer, redis  # noqa: F401 - a fixture: a redis-server of the test's own
-from tests.test_scale_out import workers  # noqa: F401 - a fixture: two processes sharing the database and Redis
+from tests.test_scale_out import (
+    chained,
+    workers,  # noqa: F401 - a fixture: two processes sharing the database and Redis
+)
 
 
 @pytest.fixture
@@ -43,16 +46,8 @@ async def clients() -> AsyncIterator[Callable[[str], CaptionClient]]:
 
 
 def in_order(client: CaptionClient) -> list[int]:
-    """The seqs a client received after its snapshot, checked to chain without gap, repeat or reversal
-    (a message read back from the database covers from..seq); returns them."""
-    last = client.snapshots[-1]["seq"]
-    seen = []
-    for message in client.captions:
-        first = message.get("from", message["seq"])
-        assert first <= last + 1 < message["seq"] + 1, (client.label, last, message)
-        last = message["seq"]
-        seen.append(last)
-    return seen
+    """The seqs a caption client received after its snapshot, chained (see test_scale_out.chained)."""
+    return chained(client.label, client.snapshots[-1]["seq"], client.captions)
 
 
 def stream_seq(server: TaiwaServer, code: str) -> int:

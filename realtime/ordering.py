@@ -1,14 +1,17 @@
-"""Socket.IO over Redis with each board's messages delivered in seq order, and never held for long.
+"""Socket.IO over Redis with each board's and each caption stream's messages delivered in seq order,
+and never held for long.
 
-With several processes, two of them may commit consecutive events of one board and publish them in
-the other order, and Redis may lose messages (restarted, paused, unreachable). Every process hands
-its room messages to its own clients through `_handle_emit` (its own at once, the others' from
-Redis), so that is where order is restored: a message whose first seq is not the next one is held
-until the missing ones arrive. A gap is given up on HOLD seconds after it was first seen, however
-many messages arrive meanwhile: the room's missing events are then read back from the board's log
-(`missed`, once per room, not once per client) and delivered in order, so clients see no gap and
-fetch no snapshot. When the subscription to Redis comes back after a loss, every room is caught up
-from the log the same way, since what was published meanwhile will never arrive.
+With several processes, two of them may commit consecutive changes of one board (or two typists on
+two processes consecutive lines of one caption stream) and publish them in the other order, and
+Redis may lose messages (restarted, paused, unreachable). Every process hands its room messages to
+its own clients through `_handle_emit` (its own at once, the others' from Redis), so that is where
+order is restored: in an ordered room (a board's `event`s, a caption stream's `caption`s, see ORDERED)
+a message whose first seq is not the next one is held until the missing ones arrive. A gap is given
+up on HOLD seconds after it was first seen, however many messages arrive meanwhile: what the room
+missed is then read back from the database (`missed`: the board's log, the stream's lines; once per
+room, not once per client) and delivered in order, so clients see no gap and fetch no snapshot.
+When the subscription to Redis comes back after a loss, every room is caught up from the database
+the same way, since what was published meanwhile will never arrive.
 
 Publishing goes through an Outbox (outbox.py): no ack or join waits on Redis.
 """
@@ -33,8 +36,12 @@ HOLD = 1.0  # seconds a gap may hold a room's messages, counted from when it was
 RETRY = 0.5  # seconds between attempts to subscribe again after losing Redis
 TIMEOUT = 0.5  # connecting and each command: a paused or unreachable Redis fails fast instead of hanging
 
-# (room, seq already delivered) -> the room's messages for the events its board logged after that seq
+# (room, seq already delivered) -> the room's messages for every change after that seq, in seq order
+# (each with its `seq`; a caption room's also with `from`: a line edited again keeps only its latest
+# seq, so one message may cover several seqs)
 Missed = Callable[[str, int], Awaitable[list[dict[str, Any]]]]
+# the rooms whose messages carry a seq and are delivered in order: room prefix -> the event that carries it
+ORDERED = {"board:": "event", "captions:": "caption"}  # namespace.py's board rooms, caption_namespace.stream_room
 
 
 def _with_seq(message: dict[str, Any]) -> dict[str, Any] | None:
@@ -44,14 +51,26 @@ def _with_seq(message: dict[str, Any]) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) and isinstance(payload.get("seq"), int) else None
 
 
+def _ordered_event(room: Any) -> str | None:
+    """The event that carries an ordered room's seq (`event` for a board, `caption` for a caption
+    stream), or None for a room whose messages are delivered as they come."""
+    if isinstance(room, str):
+        for prefix, event in ORDERED.items():
+            if room.startswith(prefix):
+                return event
+    return None
+
+
 def _is_board_room(room: Any) -> bool:
-    return isinstance(room, str) and room.startswith("board:")
+    """Whether a room's messages are delivered in seq order (a board's, or a caption stream's)."""
+    return _ordered_event(room) is not None
 
 
 def _board_event(message: dict[str, Any]) -> tuple[str, int, int] | None:
-    """(room, first seq, last seq) of a board room's `event` message, or None for anything else."""
+    """(room, first seq, last seq) of an ordered room's seq-carrying message (a board's `event`, a caption
+    stream's `caption`), or None for anything else."""
     room, payload = message.get("room"), _with_seq(message)
-    if message.get("event") != "event" or not _is_board_room(room) or payload is None:
+    if payload is None or _ordered_event(room) is None or message.get("event") != _ordered_event(room):
         return None
     first = payload.get("from", payload["seq"])
     return room, first if isinstance(first, int) else payload["seq"], payload["seq"]
@@ -84,7 +103,7 @@ class OrderedRedisManager(AsyncPubSubManager):
     async def _publish(self, data: dict[str, Any]) -> None:
         self.outbox.put(data)
 
-    async def _listen(self) -> AsyncIterator[bytes]:
+    async def _listen(self) -> AsyncIterator[bytes | dict[str, Any]]:
         channel = self.channel.encode()
         lost = False
         while True:
@@ -127,7 +146,7 @@ class OrderedRedisManager(AsyncPubSubManager):
         await self._deliver(self._ready(room))
 
     def _start_rooms(self, message: dict[str, Any]) -> None:
-        """A board room that has had no message yet starts from the seq of its first client's snapshot,
+        """An ordered room that has had no message yet starts from the seq of its first client's snapshot,
         so that a later seq arriving first (from this process) waits for the earlier ones (from another)."""
         snapshot = _with_seq(message) if message.get("event") == "snapshot" else None
         if snapshot is None or not isinstance(message.get("room"), str):
@@ -170,9 +189,9 @@ class OrderedRedisManager(AsyncPubSubManager):
         asyncio.ensure_future(self._fill(room, last_resort=True))
 
     async def _fill(self, room: str, *, last_resort: bool = False) -> None:
-        """Add what the room missed, read back from its board's log, and deliver what now continues it.
-        As a last resort (nothing to read), deliver everything held: clients see the gap and fetch a
-        snapshot."""
+        """Add what the room missed, read back from the database (its board's log, its stream's lines), and
+        deliver what now continues it. As a last resort (nothing to read), deliver everything held:
+        clients see the gap and fetch a snapshot (a board's) or join again with `since` (captions)."""
         delivered = self._delivered.get(room)
         found: list[dict[str, Any]] = []
         if self.missed is not None and delivered is not None:
@@ -180,10 +199,10 @@ class OrderedRedisManager(AsyncPubSubManager):
                 found = await self.missed(room, delivered)
             except Exception as error:  # noqa: BLE001 - the database is busy or away: fall back on snapshots
                 log.warning("could not read what %s missed: %r", room, error)
-        namespace = self._namespaces.get(room, "/")
+        namespace, event = self._namespaces.get(room, "/"), _ordered_event(room)
         self._held.setdefault(room, []).extend(
-            (payload["seq"], payload["seq"], {"method": "emit", "event": "event", "data": [payload],
-                                              "namespace": namespace, "room": room})
+            (payload.get("from", payload["seq"]), payload["seq"],
+             {"method": "emit", "event": event, "data": [payload], "namespace": namespace, "room": room})
             for payload in found)
         await self._deliver(self._ready(room, force=last_resort and not found))
 

@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 from realtime.caption_namespace import CaptionNamespace
 from realtime.caption_service import CaptionService
 from realtime.cluster import Cluster
-from realtime.missed import missed_events
+from realtime.missed import missed_messages
 from realtime.connections import SocketApp
 from realtime.namespace import BoardNamespace
 from realtime.service import BoardService
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Any:
     cluster = Cluster()  # every process of the deployment, through the socket server's Redis if it has one
     board_service = BoardService(db, cluster)
     sio = create_socket_server(redis_url=settings.redis_url, allowed_origins=[settings.base_url],
-                               missed=partial(missed_events, board_service), join_timeout=connections.seconds,
+                               missed=partial(missed_messages, board_service), join_timeout=connections.seconds,
                                backlog_packets=settings.socket_backlog_packets,
                                backlog_bytes=settings.socket_backlog_bytes, cluster=cluster)
     secret = stored_secret(settings)

@@ -167,7 +167,7 @@ def copy_db(args: argparse.Namespace) -> int:
 
     source, target = db_target(args.source), db_target(args.target)
     try:
-        counts = asyncio.run(copy_database(source, target))
+        counts = asyncio.run(copy_database(source, target, replace=args.replace))
     except CopyRefused as refused:
         print(f"taiwa: nothing copied: {refused}", file=sys.stderr)
         return 1
@@ -233,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--from", dest="source", required=True, help="SQLite file or postgresql:// URL to read")
     p.add_argument("--to", dest="target", required=True,
                    help="SQLite file or postgresql:// URL to fill (created and migrated; must be empty)")
+    p.add_argument("--replace", action="store_true",
+                   help="delete every row the target holds first (in the copy's transaction)")
     p.set_defaults(run=copy_db)
 
     p = commands.add_parser("purge-sensitive",

@@ -141,7 +141,7 @@ async def requests_to_arrange(db: Reader, org_id: int | None, *, session_id: int
             f"where c.status in ('confirmed', 'waitlisted') and {shared}")
         values += params
     return await db.fetch_all(
-        "select * from (" + " union all ".join(parts) + ") order by deadline is null, deadline, starts_at, id",
+        "select * from (" + " union all ".join(parts) + ") as arranged order by deadline is null, deadline, starts_at, id",
         values)
 
 

@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from server.app import create_app  # noqa: E402
 from server.settings import Settings  # noqa: E402
+from tests.harness import ENGINE, fresh_database, remove_shared_cluster, shared_cluster  # noqa: E402
 from tests.harness import (  # noqa: E402,F401 - re-exported for `from tests.conftest import ...`
     PASSWORD, ROOT, TOKYO, chromium, csrf_from, field_errors, free_port, html, login, make_account, make_session,
     make_venue, next_saturday, post_form, read_db, running_demo_server,
@@ -30,33 +31,46 @@ __all__ = ["PASSWORD", "ROOT", "TOKYO", "csrf_from", "field_errors", "free_port"
            "make_session", "make_venue", "next_saturday", "post_form", "read_db", "running_demo_server"]
 
 
-# TAIWA_TEST_ENGINES=postgres runs the tests that use these fixtures on PostgreSQL (a throwaway
-# cluster, tests/pg_cluster.py); `make test` does so for the engine-sensitive files (PG_TESTS).
-ENGINE = os.environ.get("TAIWA_TEST_ENGINES", "sqlite").strip() or "sqlite"
+# TAIWA_TEST_ENGINES=postgres runs every test that touches the database on PostgreSQL (a throwaway
+# cluster, tests/pg_cluster.py): those using the `db_target` fixture (the in-process app) and those in
+# modules marked `database` (servers started on `fresh_database`). Browser tests stay on SQLite, as do
+# tests marked `sqlite_only` (what only SQLite has: its file, its lock, its backup); `make test` runs
+# the suite on SQLite, then this selection on PostgreSQL.
 if ENGINE not in ("sqlite", "postgres"):
     raise pytest.UsageError(f"TAIWA_TEST_ENGINES={ENGINE!r}: use sqlite or postgres (one engine per run)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "database: the module's servers use fresh_database (run on both engines)")
+    config.addinivalue_line("markers", "sqlite_only: checks what only the SQLite engine has")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ENGINE != "postgres":
+        return
+    def on_postgres(item: pytest.Item) -> bool:
+        if item.get_closest_marker("browser") or item.get_closest_marker("sqlite_only"):
+            return False
+        return "db_target" in getattr(item, "fixturenames", ()) or item.get_closest_marker("database") is not None
+    kept = [item for item in items if on_postgres(item)]
+    config.hook.pytest_deselected(items=[item for item in items if not on_postgres(item)])
+    items[:] = kept
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    remove_shared_cluster()
+
+
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[Any]:
-    """A PostgreSQL cluster for the whole run, with a migrated template database."""
-    from tests.pg_cluster import Cluster, migrated_template
-
-    cluster = Cluster()
-    try:
-        cluster.template = migrated_template(cluster)
-        yield cluster
-    finally:
-        cluster.remove()
+    """The run's PostgreSQL cluster, with a migrated template database (removed when the run ends)."""
+    yield shared_cluster()
 
 
 @pytest.fixture
-def db_target(tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+def db_target(tmp_path: Path) -> Path | str:
     """Where a test's database lives: a SQLite file, or (TAIWA_TEST_ENGINES=postgres) a new PostgreSQL database."""
-    if ENGINE == "postgres":
-        cluster = request.getfixturevalue("pg_cluster")
-        return cluster.create_database(cluster.template)
-    return tmp_path / "taiwa.sqlite3"
+    return fresh_database(tmp_path)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@
   offer and an organizer's API token) written to a file before a server opens it;
 - free ports, and real processes: `python -m server.cli serve` (uvicorn) started and waited for, stopped with
   any signal and started again; redis-server;
-- a database reader for a server's SQLite file;
+- a new database for a test's server on the engine of the run (`fresh_database`: a SQLite file, or with
+  TAIWA_TEST_ENGINES=postgres a database of the run's throwaway PostgreSQL cluster), and a reader for it;
 - Debian Chromium through Playwright, and pages with axe-core injected;
 - HTML helpers for the in-process test client (CSRF tokens, signing in, posting forms).
 
@@ -51,6 +52,41 @@ T = TypeVar("T")
 PASSWORD = "correct-horse-battery"
 ROOT = Path(__file__).resolve().parent.parent
 TOKYO = ZoneInfo("Asia/Tokyo")
+
+# The engine the run's databases use: `make test` runs the suite on SQLite, then every test that touches
+# the database again with TAIWA_TEST_ENGINES=postgres (tests/conftest.py selects them).
+ENGINE = os.environ.get("TAIWA_TEST_ENGINES", "sqlite").strip() or "sqlite"
+_CLUSTERS: list[Any] = []
+
+
+def shared_cluster() -> Any:
+    """The run's throwaway PostgreSQL cluster with a migrated template database, started on first use
+    (tests/conftest.py removes it when the run ends)."""
+    if not _CLUSTERS:
+        from tests.pg_cluster import Cluster, migrated_template
+
+        cluster = Cluster()
+        try:
+            cluster.template = migrated_template(cluster)
+        except BaseException:
+            cluster.remove()
+            raise
+        _CLUSTERS.append(cluster)
+    return _CLUSTERS[0]
+
+
+def remove_shared_cluster() -> None:
+    while _CLUSTERS:
+        _CLUSTERS.pop().remove()
+
+
+def fresh_database(folder: Path, name: str = "taiwa.sqlite3") -> Path | str:
+    """A new database for a test's server, on the run's engine: a file in `folder` (created by the app),
+    or a new migrated PostgreSQL database (its URL). Modules using it say `pytestmark = pytest.mark.database`."""
+    if ENGINE == "postgres":
+        cluster = shared_cluster()
+        return str(cluster.create_database(cluster.template))
+    return folder / name
 
 
 # ---------------------------------------------------------------- accounts, venues and sessions
@@ -111,12 +147,12 @@ def in_own_loop(work: Coroutine[Any, Any, T]) -> T:
 class Workshop:
     """What exists in the database before the server starts: a session and an organizer's API token."""
 
-    db_path: Path
+    db_path: Path | str
     session_id: int
     api_token: str
 
 
-async def seed_workshop(db_path: Path, *, title: str = "まちづくりワークショップ", weeks: int = 6,
+async def seed_workshop(db_path: Path | str, *, title: str = "まちづくりワークショップ", weeks: int = 6,
                         childcare_places: int = 5, token_label: str = "board socket tests",
                         **session: Any) -> Workshop:
     """A facilitator of "kanazawa" with a venue, a published workshop some Saturdays ahead offering childcare
@@ -133,7 +169,7 @@ async def seed_workshop(db_path: Path, *, title: str = "まちづくりワーク
     return Workshop(db_path=db_path, session_id=session_id, api_token=token)
 
 
-def prepare_workshop(db_path: Path, **options: Any) -> Workshop:
+def prepare_workshop(db_path: Path | str, **options: Any) -> Workshop:
     """Seed a fresh database file with a workshop (see seed_workshop), away from the test's event loop."""
     return in_own_loop(seed_workshop(db_path, **options))
 
@@ -181,7 +217,7 @@ class ServerProcess:
     output to a log file (a file, not a pipe: a full pipe would stall the server). `start()` waits until it
     answers; it can be stopped with any signal and started again on the same port and file."""
 
-    def __init__(self, db_path: Path, log_path: Path, *, secret: str, env: Mapping[str, str] | None = None,
+    def __init__(self, db_path: Path | str, log_path: Path, *, secret: str, env: Mapping[str, str] | None = None,
                  args: Sequence[str] = (), ready: str = "/", inherit: Callable[[str], bool] = not_a_deployment_choice,
                  stderr_path: Path | None = None, port: int | None = None, process_group: bool = False) -> None:
         self.db_path, self.log_path, self.stderr_path = db_path, log_path, stderr_path

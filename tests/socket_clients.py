@@ -19,7 +19,7 @@ import pytest
 import socketio
 from babel.messages.pofile import read_po
 
-from tests.harness import ROOT, TaiwaServer, prepare_workshop, read_db
+from tests.harness import fresh_database, ROOT, TaiwaServer, prepare_workshop, read_db
 
 NS = "/board"
 JA_CATALOG = ROOT / "server" / "locale" / "ja" / "LC_MESSAGES" / "messages.po"
@@ -31,7 +31,7 @@ PROMPTS = ["地域の良いところ", "困っていること", "やってみた
 
 def _running_server(tmp_path_factory: pytest.TempPathFactory, name: str, *, rate_limits: bool) -> Iterator[TaiwaServer]:
     folder = tmp_path_factory.mktemp(name)
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log", rate_limits=rate_limits)
+    server = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log", rate_limits=rate_limits)
     server.start()
     try:
         yield server

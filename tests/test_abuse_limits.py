@@ -14,9 +14,11 @@ import pytest
 
 from server.settings import Settings
 from server.auth.limits import DEFAULT_LIMITS, Limit, SlidingWindow, parse_limits
-from tests.harness import PASSWORD, TaiwaServer, html, login, make_account, prepare_workshop
+from tests.harness import fresh_database, PASSWORD, TaiwaServer, html, login, make_account, prepare_workshop
 from tests.socket_clients import Api, facilitator, op, participant
 from tests.socket_clients import crowd  # noqa: F401 - fixtures, used by name
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ async def test_sign_in_lockout_per_client_covers_guessing_many_accounts(client, 
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = tmp_path_factory.mktemp("limits")
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log",
+    server = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log",
                          env={"TAIWA_LIMITS": "note=3/60,question=2/60"})
     server.start()
     yield server

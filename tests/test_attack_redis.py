@@ -285,3 +285,23 @@ async def test_outcome_withdrawn_or_made_nameless_on_one_worker_is_served_so_by_
     finally:
         await author.leave()
         await api.close()
+
+
+async def test_healthz_takes_a_host_out_while_redis_is_away_and_back_in_when_it_returns(workers, redis):
+    """A load balancer asking /healthz stops sending people to hosts that cannot share board rooms."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        before = [await http.get(f"{worker.base}/healthz") for worker in workers]
+        redis.kill()
+        started = time.monotonic()
+        away = [await http.get(f"{worker.base}/healthz") for worker in workers]
+        answered_in = time.monotonic() - started
+        redis.start()
+        deadline = time.monotonic() + 10
+        while (back := await http.get(f"{workers[0].base}/healthz")).status_code != 200 \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    assert [a.json() for a in before] == [{"status": "ok", "database": "ok", "redis": "ok"}] * 2
+    assert [a.status_code for a in away] == [503, 503]
+    assert [a.json()["redis"] for a in away] == ["unavailable"] * 2 and away[0].json()["database"] == "ok"
+    assert answered_in < 6  # a bounded answer, not a hang
+    assert back.status_code == 200

@@ -25,8 +25,10 @@ from wsproto.events import (AcceptConnection, CloseConnection, Event, Message, P
                             TextMessage)
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from tests.harness import TaiwaServer, prepare_workshop
+from tests.harness import fresh_database, TaiwaServer, prepare_workshop
 from tests.socket_clients import NS, Api, crowd, facilitator, op, participant, until  # noqa: F401
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 CAP = 20  # sockets at once per address
 JOIN_SECONDS = 2  # to join a board after opening a socket
@@ -39,7 +41,7 @@ SOCKET_PATH = "/socket.io/?EIO=4&transport=websocket"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
     folder = tmp_path_factory.mktemp("attack-sockets")
-    running = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log",
+    running = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log",
                           env={"TAIWA_LIMITS": LIMITS, **BACKLOG})
     running.start()
     assert running.process is not None

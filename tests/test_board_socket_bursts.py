@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.socket_clients import Api, Member, add_note, dots_in_the_log, facilitator, ok, op, participant, until
 from tests.socket_clients import crowd, fast_server  # noqa: F401 - fixtures, used by name
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 
 # ---------------------------------------------------------------- bursts (TAIWA_RATE_LIMITS=off)

@@ -15,6 +15,8 @@ from tests.socket_clients import (
 )
 from tests.socket_clients import api, crowd, server  # noqa: F401 - fixtures, used by name
 
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
+
 
 # ---------------------------------------------------------------- joining
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from tests.socket_clients import add_note, facilitator, ok, participant, until
 from tests.socket_clients import api, crowd, server  # noqa: F401 - fixtures, used by name
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 
 # ---------------------------------------------------------------- voting privacy

@@ -12,6 +12,8 @@ from tests.harness import TaiwaServer, prepare_workshop
 from tests.socket_clients import Api, add_note, facilitator, ok, participant, until
 from tests.socket_clients import api, crowd, fast_server, server  # noqa: F401 - fixtures, used by name
 
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
+
 
 # ---------------------------------------------------------------- reconnect and replay
 

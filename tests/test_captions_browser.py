@@ -5,18 +5,29 @@ online room; axe-core on each page at phone and desktop widths, with screenshots
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, WebSocketRoute, expect
 
 from server.auth import accounts
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from tests.harness import (
-    PASSWORD, TOKYO, TaiwaServer, Workshop, axe_violations, in_own_loop, make_account, make_session, make_venue, new_page,
+    PASSWORD,
+    TOKYO,
+    TaiwaServer,
+    Workshop,
+    axe_violations,
+    in_own_loop,
+    make_account,
+    make_session,
+    make_venue,
+    new_page,
     open_database,
 )
 from tests.socket_clients import op, until
@@ -72,6 +83,24 @@ async def no_violations(page: Page, name: str) -> None:
 
 def shown_lines(page: Page, list_id: str = "#caption-lines") -> object:
     return page.locator(f"{list_id} li:not([hidden]) .caption-text")
+
+
+async def typing_and_signed_in(browser: Browser, server: TaiwaServer, http: httpx.AsyncClient, line: str,
+                               title: str) -> tuple[dict[str, Any], CaptionClient, dict[str, Any], Page]:
+    """Captions on with a typist who has sent `line` (司会), a new board, and a page signed in as staff."""
+    link = await switch_on(http, server)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    assert (await typist.call("caption:line", {"op": op(), "text": line, "speaker": "司会"}))["ok"]
+    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
+                             json={"title": title, "prompts": ["意見"]}, headers=organizer(server))).json()
+    page = await new_page(browser)
+    await page.goto(server.base + "/organize/login")
+    await page.locator("#f-email").fill("staff@kanazawa.example")
+    await page.locator("#f-password").fill(PASSWORD)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(server.base + "/organize")
+    return link, typist, board, page
 
 
 async def test_keyboard_only_captioner_relays_with_a_second_typist_and_viewers_see_it_live(browser: Browser, server,
@@ -159,7 +188,7 @@ async def test_viewer_chooses_size_colours_lines_and_announcing_and_it_is_rememb
     await page.locator("#cs-theme").select_option("yellow")
     await page.locator("#cs-lines").select_option("3")
     await page.locator("#cs-announce").uncheck()
-    await expect(view).to_have_class("captions-page captions-size-xxl captions-theme-yellow".split()[0] and
+    await expect(view).to_have_class(["captions-page", "captions-size-xxl", "captions-theme-yellow"][0] and
                                      __import__("re").compile(r"captions-size-xxl.*captions-theme-yellow|"
                                                               r"captions-theme-yellow.*captions-size-xxl"))
     await expect(shown_lines(page)).to_have_text([f"表示テスト {n}" for n in range(3, 6)])
@@ -189,6 +218,42 @@ async def test_reconnecting_viewer_in_the_browser_catches_up(browser: Browser, s
     assert (await typist.call("caption:line", {"op": op(), "text": "切断中に入力された行"}))["ok"]
     await page.context.set_offline(False)
     await expect(page.locator("#caption-lines .caption-text").last).to_have_text("切断中に入力された行", timeout=30_000)
+    await typist.leave()
+
+
+async def test_a_viewer_that_misses_a_message_joins_again_for_it(browser: Browser, server, http):
+    """A caption message lost on its way (here: dropped between the server and the page): the next one
+    skips a seq, so the page joins again with `since` and gets the line it missed, without a reload."""
+    link = await switch_on(http, server)
+    sockets: list[object] = []
+    dropped: list[str] = []
+
+    def between(ws: WebSocketRoute) -> None:
+        sockets.append(ws)
+        upstream = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, str) and "LOST-LINE" in message and not dropped:
+                dropped.append(message)
+                return
+            ws.send(message)
+
+        upstream.on_message(to_page)
+        ws.on_message(upstream.send)
+
+    page = await new_page(browser)
+    await page.route_web_socket(re.compile(r".*/socket\.io/.*"), between)
+    await page.goto(f"{server.base}/c/{link['code']}")
+    await expect(page.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await page.evaluate("window.sameDocument = true")
+    before = await shown_lines(page).all_text_contents()  # the stream's lines so far (other tests' too)
+    typist = CaptionClient("typist")
+    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
+    for text in ("最初の行", "LOST-LINE 届かなかった行", "次の行"):
+        assert (await typist.call("caption:line", {"op": op(), "text": text}))["ok"]
+    await expect(shown_lines(page)).to_have_text([*before, "最初の行", "LOST-LINE 届かなかった行", "次の行"])
+    assert dropped and len(sockets) == 2  # the message was lost, and the page joined again once
+    assert await page.evaluate("window.sameDocument === true")  # no reload
     await typist.leave()
 
 
@@ -250,18 +315,7 @@ async def test_the_band_on_the_participant_board_follows_the_captions(browser: B
 
 
 async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, server, http):
-    link = await switch_on(http, server)
-    typist = CaptionClient("typist")
-    await typist.join(server.base, {"code": link["code"], "token": link["captioner_token"]})
-    assert (await typist.call("caption:line", {"op": op(), "text": "プロジェクターの字幕", "speaker": "司会"}))["ok"]
-    board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
-                             json={"title": "投影するボード", "prompts": ["意見"]}, headers=organizer(server))).json()
-    page = await new_page(browser)
-    await page.goto(server.base + "/organize/login")
-    await page.locator("#f-email").fill("staff@kanazawa.example")
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(server.base + "/organize")
+    _link, typist, board, page = await typing_and_signed_in(browser, server, http, "プロジェクターの字幕", "投影するボード")
     await page.goto(f"{server.base}/organize/sessions/{server.workshop.session_id}/captions")
     await page.locator("form.inline-form button.secondary").last.click()
     await expect(page.locator("#new-captioner-link")).to_contain_text("/captioner/ct_")
@@ -279,4 +333,33 @@ async def test_organizer_page_and_the_projector_band_pass_axe(browser: Browser, 
     size = await page.locator("#captions-band .caption-text").last.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
     assert size >= 32, size
     assert await axe_violations(page) == []
+    await typist.leave()
+
+
+async def test_the_facilitators_console_shows_the_band_live_and_passes_axe(browser: Browser, server, http):
+    link, typist, board, page = await typing_and_signed_in(browser, server, http, "進行役の画面にも字幕", "進行役のボード")
+    await page.goto(f"{server.base}/boards/{board['id']}/facilitate")
+    band = page.locator("#captions-band")
+    await expect(band.locator("[data-connection]")).to_have_text("字幕をリアルタイムで表示しています。")
+    await expect(band.locator(".caption-text").last).to_have_text("進行役の画面にも字幕")
+    assert (await typist.call("caption:line", {"op": op(), "text": "進行中に届いた行", "speaker": "市長"}))["ok"]
+    await expect(band.locator(".caption-text").last).to_have_text("進行中に届いた行")
+    # the console's own live parts re-render around it (a phase change) and the band stays as it is
+    phase = page.locator("#board-controls .control-state strong").first
+    before = await phase.text_content()
+    await page.locator("#control-next-phase").click()
+    await expect(phase).not_to_have_text(before or "")
+    await expect(band.locator("li:not([hidden]) .caption-text").last).to_have_text("進行中に届いた行")
+    await expect(band.locator("li:not([hidden]) .caption-text").nth(-2)).to_have_text("進行役の画面にも字幕")
+    # the viewer's controls, by keyboard: announcing new lines on, and the full-screen view
+    toggle = band.locator("[data-announce-toggle]")
+    await toggle.focus()
+    await page.keyboard.press("Enter")
+    await expect(toggle).to_have_attribute("aria-pressed", "true")
+    await expect(band.locator("[role=log]")).to_have_attribute("aria-live", "polite")
+    await expect(band.locator(f"a[href='/c/{link['code']}']")).to_be_visible()
+    await no_violations(page, "console-band")
+    await page.set_viewport_size(PHONE)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(SHOTS / "console-band-390-top.png"))  # what a phone shows first
     await typist.leave()

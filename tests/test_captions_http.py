@@ -16,6 +16,7 @@ import webvtt
 
 from realtime import caption_store
 from realtime.captions import Captioner
+from realtime.missed import missed_messages
 from server.auth import accounts
 from tests.board_http import browser, join, new_board
 from tests.harness import TOKYO, csrf_from, html, login, make_account, make_session, make_venue, read_db
@@ -181,6 +182,41 @@ async def test_correcting_a_line_through_the_api_changes_it_for_everyone(client,
     assert missing.status_code == 404
 
 
+async def edit(app: Any, code: str, line: int, text: str) -> dict[str, Any]:
+    db = app.litestar.state.db
+    stream = await caption_store.stream_by_code(db, code)
+    answer = await app.litestar.state.caption_service.handle(
+        stream, "caption:edit", {"line": line, "text": text}, Captioner(id="c-test"), uuid.uuid4().hex)
+    assert answer["ok"], answer
+    return answer
+
+
+async def test_what_a_caption_room_missed_is_read_back_as_messages_that_chain_without_a_gap(client, db, app):
+    """What a process that lost caption messages on their way through Redis sends its viewers instead
+    (realtime/missed.py): a line edited again keeps only its latest seq, so each message covers from..seq."""
+    w = await world(db)
+    link = await captions_on(client, w)
+    first = await commit(app, link["code"], "一行目", "司会")            # seq 1
+    second = await commit(app, link["code"], "二行目")                  # seq 2
+    await edit(app, link["code"], first["line"], "一行目(訂正)")       # seq 3
+    third = await commit(app, link["code"], "三行目", "市長")           # seq 4
+    await edit(app, link["code"], second["line"], "二行目(訂正)")      # seq 5
+    stream = await caption_store.stream_by_code(db, link["code"])
+    room = f"captions:{stream.id}"
+    found = await missed_messages(app.litestar.state.board_service, room, 0)
+    assert [(m["from"], m["seq"], m["type"], m["data"]["line"], m["data"]["text"]) for m in found] == [
+        (1, 3, "edit", first["line"], "一行目(訂正)"), (4, 4, "line", third["line"], "三行目"),
+        (5, 5, "edit", second["line"], "二行目(訂正)")]
+    assert found[0]["data"]["speaker"] == "司会" and found[0]["data"]["edited"] is True
+    later = await missed_messages(app.litestar.state.board_service, room, 3)
+    assert [(m["from"], m["seq"]) for m in later] == [(4, 4), (5, 5)]
+    assert await missed_messages(app.litestar.state.board_service, room, 5) == []
+    # rooms that are not a stream's (made up, another number, odd text) read back nothing
+    for odd in (f"captions:{stream.id + 100}", f"captions:{stream.id}:x", "captions:", "captions:１", "captions:-1",
+                f"captions:{stream.id}\n"):
+        assert await missed_messages(app.litestar.state.board_service, odd, 0) == [], odd
+
+
 # ---------------------------------------------------------------- the organizer's page
 
 async def test_organizer_page_hands_out_a_link_once_revokes_corrects_and_publishes(client, db, app):
@@ -322,6 +358,29 @@ async def test_board_pages_carry_the_captions_band_with_the_code_only(client, db
     await login(client, "staff@kanazawa.example")
     present = await client.get(f"/boards/{board.id}/present")
     assert html(present).select_one("#captions-band")["data-captions-code"] == link["code"]
+
+
+async def test_the_facilitators_console_carries_the_band_with_the_viewers_controls(client, db, app):
+    w = await world(db)
+    board = await new_board(db, w["session_id"], w["owner"].org_id)
+    await login(client, "staff@kanazawa.example")
+    console = f"/boards/{board.id}/facilitate"
+    assert html(await client.get(console)).select_one("#captions-band") is None  # captions are off
+    link = await captions_on(client, w)
+    await commit(app, link["code"], "進行役にも見える字幕", speaker="司会")
+    page = await client.get(console)
+    doc = html(page)
+    band = doc.select_one("#captions-band")
+    assert band is not None and band["data-captions-code"] == link["code"]
+    assert [li.get_text(" ", strip=True) for li in band.select(".caption-lines li")] == ["司会 進行役にも見える字幕"]
+    assert band.select_one("[role=log]")["aria-live"] == "off"  # announcing is the viewer's choice
+    assert band.select_one("[data-announce-toggle]")["aria-pressed"] == "false"
+    assert band.select_one(f"a[href='/c/{link['code']}']") is not None  # full screen, size and colours
+    assert doc.select_one("#board-controls").find_previous(id="captions-band") is band  # above the controls
+    assert "ct_" not in page.text
+    assert len(doc.select("#captions-band")) == 1  # the stage preview does not repeat it
+    fragment = await client.get(f"{console}?fragment=1&js=1", headers={"HX-Request": "true"})
+    assert html(fragment).select_one("#captions-band") is None  # the live fragment leaves the band alone
 
 
 async def test_board_pages_have_no_band_without_captions(client, db, app):

@@ -5,6 +5,8 @@ applied once, reconnecting with `since`, who may write, revoking, and captioner 
 from __future__ import annotations
 
 import asyncio
+import json
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -15,13 +17,15 @@ import socketio
 
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from server.auth import accounts
-from tests.harness import TaiwaServer, in_own_loop, make_account, open_database, prepare_workshop, read_db
+from tests.harness import fresh_database, TaiwaServer, in_own_loop, make_account, open_database, prepare_workshop, read_db
 from tests.socket_clients import JAPANESE, op, until
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, rate_limits: bool) -> Iterator[TaiwaServer]:
     folder = tmp_path_factory.mktemp(name)
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3", title="市民フォーラム"), folder / "server.log",
+    server = TaiwaServer(prepare_workshop(fresh_database(folder), title="市民フォーラム"), folder / "server.log",
                          rate_limits=rate_limits)
     server.start()
     try:
@@ -331,7 +335,7 @@ async def _outsider_tokens(db_path) -> list[str]:
 def small_backlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
     """As deployed, with a small per-client backlog (what a client may have waiting before it is dropped)."""
     folder = tmp_path_factory.mktemp("captions-backlog")
-    server = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log",
+    server = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log",
                          env={"TAIWA_SOCKET_BACKLOG_PACKETS": "200", "TAIWA_SOCKET_BACKLOG_BYTES": "100000"})
     server.start()
     try:
@@ -340,36 +344,58 @@ def small_backlog_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[T
         server.stop()
 
 
-LINES = 1500
+DROPPED = "dropped a socket client that fell behind"  # realtime/backlog.py's warning
+MOST_LINES = 8000  # about 12 MB: far more than the kernel's buffers (up to 4 MB here) and the backlog take
+LONG = "要約筆記の長い行。" * 54  # with its number, nearly 500 characters: about 1.5 kB on the wire
 
 
-async def test_a_viewer_that_never_reads_does_not_hold_up_typists_or_other_viewers(small_backlog_server, http, clients):
+async def test_a_viewer_that_never_reads_is_dropped_and_typists_and_other_viewers_keep_their_pace(
+        small_backlog_server, http, clients):
     from tests.test_attack_sockets import RawSocket
 
     server = small_backlog_server
     link = await switch_on(http, server)
     typist = await clients("typist").join(server.base, {"code": link["code"], "token": link["captioner_token"]})
-    viewer = await clients("reading viewer").join(server.base, {"code": link["code"]})
-    reader = await RawSocket.open(server.port, receive_buffer=4096)
+    viewers = [await clients(f"reading viewer {n}").join(server.base, {"code": link["code"]}) for n in range(3)]
+    start = viewers[0].snapshots[0]["seq"]
+    reader = await RawSocket.open(server.port, receive_buffer=4096)  # a small window, soon full
     reader.send('40/captions,{"code": "%s"}' % link["code"])
     await reader.until(lambda: any(t.startswith('42/captions,["snapshot"') for t in reader.texts), 10)
+    dropped_before = server.log().count(DROPPED)
 
     acks: list[float] = []
 
     async def line(n: int) -> None:
         started = time.monotonic()
-        assert (await typist.call("caption:line", {"op": op(), "text": f"{n} " + "要約筆記の長い行。" * 50}))["ok"]
+        assert (await typist.call("caption:line", {"op": op(), "text": f"{n} {LONG}"}))["ok"]
         acks.append(time.monotonic() - started)
 
-    # about 1.4 kB each, 2 MB in all: far more than the kernel's buffers and the backlog take
-    for batch in range(0, LINES, 20):
-        await asyncio.gather(*(line(n) for n in range(batch, batch + 20)))
-    await until(lambda: len(viewer.captions) == LINES, "the reading viewer has every line")
-    assert max(acks) < 3  # the typist was never held up by the client that does not read
+    # the typist floods long lines until the server gives up on the viewer that does not read, then types on
+    typed = 0
+    while server.log().count(DROPPED) == dropped_before:
+        assert typed < MOST_LINES, "the viewer that never reads was never dropped"
+        await asyncio.gather(*(line(n) for n in range(typed, typed + 50)))
+        typed += 50
+    for n in range(typed, typed + 100):
+        await line(n)
+    typed += 100
+    print(f"\n[captions] the non-reading viewer was dropped after about {typed - 100} lines; typist's acks: median "
+          f"{statistics.median(acks) * 1000:.1f} ms, slowest {max(acks) * 1000:.0f} ms")
+    await until(lambda: all(len(viewer.captions) == typed for viewer in viewers), "the reading viewers have every line")
+    assert max(acks) < 3  # the typist was never held up by the viewer that does not read
+    for viewer in viewers:  # every line, once, in order
+        assert [message["seq"] for message in viewer.captions] == list(range(start + 1, start + typed + 1))
+        assert viewer.connected
 
-    # the non-reader is still connected or was dropped (depending on how much its connection buffered);
-    # either way it comes back and catches up with `since` like after any lost connection
-    reader.writer.close()
-    back = await clients("back again").join(server.base, {"code": link["code"], "since": 0})
+    # reading again, the dropped viewer finds only the start of the lines, then the end of its connection
+    await reader.until(lambda: False, 15)
+    got = [json.loads(text.split(",", 1)[1])[1]["seq"] for text in reader.texts
+           if text.startswith('42/captions,["caption"')]
+    assert reader.closed and len(got) < typed - 100, len(got)
+    assert got == list(range(start + 1, start + len(got) + 1))  # what it did get was in order, up to the drop
+    # and it comes back like after any lost connection, asking for what it missed
+    since = got[-1] if got else start
+    back = await clients("back again").join(server.base, {"code": link["code"], "since": since})
     await until(lambda: back.snapshots, "snapshot")
-    assert len(back.snapshots[0]["lines"]) == LINES
+    assert len(back.snapshots[0]["lines"]) == start + typed - since
+    assert back.transcript()[-1][2] == f"{typed - 1} {LONG}"

@@ -16,6 +16,8 @@ from tests.poll_helpers import POLL, poll_in
 from tests.socket_clients import Api, Member, committed_events, facilitator, op, participant, until
 from tests.socket_clients import fast_server  # noqa: F401 - fixtures, used by name
 
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
+
 
 # ================================================================ real sockets
 

@@ -6,6 +6,7 @@ fixtures of tests/conftest.py (TAIWA_TEST_ENGINES=postgres)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import sqlite3
 import subprocess
 import sys
@@ -218,15 +219,25 @@ async def test_postgres_stopped_mid_write_answers_503_and_loses_nothing_acknowle
 
             writers = [asyncio.create_task(keep_registering(k * 1000, 400)) for k in range(4)]
             await asyncio.sleep(1.5)
+            healthy = await http.get(f"{server.base}/healthz")
             await asyncio.to_thread(pg_cluster.stop, "immediate")  # a crash of the database server
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(1.0)
+            started = time.monotonic()
+            down = await http.get(f"{server.base}/healthz")  # what a load balancer asks
+            down_after = time.monotonic() - started
+            await asyncio.sleep(1.0)
             await asyncio.to_thread(pg_cluster.start)
             await asyncio.gather(*writers)
+            back = await http.get(f"{server.base}/healthz")
             after = await http.post(f"{server.base}/api/sessions/{session_id}/registrations",
                                     json={"name": "再開後", "email": "after@example.jp"})
     finally:
         server.stop()
         print(server.log()[-6000:])  # shown when the test fails
+    assert healthy.status_code == 200 and healthy.json() == {"status": "ok", "database": "ok", "redis": "off"}
+    assert down.status_code == 503 and down.json()["database"] == "unavailable" and down_after < 5
+    assert down.headers["retry-after"] and down.headers["cache-control"] == "no-store"
+    assert back.status_code == 200  # the host comes back into the pool by itself
     codes = {code for _, code in answers}
     assert codes <= {201, 503}, codes
     assert 503 in codes and 201 in codes  # the outage was seen, and writes went on around it
@@ -265,8 +276,9 @@ def _dump(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     return dump
 
 
-def _copy(source: Path | str, target: Path | str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "server.cli", "copy-db", "--from", str(source), "--to", str(target)],
+def _copy(source: Path | str, target: Path | str, *more: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "server.cli", "copy-db", "--from", str(source), "--to", str(target),
+                           *more],
                           check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
@@ -311,6 +323,30 @@ def test_copy_db_refuses_a_target_that_is_not_empty_and_copies_nothing(pg_url, t
     same = _copy(source, source)
     assert same.returncode == 1 and "same database" in same.stderr
     assert sqlite3.connect(source).execute("select count(*) from sessions").fetchone()[0] == rows
+
+
+def test_copy_db_replace_overwrites_a_filled_target_in_both_directions(pg_url, tmp_path):
+    first, second, back = tmp_path / "first.sqlite3", tmp_path / "second.sqlite3", tmp_path / "back.sqlite3"
+    in_own_loop(_seed_demo(first))
+    in_own_loop(_seed_demo(second))
+    async def extra() -> None:  # the second installation differs: one more organization and session
+        async with open_database(second) as db:
+            account = await make_account(db, "other@toyama.example", org="toyama")
+            await make_session(db, account.org_id, None, title="二つ目だけの会", format="online",
+                               online_url="https://meet.example.jp/y", capacity_online=20)
+    in_own_loop(extra())
+    assert _copy(first, pg_url).returncode == 0
+    replaced = _copy(second, pg_url, "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    titles = {row[0] for row in read_db(pg_url, "select title from sessions")}
+    assert "二つ目だけの会" in titles
+    assert len(titles) == len({row[0] for row in read_db(second, "select title from sessions")})
+    assert _copy(first, back).returncode == 0  # and back into a filled SQLite file
+    home = _copy(pg_url, back, "--replace")
+    assert home.returncode == 0, home.stderr
+    before, after = _dump(second), _dump(back)
+    for table in before:
+        assert after[table] == before[table], table
 
 
 def test_backup_on_postgres_points_to_pg_dump_and_writes_nothing(pg_url, tmp_path):

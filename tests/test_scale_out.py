@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,19 @@ import pytest
 from sessions import registration
 from sessions.registration_models import RegistrationInput
 from tests.harness import (
-    ROOT, ServerProcess, TaiwaServer, everything, free_port, in_own_loop, make_account, make_session, make_venue,
-    open_database, prepare_workshop, read_db, running_redis,
+    ROOT,
+    ServerProcess,
+    TaiwaServer,
+    everything,
+    free_port,
+    in_own_loop,
+    make_account,
+    make_session,
+    make_venue,
+    open_database,
+    prepare_workshop,
+    read_db,
+    running_redis,
 )
 from tests.socket_clients import Api, Member, add_note, ok, op, until
 
@@ -66,17 +77,21 @@ async def facilitate(api: Api, board: dict[str, Any], worker: TaiwaServer) -> Me
     return await Member("facilitator").join(worker.base, {"token": api.server.workshop.api_token, "board": board["id"]})
 
 
-def in_order(member: Member, since: int = 0) -> list[int]:
-    """The seqs a client received, checked to chain without gap, repeat or reversal (a progress
-    message covers from..seq); returns them."""
-    last = member.snapshots[-1]["seq"] if member.snapshots else since
+def chained(label: str, last: int, messages: list[dict[str, Any]]) -> list[int]:
+    """The seqs of messages received after seq `last`, checked to chain without gap, repeat or reversal
+    (a progress message, or one read back from the database, covers from..seq); returns them."""
     seen = []
-    for event in member.events:
-        first = event.get("from", event["seq"])
-        assert first <= last + 1 < event["seq"] + 1, (member.label, last, event)
-        last = event["seq"]
+    for message in messages:
+        first = message.get("from", message["seq"])
+        assert first <= last + 1 < message["seq"] + 1, (label, last, message)
+        last = message["seq"]
         seen.append(last)
     return seen
+
+
+def in_order(member: Member, since: int = 0) -> list[int]:
+    """The seqs a board client received, chained (see `chained`)."""
+    return chained(member.label, member.snapshots[-1]["seq"] if member.snapshots else since, member.events)
 
 
 def log_seqs(db_path: Path, board_id: int) -> list[int]:
@@ -227,7 +242,7 @@ async def test_serve_with_two_workers_shares_boards_and_runs_background_work_onc
 async def _seed_reminder(db_path: Path) -> None:
     async with open_database(db_path) as db:
         account = await make_account(db, "reminders@saku.example", org="saku")
-        tomorrow = datetime.now(timezone.utc) + timedelta(hours=20)
+        tomorrow = datetime.now(UTC) + timedelta(hours=20)
         session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id),
                                         title="明日の対話の場", starts_at=tomorrow)
 

@@ -31,7 +31,9 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance, response_schema_conformance, status_code_conformance,
 )
 
-from tests.harness import ROOT, ServerProcess
+from tests.harness import fresh_database, ROOT, ServerProcess
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "40"))  # per operation and way with a token; half without
@@ -119,11 +121,12 @@ def _real_ids(base: str, token: str) -> dict[str, Any]:
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     folder = tmp_path_factory.mktemp("api-fuzz")
     # rate limits off: a fuzzer is one very busy client, and limits are tested elsewhere
-    server = ServerProcess(folder / "taiwa.sqlite3", folder / "server.log", args=["--demo"],
+    database = fresh_database(folder)
+    server = ServerProcess(database, folder / "server.log", args=["--demo"],
                            secret="api-fuzz-test-secret-0123456789abcdef", env={"TAIWA_RATE_LIMITS": "off"})
     with server:
         made = subprocess.run([sys.executable, "-m", "server.cli", "create-token", "--email",
-                               "organizer@kanazawa.example", "--db", str(folder / "taiwa.sqlite3")],
+                               "organizer@kanazawa.example", "--db", str(database)],
                               cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
         token = made.stdout.strip().splitlines()[-1]
         found = Target(base=server.base, token=token, process=server.process, log_path=server.log_path)

@@ -30,7 +30,9 @@ import socketio
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from realtime.board import ALLOWED_PHASES, COLORS, FACILITATOR_ONLY, PHASES, POLL_COMMANDS
-from tests.harness import TaiwaServer, prepare_workshop, read_db
+from tests.harness import fresh_database, TaiwaServer, prepare_workshop, read_db
+
+pytestmark = pytest.mark.database  # its servers run on the run's engine (fresh_database)
 
 NS = "/board"
 EXAMPLES = int(os.environ.get("TAIWA_FUZZ_EXAMPLES", "50"))
@@ -133,7 +135,7 @@ def _with_op(op: Any, data: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TaiwaServer]:
     folder = tmp_path_factory.mktemp("socket-fuzz")
-    running = TaiwaServer(prepare_workshop(folder / "taiwa.sqlite3"), folder / "server.log", rate_limits=False)
+    running = TaiwaServer(prepare_workshop(fresh_database(folder)), folder / "server.log", rate_limits=False)
     running.start()
     started = time.monotonic()
     try:

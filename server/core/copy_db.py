@@ -1,7 +1,8 @@
 """`taiwa copy-db --from SRC --to DST`: every row of one database into another, SQLite ⇄ PostgreSQL.
 
 Both are opened with the app's engines (so both are migrated to the same schema first). The target
-must be empty (no row in any table of the app). Tables are copied parents first (foreign keys, as
+must be empty (no row in any table of the app) unless `replace` is given: then its rows are deleted
+first, in the same transaction as the copy, so a failed copy leaves the target as it was. Tables are copied parents first (foreign keys, as
 declared in the SQLite database's schema), in one transaction on the target, ids kept; the search
 index is copied as it is. Then every table's row count is compared, and on PostgreSQL the identity
 counters are moved past the copied ids, so new rows get new ids.
@@ -57,8 +58,10 @@ async def _count(db: Any, table: str) -> int:
     return int(row[0])
 
 
-async def copy_database(source: Path | str, target: Path | str, *, progress: Any = None) -> dict[str, int]:
-    """Copy every row; return the row count of each table. Raises CopyRefused when nothing was copied."""
+async def copy_database(source: Path | str, target: Path | str, *, replace: bool = False,
+                        progress: Any = None) -> dict[str, int]:
+    """Copy every row; return the row count of each table. Raises CopyRefused when nothing was copied.
+    With `replace`, a target that holds rows has them deleted first (in the copy's transaction)."""
     if str(source) == str(target):
         raise CopyRefused("the source and the target are the same database")
     if not is_postgres(source) and not Path(source).exists():
@@ -70,13 +73,17 @@ async def copy_database(source: Path | str, target: Path | str, *, progress: Any
         await dst.open()
         try:
             tables = table_order(_sqlite_side(source, target))
-            for table in tables:
-                if await _count(dst, table):
-                    raise CopyRefused(f"the target is not empty (table {table} has rows): copy into a new database")
+            filled = [table for table in tables if await _count(dst, table)]
+            if filled and not replace:
+                raise CopyRefused(f"the target is not empty (table {filled[0]} has rows): copy into a new "
+                                  "database, or give --replace to delete the target's rows first")
             counts: dict[str, int] = {}
             async with dst.transaction() as conn:
                 if dst.dialect == "postgres":
                     await conn.execute("alter table sessions disable trigger user")
+                for table in reversed(tables):  # children before the rows their foreign keys point to
+                    if table in filled:
+                        await conn.execute(f"delete from {table}")
                 for table in tables:
                     rows = await src.fetch_all(f"select {'rowid, title, description, themes, place' if table == SEARCH else '*'} "
                                                f"from {table}")

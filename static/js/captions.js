@@ -3,8 +3,8 @@
  * Viewers (/c/{code}, the captions band on board pages and the online room): joins the /captions
  * Socket.IO namespace with the stream's code only, renders the `snapshot` and every `caption`
  * message into the server-rendered list, asks on reconnect only for what changed after the last
- * seq it saw, and applies the viewer's display choices (text size, colours, lines, announcing),
- * remembered on this device.
+ * seq it saw (and joins again that way if a message ever skips a seq), and applies the viewer's
+ * display choices (text size, colours, lines, announcing), remembered on this device.
  *
  * Captioners (#captioner-app): the same, with the link's token, plus fast typing: Enter commits
  * the line (never while an IME is composing), lines are sent one after another with an op id and
@@ -163,6 +163,11 @@
 
   socket.on("caption", function (message) {
     if (message.seq <= seq) { return; }        // already in the snapshot
+    var first = message.from || message.seq;   // a message read back from the database covers from..seq
+    if (first > seq + 1) {                     // a change went missing: join again for what came after seq
+      socket.disconnect().connect();
+      return;
+    }
     seq = message.seq;
     list.dataset.seq = seq;
     render(message.data);

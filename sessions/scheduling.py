@@ -16,12 +16,20 @@ from sessions import registration_store as rstore
 from sessions import store
 from sessions.catalog import N_
 from sessions.models import Session, SessionInput, SessionUpdate, VenueInput
+from sessions.text import without_controls_in
 from sessions.timestamps import now_utc
 from sessions.validation import (
-    _ZONES, RANGE_MESSAGE, RANGE_PARAMS, FieldError, InvalidInput, as_utc, in_year_range, normalise_session,
-    session_errors, venue_errors,
+    _ZONES,
+    RANGE_MESSAGE,
+    RANGE_PARAMS,
+    FieldError,
+    InvalidInput,
+    as_utc,
+    in_year_range,
+    normalise_session,
+    session_errors,
+    venue_errors,
 )
-
 
 Notify = Callable[[Any, str, int], Awaitable[None]]  # as sessions.registration.Notify: (conn, kind, registration id)
 
@@ -174,6 +182,7 @@ async def move_occurrence(db: Database, session: Session, starts_at: datetime, e
 
 
 async def create_venue(db: Database, org_id: int, data: VenueInput) -> int:
+    data = without_controls_in(data)  # NUL and other invisible controls: PostgreSQL's text cannot hold NUL
     errors = venue_errors(data)
     if errors:
         raise InvalidInput(errors)
@@ -182,6 +191,7 @@ async def create_venue(db: Database, org_id: int, data: VenueInput) -> int:
 
 
 async def change_venue(db: Database, venue_id: int, data: VenueInput) -> None:
+    data = without_controls_in(data)
     errors = venue_errors(data)
     if errors:
         raise InvalidInput(errors)

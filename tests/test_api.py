@@ -521,6 +521,22 @@ async def test_organizer_creates_a_venue_and_lists_only_their_own(client, db):
     assert theirs == {"toyama 市民交流センター"}
 
 
+async def test_a_venue_named_with_nul_and_escape_characters_is_kept_without_them_on_both_engines(client, db):
+    """Found by the API fuzzer on PostgreSQL (its text cannot hold NUL): a 500 instead of a clean record."""
+    _account, venue, token = await organizer(db)
+    made = await client.post("/api/venues", headers=bearer(token), json={
+        "name": "金沢\x00市民\x1bホール", "address": "石川県\x00金沢市", "access_notes": "入口\x07は東側"})
+    changed = await client.patch(f"/api/venues/{venue}", headers=bearer(token), json={
+        "name": "\x00交流\x00センター", "address_en": "Kanazawa\x00"})
+    assert made.status_code == 201, made.text
+    assert changed.status_code == 200, changed.text
+    assert (made.json()["name"], made.json()["address"], made.json()["access_notes"]) == (
+        "金沢市民ホール", "石川県金沢市", "入口は東側")
+    assert (changed.json()["name"], changed.json()["address_en"]) == ("交流センター", "Kanazawa")
+    only_nul = await client.post("/api/venues", headers=bearer(token), json={"name": "\x00\x00"})
+    assert only_nul.status_code == 422  # nothing visible left: the name is missing, said so
+
+
 async def test_patching_another_organizations_venue_is_not_found(client, db):
     _account, _venue, token = await organizer(db)
     _other, toyama_venue, other_token = await organizer(db, "staff@toyama.example", org="toyama")

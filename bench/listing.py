@@ -1,5 +1,6 @@
 """`/sessions` (the public listing) with 2,000 published sessions: p50/p95/p99 of sequential GETs
 by one keep-alive client, against a static file served by the same Taiwa process in the same run.
+With `postgres=True` the same requests a second time on PostgreSQL, compared with SQLite.
 Usage: python -m bench.listing [--quick]
 """
 
@@ -7,24 +8,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
-import tempfile
-from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bench.calendar_feed import build_database, timed
-from bench.common import Outcome, ms, ratio, rss_per_100, summary, taiwa_server, write_profile
+from bench.common import (Outcome, engine_suffix, ms, postgres_outcome, ratio, rss_per_100, scratch_database, summary,
+                          taiwa_server, write_profile)
 
 PAGES = ("/sessions", "/sessions?childcare=1", "/sessions?q=%E5%AD%90%E8%82%B2%E3%81%A6")  # 子育て
 
 
-def scenario(quick: bool = False) -> Outcome:
-    count, requests = (200, 30) if quick else (2000, 200)
-    with tempfile.TemporaryDirectory(prefix="taiwa-bench-") as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
+def measure(count: int, requests: int, engine: str = "sqlite") -> dict[str, Any]:
+    """GET /sessions (interleaved with the static file) and the filtered pages, on a scratch database of `engine`."""
+    name = "listing" + engine_suffix(engine)
+    with scratch_database(engine) as db_path:
         asyncio.run(build_database(db_path, count))
-        server = taiwa_server(db_path, "listing")
+        server = taiwa_server(db_path, name)
         with server, httpx.Client(base_url=server.base, timeout=60, headers={"Accept-Language": "ja"}) as client:
             first_ms, first = timed(client, "/sessions")
             statuses = {first.status_code}
@@ -42,25 +44,48 @@ def scenario(quick: bool = False) -> Outcome:
                     statuses.add(answer.status_code)
                 others[page] = summary(times)["p50"]
             rss = server.sample_rss()
-        profile = write_profile(server.profile, "listing")
-    got, base = summary(listing), summary(static)
-    correct = statuses == {200}
-    return Outcome(
-        scenario="listing", title=f"6a. /sessions ({count:,} sessions)",
-        figures=(f"p50 {ms(got['p50'])} / p95 {ms(got['p95'])} / p99 {ms(got['p99'])} ms; first {first_ms:.0f} ms; "
-                 + "; ".join(f"{page} p50 {value:.1f} ms" for page, value in others.items())),
+        profile = write_profile(server.profile, name)
+    listed = re.findall(r'href="/sessions/(\d+)', first.text)
+    return {"first_ms": first_ms, "statuses": statuses, "listing": summary(listing), "static": summary(static),
+            "others": others, "rss": rss, "profile": profile, "listed": listed}
+
+
+def _figures(r: dict[str, Any]) -> str:
+    got = r["listing"]
+    return (f"p50 {ms(got['p50'])} / p95 {ms(got['p95'])} / p99 {ms(got['p99'])} ms; first {r['first_ms']:.0f} ms; "
+            + "; ".join(f"{page} p50 {value:.1f} ms" for page, value in r["others"].items()))
+
+
+def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
+    count, requests = (200, 30) if quick else (2000, 200)
+    r = measure(count, requests)
+    got, base = r["listing"], r["static"]
+    correct = r["statuses"] == {200}
+    listing = Outcome(
+        scenario="listing", title=f"6a. /sessions ({count:,} sessions)", figures=_figures(r),
         goal="p50 ≤ 15 ms", met=correct and got["p50"] <= 15,
         baseline=f"static CSS file, same server: p50 {base['p50']:.2f} / p95 {base['p95']:.2f} ms",
-        ratio=f"p50 {ratio(got['p50'], base['p50']):.1f}×", rss=rss_per_100(rss, 0).split(",")[0], correct=correct,
-        checks=f"statuses {sorted(statuses)}", profile=str(profile or ""))
+        ratio=f"p50 {ratio(got['p50'], base['p50']):.1f}×", rss=rss_per_100(r["rss"], 0).split(",")[0],
+        correct=correct, checks=f"statuses {sorted(r['statuses'])}", profile=str(r["profile"] or ""))
+    if not postgres:
+        return [listing]
+    pg = measure(count, requests, engine="postgres")
+    same = pg["listed"] == r["listed"] and bool(r["listed"])
+    return [listing, postgres_outcome(
+        listing, figures=_figures(pg), metric="p50", value=pg["listing"]["p50"], sqlite_value=got["p50"],
+        sqlite_figures=_figures(r), rss=rss_per_100(pg["rss"], 0).split(",")[0],
+        correct=pg["statuses"] == {200} and same,
+        checks=(f"statuses {sorted(pg['statuses'])}; first page lists the same {len(pg['listed'])} sessions as on "
+                f"SQLite: {'yes' if same else 'NO'}; static file p50 {pg['static']['p50']:.2f} ms"),
+        profile=pg["profile"])]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    outcome = scenario(quick=parser.parse_args().quick)
-    print(outcome.row())
-    return 0 if outcome.correct else 1
+    outcomes = scenario(quick=parser.parse_args().quick)
+    print("\n".join(outcome.row() for outcome in outcomes))
+    return 0 if all(outcome.correct for outcome in outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -45,9 +45,11 @@ def report(outcomes: list[Outcome], quick: bool, wall: float, postgres: bool = F
              "baseline measured in the same run, not absolute times.", "",
              *([f"PostgreSQL rows: PostgreSQL {common.postgres_version()} from Debian's packages, a throwaway cluster "
                 "(initdb in a temporary folder) on the same machine, fsync on and synchronous_commit on as in "
-                "production, the app connected over TCP to 127.0.0.1; each scenario's SQLite run is measured in the "
-                "same run with the same load, and the ratio is PostgreSQL's figure ÷ SQLite's (goal: within "
-                f"{common.POSTGRES_GOAL:g}×).", ""] if postgres else []),
+                "production, the app connected over TCP to 127.0.0.1. Each scenario runs on both engines in the "
+                "same run with the same load: the bursts " + ("once each" if quick else "twice each in the order "
+                "SQLite, PostgreSQL, PostgreSQL, SQLite, each engine's best run shown (every run checked)") +
+                "; the listing's two servers are asked in turn. The ratio is PostgreSQL's figure ÷ SQLite's (goal: "
+                f"within {common.POSTGRES_GOAL:g}×).", ""] if postgres else []),
              "| scenario | figures | goal | goal met | baseline (same run) | ratio | peak RSS (per 100 participants) | correctness |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [outcome.row() for outcome in outcomes]

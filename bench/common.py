@@ -312,6 +312,22 @@ def scratch_database(engine: str = "sqlite") -> Iterator[Path | str]:
         yield Path(tmp) / "bench.sqlite3"
 
 
+def on_both_engines(measure: Any, rounds: int, correct: Any, figure: Any,
+                    higher_is_better: bool = False) -> dict[str, Any]:
+    """Run `measure(engine)` `rounds` times on each engine in ABBA order (SQLite, PostgreSQL, PostgreSQL,
+    SQLite…), so drift on a shared machine hits both alike. Each engine's result is its best run by
+    `figure`, unless a run is incorrect (`correct(run)` false): then that run, so the report shows it."""
+    order: list[str] = []
+    for n in range(rounds):
+        order += ["sqlite", "postgres"] if n % 2 == 0 else ["postgres", "sqlite"]
+    runs: dict[str, list[Any]] = {"sqlite": [], "postgres": []}
+    for engine in order:
+        runs[engine].append(measure(engine))
+    pick = max if higher_is_better else min
+    return {engine: next((run for run in found if not correct(run)), None) or pick(found, key=figure)
+            for engine, found in runs.items()}
+
+
 def engine_suffix(engine: str) -> str:
     """How a measurement on `engine` is named (servers, profiles): nothing for SQLite, "-postgres"."""
     return "" if engine == "sqlite" else f"-{engine}"
@@ -379,9 +395,13 @@ class BurstRun:
 def run_burst(name: str, participants: int, bare: Any, taiwa: Any, event_type: str) -> BurstRun:
     """Run `bare(base_url, participants)` on the bare server, then `taiwa(base_url, tokens, api_token, board)`
     on Taiwa with a fresh board of `participants`; read back the `event_type` rows of its log."""
+    return taiwa_burst(name, participants, taiwa, event_type, base=bare_burst(name, participants, bare))
+
+
+def bare_burst(name: str, participants: int, bare: Any) -> dict[str, Any]:
+    """The baseline half of run_burst: `bare(base_url, participants)` on the bare server."""
     with bare_server(f"bare-{name}") as server:
-        base = asyncio.run(bare(server.base, participants))
-    return taiwa_burst(name, participants, taiwa, event_type, base=base)
+        return asyncio.run(bare(server.base, participants))
 
 
 def taiwa_burst(name: str, participants: int, taiwa: Any, event_type: str, engine: str = "sqlite",

@@ -1,6 +1,6 @@
 """`/sessions` (the public listing) with 2,000 published sessions: p50/p95/p99 of sequential GETs
 by one keep-alive client, against a static file served by the same Taiwa process in the same run.
-With `postgres=True` the same requests a second time on PostgreSQL, compared with SQLite.
+With `postgres=True` a second server on PostgreSQL is asked in turn with the SQLite one and compared with it.
 Usage: python -m bench.listing [--quick]
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
 from typing import Any
@@ -21,33 +22,47 @@ from bench.common import (Outcome, engine_suffix, ms, postgres_outcome, ratio, r
 PAGES = ("/sessions", "/sessions?childcare=1", "/sessions?q=%E5%AD%90%E8%82%B2%E3%81%A6")  # 子育て
 
 
-def measure(count: int, requests: int, engine: str = "sqlite") -> dict[str, Any]:
-    """GET /sessions (interleaved with the static file) and the filtered pages, on a scratch database of `engine`."""
-    name = "listing" + engine_suffix(engine)
-    with scratch_database(engine) as db_path:
-        asyncio.run(build_database(db_path, count))
-        server = taiwa_server(db_path, name)
-        with server, httpx.Client(base_url=server.base, timeout=60, headers={"Accept-Language": "ja"}) as client:
+def measure(count: int, requests: int, engines: tuple[str, ...] = ("sqlite",)) -> dict[str, dict[str, Any]]:
+    """GET /sessions (each followed by the static file) and the filtered pages, on one server per engine,
+    each with a scratch database of its engine, all started at once and asked in turn: drift on a shared
+    machine hits every engine (and the static file) alike."""
+    with contextlib.ExitStack() as in_turn:
+        servers = {}
+        for engine in engines:
+            db_path = in_turn.enter_context(scratch_database(engine))
+            asyncio.run(build_database(db_path, count))
+            servers[engine] = taiwa_server(db_path, "listing" + engine_suffix(engine))
+        for server in servers.values():
+            in_turn.enter_context(server)
+        clients = {engine: in_turn.enter_context(httpx.Client(base_url=server.base, timeout=60,
+                                                                headers={"Accept-Language": "ja"}))
+                   for engine, server in servers.items()}
+        found: dict[str, dict[str, Any]] = {}
+        for engine, client in clients.items():
             first_ms, first = timed(client, "/sessions")
-            statuses = {first.status_code}
-            listing, static, others = [], [], {}
-            for _ in range(requests):  # interleaved, so drift hits both alike
+            found[engine] = {"first_ms": first_ms, "statuses": {first.status_code}, "listing": [], "static": [],
+                             "others": {page: [] for page in PAGES[1:]},
+                             "listed": re.findall(r'href="/sessions/(\d+)', first.text)}
+        for _ in range(requests):  # interleaved, so drift hits both alike
+            for engine, client in clients.items():
                 elapsed, answer = timed(client, "/sessions")
-                listing.append(elapsed)
-                statuses.add(answer.status_code)
-                static.append(timed(client, "/static/css/taiwa.css")[0])
-            for page in PAGES[1:]:
-                times = []
-                for _ in range(max(10, requests // 10)):
+                found[engine]["listing"].append(elapsed)
+                found[engine]["statuses"].add(answer.status_code)
+                found[engine]["static"].append(timed(client, "/static/css/taiwa.css")[0])
+        for page in PAGES[1:]:
+            for _ in range(max(10, requests // 10)):
+                for engine, client in clients.items():
                     elapsed, answer = timed(client, page)
-                    times.append(elapsed)
-                    statuses.add(answer.status_code)
-                others[page] = summary(times)["p50"]
-            rss = server.sample_rss()
-        profile = write_profile(server.profile, name)
-    listed = re.findall(r'href="/sessions/(\d+)', first.text)
-    return {"first_ms": first_ms, "statuses": statuses, "listing": summary(listing), "static": summary(static),
-            "others": others, "rss": rss, "profile": profile, "listed": listed}
+                    found[engine]["others"][page].append(elapsed)
+                    found[engine]["statuses"].add(answer.status_code)
+        for engine, server in servers.items():
+            found[engine]["rss"] = server.sample_rss()
+    for engine, server in servers.items():
+        r = found[engine]
+        r.update(listing=summary(r["listing"]), static=summary(r["static"]),
+                 others={page: summary(times)["p50"] for page, times in r["others"].items()},
+                 profile=write_profile(server.profile, "listing" + engine_suffix(engine)))
+    return found
 
 
 def _figures(r: dict[str, Any]) -> str:
@@ -58,7 +73,8 @@ def _figures(r: dict[str, Any]) -> str:
 
 def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
     count, requests = (200, 30) if quick else (2000, 200)
-    r = measure(count, requests)
+    found = measure(count, requests, ("sqlite", "postgres") if postgres else ("sqlite",))
+    r = found["sqlite"]
     got, base = r["listing"], r["static"]
     correct = r["statuses"] == {200}
     listing = Outcome(
@@ -69,7 +85,7 @@ def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
         correct=correct, checks=f"statuses {sorted(r['statuses'])}", profile=str(r["profile"] or ""))
     if not postgres:
         return [listing]
-    pg = measure(count, requests, engine="postgres")
+    pg = found["postgres"]
     same = pg["listed"] == r["listed"] and bool(r["listed"])
     return [listing, postgres_outcome(
         listing, figures=_figures(pg), metric="p50", value=pg["listing"]["p50"], sqlite_value=got["p50"],

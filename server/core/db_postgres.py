@@ -578,14 +578,22 @@ class PostgresDatabase:
             pass
 
     async def _acquire_locked(self) -> asyncpg.Connection | None:
-        """A connection in a transaction that holds the write lock; None when every waiting write was given up."""
+        """A connection in a transaction that holds the write lock; None when every waiting write was given up.
+
+        As on SQLite, a write is given up (DatabaseBusy) only when another process held the lock past
+        its deadline, never for having queued behind this process's own writes: the first attempt
+        waits up to write_wait, a retry until the oldest waiting write's deadline."""
         assert self._write_pool is not None
         loop = asyncio.get_running_loop()
+        waited = False
         while True:
-            self._give_up_waiting(loop.time())
+            if waited:
+                self._give_up_waiting(loop.time())
+            else:
+                self._queue = deque(w for w in self._queue if not w.turn.done())
             if not self._queue:
                 return None
-            left = min(w.deadline for w in self._queue if not w.turn.done()) - loop.time()
+            left = min(w.deadline for w in self._queue) - loop.time() if waited else self.write_wait
             try:
                 conn = await self._write_pool.acquire(timeout=max(0.1, min(CONNECT_TIMEOUT, left)))
             except _UNAVAILABLE as error:
@@ -603,6 +611,7 @@ class PostgresDatabase:
             except asyncpg.LockNotAvailableError:
                 await conn.execute("rollback")
                 await self._write_pool.release(conn)
+                waited = True
                 continue
             except BaseException:
                 conn.terminate()

@@ -58,11 +58,15 @@ test-postgres: $(VENV)/.installed-test translations test-deps
 # Benchmarks (not part of `make test`): every scenario against a baseline measured in the same
 # run, report in bench/results/latest.md (about 10 minutes); bench-quick: small versions for CI
 # (loss and exact counts, no timing) in bench/results/quick.md, under 2 minutes.
-bench: $(VENV)/.installed-test translations
-	$(BIN)/python -m bench
+# DB=postgres (`make bench DB=postgres`) also runs fan-out, votes, registration and listing on a
+# throwaway PostgreSQL cluster beside SQLite, report in bench/results/postgres.md (quick-postgres.md).
+BENCH_DB = $(if $(DB),--db $(DB))
 
-bench-quick: $(VENV)/.installed-test translations
-	$(BIN)/python -m bench --quick
+bench: $(VENV)/.installed-test translations $(if $(filter postgres,$(DB)),test-deps)
+	$(BIN)/python -m bench $(BENCH_DB)
+
+bench-quick: $(VENV)/.installed-test translations $(if $(filter postgres,$(DB)),test-deps)
+	$(BIN)/python -m bench --quick $(BENCH_DB)
 
 clean:
 	rm -rf $(VENV) node_modules server/locale/*/LC_MESSAGES/*.mo

@@ -2,7 +2,8 @@
 
 Measures, for Taiwa and for a bare python-socketio broadcast server in the same run, the delivery
 latency (send → every client's `event`, the sender's own included), loss (deliveries expected
-minus distinct deliveries received) and the server's peak memory.
+minus distinct deliveries received) and the server's peak memory. With `postgres=True` Taiwa runs
+the same load on SQLite and on PostgreSQL (twice each, in ABBA order), and the best runs are compared.
 Usage: python -m bench.board_fanout [--participants 500] [--rate 20] [--seconds 10]
 """
 
@@ -11,14 +12,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.common import (RESULTS, ROOT, Outcome, Server, api_token_for, bare_server, connect_clients,  # noqa: F401
-                          disconnect_all, free_port, ms, peak_rss_kb, prepare_taiwa, ratio, rss_per_100, summary,
-                          taiwa_server, wait_for, write_profile)
+                          disconnect_all, engine_suffix, free_port, ms, on_both_engines, peak_rss_kb, postgres_outcome,
+                          prepare_taiwa, ratio, rss_per_100, scratch_database, summary, taiwa_server, wait_for,
+                          write_profile)
 
 
 async def run_load(url: str | list[str], auths: list[dict[str, Any]], rate: float, seconds: float,
@@ -86,9 +87,10 @@ def measure_bare(participants: int, rate: float, seconds: float, name: str = "ba
     return result
 
 
-def measure_taiwa(participants: int, rate: float, seconds: float, name: str = "fanout") -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
+def measure_taiwa(participants: int, rate: float, seconds: float, name: str = "fanout",
+                  engine: str = "sqlite") -> dict[str, Any]:
+    name += engine_suffix(engine)
+    with scratch_database(engine) as db_path:
         board_id, tokens, zone = asyncio.run(prepare_taiwa(db_path, participants))
         server = taiwa_server(db_path, name)
         with server:
@@ -99,7 +101,7 @@ def measure_taiwa(participants: int, rate: float, seconds: float, name: str = "f
     return result
 
 
-def _notes_logged(db_path: Path, board_id: int) -> int:
+def _notes_logged(db_path: Path | str, board_id: int) -> int:
     from bench.common import read_db
 
     return read_db(db_path, "select count(*) from board_events where board_id = ? and type = 'note:added'",
@@ -111,13 +113,28 @@ def figures(r: dict[str, Any]) -> str:
             f"lost {r['lost']} of {r['expected']}")
 
 
-def scenario(quick: bool = False) -> list[Outcome]:
-    """The baseline row (bare broadcast server) and fan-out against it, same load, same run."""
+def _correct(taiwa: dict[str, Any]) -> bool:
+    return (taiwa["lost"] == 0 and taiwa["duplicates"] == 0 and taiwa["acked"] == taiwa["sent"]
+            and taiwa["persisted"] == taiwa["sent"])
+
+
+def _checks(taiwa: dict[str, Any]) -> str:
+    return (f"lost {taiwa['lost']}, duplicates {taiwa['duplicates']}, acked {taiwa['acked']}/{taiwa['sent']}, "
+            f"in the log {taiwa['persisted']}/{taiwa['sent']}")
+
+
+def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
+    """The baseline row (bare broadcast server) and fan-out against it, same load, same run; with
+    `postgres`, the same fan-out on PostgreSQL against the SQLite one."""
     participants, rate, seconds = (50, 10, 3) if quick else (500, 20, 10)
     base = measure_bare(participants, rate, seconds)
-    taiwa = measure_taiwa(participants, rate, seconds)
-    correct = (taiwa["lost"] == 0 and taiwa["duplicates"] == 0 and taiwa["acked"] == taiwa["sent"]
-               and taiwa["persisted"] == taiwa["sent"])
+    if postgres:
+        best = on_both_engines(lambda engine: measure_taiwa(participants, rate, seconds, engine=engine),
+                               1 if quick else 2, _correct, lambda run: run["p95"])
+        taiwa, pg = best["sqlite"], best["postgres"]
+    else:
+        taiwa = measure_taiwa(participants, rate, seconds)
+    correct = _correct(taiwa)
     r = ratio(taiwa["p95"], base["p95"])
     bare_ok = base["lost"] == 0 and base["acked"] == base["sent"]
     baseline = Outcome(
@@ -125,14 +142,18 @@ def scenario(quick: bool = False) -> list[Outcome]:
         figures=figures(base), goal="reference for 2", met=True, baseline="–", ratio="1.00×",
         rss=rss_per_100(base["rss_kb"], participants), correct=True,
         checks=f"lost {base['lost']}, acked {base['acked']}/{base['sent']}" + ("" if bare_ok else " (the baseline lost)"))
-    return [baseline, Outcome(
+    fanout = Outcome(
         scenario="fanout", title=f"2. Board fan-out ({participants} participants, {rate:g} notes/s × {seconds:g} s, persisted)",
         figures=figures(taiwa), goal="0 lost; p95 ≤ 1.3× baseline p95", met=correct and r <= 1.3,
         baseline=f"bare python-socketio room broadcast: {figures(base)}", ratio=f"p95 {r:.2f}×",
-        rss=rss_per_100(taiwa["rss_kb"], participants), correct=correct,
-        checks=(f"lost {taiwa['lost']}, duplicates {taiwa['duplicates']}, acked {taiwa['acked']}/{taiwa['sent']}, "
-                f"in the log {taiwa['persisted']}/{taiwa['sent']}"),
-        profile=str(taiwa["profile"] or ""))]
+        rss=rss_per_100(taiwa["rss_kb"], participants), correct=correct, checks=_checks(taiwa),
+        profile=str(taiwa["profile"] or ""))
+    if not postgres:
+        return [baseline, fanout]
+    return [baseline, fanout, postgres_outcome(
+        fanout, figures=figures(pg), metric="p95", value=pg["p95"], sqlite_value=taiwa["p95"],
+        sqlite_figures=figures(taiwa), rss=rss_per_100(pg["rss_kb"], participants), correct=_correct(pg),
+        checks=_checks(pg) + " (read back from PostgreSQL)", profile=pg["profile"])]
 
 
 def main() -> int:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar import Calendar
 
-from server.core.database import Database
+from server.core.database import open_database
 from sessions import store
 from sessions.models import AccommodationOffer, ChildcareOffer, SessionInput, VenueInput
 from sessions.validation import normalise_session
@@ -52,9 +52,9 @@ def _session(n: int, venue_id: int, first_day: datetime) -> SessionInput:
     ))
 
 
-async def build_database(path: Path, count: int) -> None:
-    """Every session inserted in one transaction, then published with one UPDATE."""
-    db = Database(path)
+async def build_database(path: Path | str, count: int) -> None:
+    """Every session inserted in one transaction, then published with one UPDATE (SQLite file or PostgreSQL URL)."""
+    db = open_database(path)
     await db.open()
     try:
         first_day = datetime.now(TOKYO).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)

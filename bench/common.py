@@ -1,5 +1,6 @@
 """What every benchmark scenario shares: ports, server processes (Taiwa, the bare baseline,
-redis-server), a prepared board, percentiles, peak memory, report rows and optional profiling.
+redis-server), scratch databases (SQLite files, or databases in a throwaway PostgreSQL cluster),
+a prepared board, percentiles, peak memory, report rows and optional profiling.
 
 The load generators run in the bench process; every server runs in its own subprocess, so the
 two never share an interpreter. Absolute times drift on shared machines: each scenario measures
@@ -9,6 +10,7 @@ its baseline in the same run and reports the ratio.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import signal
@@ -20,6 +22,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,8 @@ RESULTS = ROOT / "bench" / "results"
 REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 SECRET = "bench-secret-" + "x" * 24
 PROFILE: dict[str, bool] = {"on": False}  # set by `python -m bench --profile`
+POSTGRES_GOAL = 1.3  # PostgreSQL within 1.3× of SQLite on every scenario (issue 13)
+_CLUSTER: dict[str, Any] = {}
 
 
 def free_port() -> int:
@@ -278,19 +284,68 @@ class Redis:
             self.process.wait(timeout=10)
 
 
+# --- databases -------------------------------------------------------------------------------
+
+def postgres_cluster() -> Any:
+    """The bench's PostgreSQL cluster (tests/pg_cluster.py, Debian's binaries), started on first use with
+    fsync on as in production and removed when the bench exits."""
+    if "cluster" not in _CLUSTER:
+        from tests.pg_cluster import Cluster
+
+        cluster = _CLUSTER["cluster"] = Cluster(durable=True)
+        atexit.register(cluster.remove)
+    return _CLUSTER["cluster"]
+
+
+def postgres_version() -> str:
+    return postgres_cluster().psql("show server_version").strip()
+
+
+@contextmanager
+def scratch_database(engine: str = "sqlite") -> Iterator[Path | str]:
+    """A new empty database for one measurement: a SQLite file in a temporary folder, or a new
+    database in the bench's PostgreSQL cluster (a postgresql:// URL). Both go to `taiwa serve --db`."""
+    if engine == "postgres":
+        yield postgres_cluster().create_database()
+        return
+    with tempfile.TemporaryDirectory(prefix="taiwa-bench-") as tmp:
+        yield Path(tmp) / "bench.sqlite3"
+
+
+def on_both_engines(measure: Any, rounds: int, correct: Any, figure: Any,
+                    higher_is_better: bool = False) -> dict[str, Any]:
+    """Run `measure(engine)` `rounds` times on each engine in ABBA order (SQLite, PostgreSQL, PostgreSQL,
+    SQLite…), so drift on a shared machine hits both alike. Each engine's result is its best run by
+    `figure`, unless a run is incorrect (`correct(run)` false): then that run, so the report shows it."""
+    order: list[str] = []
+    for n in range(rounds):
+        order += ["sqlite", "postgres"] if n % 2 == 0 else ["postgres", "sqlite"]
+    runs: dict[str, list[Any]] = {"sqlite": [], "postgres": []}
+    for engine in order:
+        runs[engine].append(measure(engine))
+    pick = max if higher_is_better else min
+    return {engine: next((run for run in found if not correct(run)), None) or pick(found, key=figure)
+            for engine, found in runs.items()}
+
+
+def engine_suffix(engine: str) -> str:
+    """How a measurement on `engine` is named (servers, profiles): nothing for SQLite, "-postgres"."""
+    return "" if engine == "sqlite" else f"-{engine}"
+
+
 # --- data ------------------------------------------------------------------------------------
 
-async def prepare_taiwa(db_path: Path, participants: int) -> tuple[int, list[str], str]:
+async def prepare_taiwa(db_path: Path | str, participants: int) -> tuple[int, list[str], str]:
     """A session, a board and N participant tokens, written before the server starts."""
     from datetime import datetime, timedelta
 
     from realtime import store as board_store
     from server.auth import accounts
-    from server.core.database import Database
+    from server.core.database import open_database
     from sessions import scheduling, store
     from sessions.models import SessionInput
 
-    db = Database(db_path)
+    db = open_database(db_path)
     await db.open()
     async with db.transaction() as conn:
         org = await store.create_org(conn, slug="bench", name="ベンチマーク")
@@ -312,12 +367,12 @@ async def prepare_taiwa(db_path: Path, participants: int) -> tuple[int, list[str
     return board_id, tokens, "z1"
 
 
-async def api_token_for(db_path: Path, email: str = "bench@example.jp") -> str:
+async def api_token_for(db_path: Path | str, email: str = "bench@example.jp") -> str:
     """A fresh organizer API token (facilitator rights on the organizer's boards)."""
     from server.auth import accounts
-    from server.core.database import Database
+    from server.core.database import open_database
 
-    db = Database(db_path)
+    db = open_database(db_path)
     await db.open()
     account = await accounts.get_account_by_email(db, email)
     async with db.transaction() as conn:
@@ -340,10 +395,20 @@ class BurstRun:
 def run_burst(name: str, participants: int, bare: Any, taiwa: Any, event_type: str) -> BurstRun:
     """Run `bare(base_url, participants)` on the bare server, then `taiwa(base_url, tokens, api_token, board)`
     on Taiwa with a fresh board of `participants`; read back the `event_type` rows of its log."""
+    return taiwa_burst(name, participants, taiwa, event_type, base=bare_burst(name, participants, bare))
+
+
+def bare_burst(name: str, participants: int, bare: Any) -> dict[str, Any]:
+    """The baseline half of run_burst: `bare(base_url, participants)` on the bare server."""
     with bare_server(f"bare-{name}") as server:
-        base = asyncio.run(bare(server.base, participants))
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
+        return asyncio.run(bare(server.base, participants))
+
+
+def taiwa_burst(name: str, participants: int, taiwa: Any, event_type: str, engine: str = "sqlite",
+                base: dict[str, Any] | None = None) -> BurstRun:
+    """The Taiwa half of run_burst, on a scratch database of `engine`."""
+    name += engine_suffix(engine)
+    with scratch_database(engine) as db_path:
         board_id, tokens, _zone = asyncio.run(prepare_taiwa(db_path, participants))
         api_token = asyncio.run(api_token_for(db_path))
         server = taiwa_server(db_path, name)
@@ -353,16 +418,31 @@ def run_burst(name: str, participants: int, bare: Any, taiwa: Any, event_type: s
         logged = read_db(db_path, "select data from board_events where board_id = ? and type = ?",
                          (board_id, event_type))
         profile = write_profile(server.profile, name)
-    return BurstRun(base, result, rss, logged, profile)
+    return BurstRun(base or {}, result, rss, logged, profile)
 
 
-def read_db(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows read straight from the SQLite file (after the server stopped: what is durable)."""
+def read_db(db_path: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows read straight from the SQLite file, or from the PostgreSQL database with asyncpg (not the app's
+    engine), after the server stopped: what is durable. `?` placeholders."""
+    if isinstance(db_path, str) and db_path.startswith("postgresql://"):
+        return asyncio.run(_read_postgres(db_path, sql, params))
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+async def _read_postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    import asyncpg
+
+    numbered = sql.split("?")
+    sql = numbered[0] + "".join(f"${n}{part}" for n, part in enumerate(numbered[1:], 1))
+    conn = await asyncpg.connect(url)
+    try:
+        return [tuple(row) for row in await conn.fetch(sql, *params)]
+    finally:
+        await conn.close()
 
 
 # --- socket.io load ---
@@ -437,6 +517,23 @@ class Outcome:
     def row(self) -> str:
         return (f"| {self.title} | {self.figures} | {self.goal} | {'met' if self.met else '**missed**'} | "
                 f"{self.baseline} | {self.ratio} | {self.rss} | {self.checks} |")
+
+
+def postgres_outcome(baseline: Outcome, *, figures: str, metric: str, value: float, sqlite_value: float,
+                     sqlite_figures: str, rss: str, correct: bool, checks: str, profile: Path | str | None,
+                     higher_is_better: bool = False) -> Outcome:
+    """The PostgreSQL row of a scenario: the same measurement as its SQLite row `baseline`, with the
+    ratio of PostgreSQL's figure to SQLite's (goal: within POSTGRES_GOAL×, either way round)."""
+    r = ratio(value, sqlite_value)
+    if higher_is_better:
+        met, goal = r >= 1 / POSTGRES_GOAL, f"exact counts; {metric} ≥ SQLite's ÷ {POSTGRES_GOAL:g}"
+    else:
+        met, goal = r <= POSTGRES_GOAL, f"exact counts; {metric} ≤ {POSTGRES_GOAL:g}× SQLite's"
+    head, _, rest = baseline.title.partition(" (")
+    return Outcome(scenario=f"{baseline.scenario}-postgres", title=f"{head} on PostgreSQL" + (f" ({rest}" if rest else ""),
+                   figures=figures, goal=goal, met=correct and met, baseline=f"SQLite, same run: {sqlite_figures}",
+                   ratio=f"{metric} {r:.2f}× SQLite", rss=rss, correct=correct, checks=checks,
+                   profile=str(profile or ""))
 
 
 def ms(value: float) -> str:

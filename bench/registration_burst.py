@@ -4,7 +4,8 @@ Checks exactly S are confirmed and the rest waitlisted at positions 1..N-S, in t
 in the database (positions follow arrival order there), and reports registrations per second.
 The baseline is a bare uvicorn ASGI endpoint that parses the same JSON POST and answers 201
 (bench/bare_server.py), hit by the same client with the same concurrency in the same run: all N
-requests start at once, each on its own connection.
+requests start at once, each on its own connection. With `postgres=True` Taiwa takes the same burst on
+SQLite and on PostgreSQL (twice each, in ABBA order), and the best runs are compared.
 Usage: python -m bench.registration_burst [--registrations 1000] [--seats 50]
 """
 
@@ -14,22 +15,22 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import (Outcome, bare_server, engine_suffix, ms, on_both_engines, postgres_outcome, ratio, read_db,
+                          rss_per_100, scratch_database, summary, taiwa_server, write_profile)
 
-from bench.common import Outcome, bare_server, ms, ratio, read_db, rss_per_100, summary, taiwa_server, write_profile
 
-async def prepare(db_path: Path, seats: int) -> int:
+async def prepare(db_path: Path | str, seats: int) -> int:
     """An organization and one published online session with `seats` places, open for registration."""
-    from server.core.database import Database
+    from server.core.database import open_database
     from sessions import scheduling, store
     from sessions.models import SessionInput
 
-    db = Database(db_path)
+    db = open_database(db_path)
     await db.open()
     try:
         async with db.transaction() as conn:
@@ -83,7 +84,7 @@ async def burst(port: int, path: str, count: int) -> dict[str, Any]:
     return {"answers": answers, "elapsed": elapsed, "throughput": count / elapsed, **summary(latencies)}
 
 
-def check(db_path: Path, session_id: int, result: dict[str, Any], count: int, seats: int) -> dict[str, Any]:
+def check(db_path: Path | str, session_id: int, result: dict[str, Any], count: int, seats: int) -> dict[str, Any]:
     """Exactly `seats` confirmed, the rest waitlisted 1..count-seats, in the answers and on disk."""
     from sessions.registration import token_hash
 
@@ -105,44 +106,69 @@ def check(db_path: Path, session_id: int, result: dict[str, Any], count: int, se
                       and len(rows) == count and positions_ok and db_positions_ok)}
 
 
-def scenario(quick: bool = False) -> Outcome:
+def measure_taiwa(count: int, seats: int, engine: str = "sqlite") -> dict[str, Any]:
+    """The burst on Taiwa with a scratch database of `engine`, checked in the answers and in the database."""
+    name = "registration" + engine_suffix(engine)
+    with scratch_database(engine) as db_path:
+        session_id = asyncio.run(prepare(db_path, seats))
+        server = taiwa_server(db_path, name)
+        with server:
+            taiwa = asyncio.run(burst(server.port, f"/api/sessions/{session_id}/registrations", count))
+            taiwa["rss_kb"] = server.sample_rss()
+        taiwa["checked"] = check(db_path, session_id, taiwa, count, seats)
+        taiwa["profile"] = write_profile(server.profile, name)
+    return taiwa
+
+
+def _figures(r: dict[str, Any]) -> str:
+    return (f"p50 {ms(r['p50'])} / p95 {ms(r['p95'])} / p99 {ms(r['p99'])} ms; "
+            f"{r['throughput']:.0f} registrations/s")
+
+
+def _checks(checked: dict[str, Any], count: int, seats: int, where: str = "on disk") -> str:
+    return (f"201: {checked['created']}/{count}; confirmed {checked['confirmed']} ({where} {checked['db_confirmed']}); "
+            f"waitlisted {checked['waitlisted']} ({where} {checked['db_waitlisted']}), positions 1..{count - seats} "
+            f"{'exact' if checked['positions_ok'] else 'INEXACT'}, same as arrival order {where}: "
+            f"{'yes' if checked['db_positions_ok'] else 'NO'}"
+            + (f"; other statuses {checked['errors']}" if checked["errors"] else ""))
+
+
+def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
     count, seats = (100, 5) if quick else (1000, 50)
     with bare_server("bare-registration") as bare:
         base = asyncio.run(burst(bare.port, "/register", count))
-    with tempfile.TemporaryDirectory() as tmp:
-        db_path = Path(tmp) / "bench.sqlite3"
-        session_id = asyncio.run(prepare(db_path, seats))
-        server = taiwa_server(db_path, "registration")
-        with server:
-            taiwa = asyncio.run(burst(server.port, f"/api/sessions/{session_id}/registrations", count))
-            rss = server.sample_rss()
-        checked = check(db_path, session_id, taiwa, count, seats)
-        profile = write_profile(server.profile, "registration")
-    correct = checked["exact"]
+    if postgres:
+        best = on_both_engines(lambda engine: measure_taiwa(count, seats, engine), 1 if quick else 2,
+                               lambda run: run["checked"]["exact"], lambda run: run["throughput"], higher_is_better=True)
+        taiwa, pg = best["sqlite"], best["postgres"]
+    else:
+        taiwa = measure_taiwa(count, seats)
+    correct = taiwa["checked"]["exact"]
     r = ratio(taiwa["throughput"], base["throughput"])
-    return Outcome(
+    registration = Outcome(
         scenario="registration", title=f"5. Registration burst ({count:,} concurrent, {seats} seats, JSON API)",
-        figures=(f"p50 {ms(taiwa['p50'])} / p95 {ms(taiwa['p95'])} / p99 {ms(taiwa['p99'])} ms; "
-                 f"{taiwa['throughput']:.0f} registrations/s"),
+        figures=_figures(taiwa),
         goal=f"exactly {seats} confirmed; ≥ 300 registrations/s", met=correct and taiwa["throughput"] >= 300,
         baseline=(f"bare uvicorn ASGI JSON POST → 201: p50 {ms(base['p50'])} / p95 {ms(base['p95'])} / "
                   f"p99 {ms(base['p99'])} ms; {base['throughput']:.0f} requests/s"),
-        ratio=f"throughput {r:.2f}×", rss=rss_per_100(rss, count), correct=correct,
-        checks=(f"201: {checked['created']}/{count}; confirmed {checked['confirmed']} (on disk {checked['db_confirmed']}); "
-                f"waitlisted {checked['waitlisted']} (on disk {checked['db_waitlisted']}), positions 1..{count - seats} "
-                f"{'exact' if checked['positions_ok'] else 'INEXACT'}, same as arrival order on disk: "
-                f"{'yes' if checked['db_positions_ok'] else 'NO'}"
-                + (f"; other statuses {checked['errors']}" if checked["errors"] else "")),
-        profile=str(profile or ""))
+        ratio=f"throughput {r:.2f}×", rss=rss_per_100(taiwa["rss_kb"], count), correct=correct,
+        checks=_checks(taiwa["checked"], count, seats), profile=str(taiwa["profile"] or ""))
+    if not postgres:
+        return [registration]
+    return [registration, postgres_outcome(
+        registration, figures=_figures(pg), metric="throughput", value=pg["throughput"],
+        sqlite_value=taiwa["throughput"], sqlite_figures=_figures(taiwa), rss=rss_per_100(pg["rss_kb"], count),
+        correct=pg["checked"]["exact"], checks=_checks(pg["checked"], count, seats, "in PostgreSQL"),
+        profile=pg["profile"], higher_is_better=True)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    outcome = scenario(quick=args.quick)
-    print(outcome.row())
-    return 0 if outcome.correct else 1
+    outcomes = scenario(quick=args.quick)
+    print("\n".join(outcome.row() for outcome in outcomes))
+    return 0 if all(outcome.correct for outcome in outcomes) else 1
 
 
 if __name__ == "__main__":

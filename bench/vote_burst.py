@@ -3,6 +3,8 @@
 Checks every dot is acknowledged, the revealed tallies are exact, and every dot is in the board's
 event log on disk after the server stopped. The baseline is a bare python-socketio server that
 only acknowledges the same `vote:cast` events (bench/bare_server.py), same clients, same schedule.
+With `postgres=True` Taiwa takes the same burst on SQLite and on PostgreSQL (twice each, in ABBA order),
+and the best runs are compared.
 Usage: python -m bench.vote_burst [--participants 500]
 """
 
@@ -14,8 +16,9 @@ import sys
 from collections import Counter
 from typing import Any
 
-from bench.common import (run_burst, Outcome, ack_burst, connect_clients, disconnect_all, ms,
-                          ratio, rss_per_100)
+from bench.common import (BurstRun, Outcome, ack_burst, bare_burst, connect_clients, disconnect_all, ms,
+                          on_both_engines, postgres_outcome,
+                          ratio, rss_per_100, run_burst, taiwa_burst)
 
 DOTS = 5
 NOTES = 10
@@ -68,38 +71,60 @@ async def _taiwa(base: str, tokens: list[str], api_token: str, board_id: int) ->
     return result
 
 
-def scenario(quick: bool = False) -> Outcome:
-    participants = 50 if quick else 500
-    run = run_burst("votes", participants, _bare, _taiwa, "vote:cast")
-    base, taiwa, rss, profile = run.base, run.taiwa, run.rss, run.profile
+def _judge(run: BurstRun, participants: int) -> tuple[bool, str, str]:
+    """Whether Taiwa's burst was correct, what the checks found, and its figures."""
+    taiwa = run.taiwa
     logged = Counter(json.loads(data)["note"] for (data,) in run.logged)
     total = participants * DOTS
     exact = taiwa["revealed"] and taiwa["tallies"] == taiwa["expected"]
     durable = dict(logged) == taiwa["expected"]
-    correct = taiwa["acked"] == total and exact and durable
+    checks = (f"lost acks {total - taiwa['acked']}; tallies after reveal {'exact' if exact else 'INEXACT'}; "
+              f"in the log on disk {sum(logged.values())}/{total} ({'exact' if durable else 'INEXACT'})"
+              + (f"; failures e.g. {taiwa['failures'][:2]}" if taiwa["failures"] else ""))
+    figures = (f"ack p50 {ms(taiwa['p50'])} / p95 {ms(taiwa['p95'])} / p99 {ms(taiwa['p99'])} ms; "
+               f"{taiwa['throughput']:.0f} dots/s; acked {taiwa['acked']}/{total}")
+    return taiwa["acked"] == total and exact and durable, checks, figures
+
+
+def scenario(quick: bool = False, postgres: bool = False) -> list[Outcome]:
+    participants = 50 if quick else 500
+    if postgres:
+        base = bare_burst("votes", participants, _bare)
+        best = on_both_engines(lambda engine: taiwa_burst("votes", participants, _taiwa, "vote:cast", engine),
+                               1 if quick else 2, lambda run: _judge(run, participants)[0],
+                               lambda run: run.taiwa["p99"])
+        run, pg = best["sqlite"], best["postgres"]
+    else:
+        run = run_burst("votes", participants, _bare, _taiwa, "vote:cast")
+        base = run.base
+    taiwa = run.taiwa
+    total = participants * DOTS
+    correct, checks, figures = _judge(run, participants)
     r = ratio(taiwa["p99"], base["p99"])
-    return Outcome(
+    votes = Outcome(
         scenario="votes", title=f"3. Vote burst ({participants} participants × {DOTS} dots in ~{WINDOW:g} s)",
-        figures=(f"ack p50 {ms(taiwa['p50'])} / p95 {ms(taiwa['p95'])} / p99 {ms(taiwa['p99'])} ms; "
-                 f"{taiwa['throughput']:.0f} dots/s; acked {taiwa['acked']}/{total}"),
-        goal=f"all {total} acked; p99 ack ≤ 250 ms; exact tallies; all durable",
+        figures=figures, goal=f"all {total} acked; p99 ack ≤ 250 ms; exact tallies; all durable",
         met=correct and taiwa["p99"] <= 250,
         baseline=(f"bare python-socketio acking vote:cast: p50 {ms(base['p50'])} / p95 {ms(base['p95'])} / "
                   f"p99 {ms(base['p99'])} ms, acked {base['acked']}/{total}"),
-        ratio=f"p99 {r:.2f}×", rss=rss_per_100(rss, participants), correct=correct,
-        checks=(f"lost acks {total - taiwa['acked']}; tallies after reveal {'exact' if exact else 'INEXACT'}; "
-                f"in the log on disk {sum(logged.values())}/{total} ({'exact' if durable else 'INEXACT'})"
-                + (f"; failures e.g. {taiwa['failures'][:2]}" if taiwa["failures"] else "")),
-        profile=str(profile or ""))
+        ratio=f"p99 {r:.2f}×", rss=rss_per_100(run.rss, participants), correct=correct, checks=checks,
+        profile=str(run.profile or ""))
+    if not postgres:
+        return [votes]
+    pg_correct, pg_checks, pg_figures = _judge(pg, participants)
+    return [votes, postgres_outcome(
+        votes, figures=pg_figures, metric="p99 ack", value=pg.taiwa["p99"], sqlite_value=taiwa["p99"],
+        sqlite_figures=figures, rss=rss_per_100(pg.rss, participants), correct=pg_correct,
+        checks=pg_checks.replace("on disk", "read back from PostgreSQL"), profile=pg.profile)]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--participants", type=int, default=500)
     args = parser.parse_args()
-    outcome = scenario(quick=args.participants <= 50)
-    print(outcome.row())
-    return 0 if outcome.correct else 1
+    outcomes = scenario(quick=args.participants <= 50)
+    print("\n".join(outcome.row() for outcome in outcomes))
+    return 0 if all(outcome.correct for outcome in outcomes) else 1
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""A throwaway PostgreSQL cluster for the tests: Debian's binaries, a temporary folder, a free port.
+"""A throwaway PostgreSQL cluster for the tests (and `python -m bench --db postgres`): Debian's binaries,
+a temporary folder, a free port.
 
 `make test-deps` installs the `postgresql` package. As root the server runs as the `postgres` user
 (PostgreSQL refuses to run as root). The cluster listens on 127.0.0.1 and on a unix socket in its own
-folder, with fsync off (a test cluster is thrown away). Each test gets a new database copied from a
-template that is migrated once (`fresh_database`), which takes a few milliseconds.
+folder, with fsync off (a test cluster is thrown away; the bench asks for `durable=True`). Each test gets
+a new database copied from a template that is migrated once (`fresh_database`), which takes a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -52,10 +54,10 @@ class Cluster:
         self.folder.chmod(0o755)
         self._run(["initdb", "-D", str(self.data), "-U", "taiwa", "--auth=trust", "-E", "UTF8",
                    "--locale=C.UTF-8"])
-        options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
-                   + ("" if durable else "-c fsync=off -c full_page_writes=off ") + "-c max_connections=300 "
-                   "-c shared_buffers=64MB")
-        self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
+        self.options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.folder} "
+                        + ("" if durable else "-c fsync=off -c full_page_writes=off ") + "-c max_connections=300 "
+                        "-c shared_buffers=64MB")
+        self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", self.options,
                    "-w", "-t", "60", "start"])
         self.started = True
 
@@ -85,13 +87,11 @@ class Cluster:
             self.started = False
 
     def start(self) -> None:
-        """Start again after stop() (same folder, same port)."""
+        """Start again after stop() (same folder, same port, same settings)."""
         if not self.started:
             for _ in range(50):
                 result = self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o",
-                                    f"-c port={self.port} -c listen_addresses=127.0.0.1 "
-                                    f"-c unix_socket_directories={self.folder} -c fsync=off -c max_connections=300",
-                                    "-w", "-t", "60", "start"], check=False)
+                                    self.options, "-w", "-t", "60", "start"], check=False)
                 if result.returncode == 0:
                     break
                 time.sleep(0.2)

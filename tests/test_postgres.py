@@ -122,6 +122,31 @@ async def test_writes_of_two_processes_wait_for_each_other_and_a_long_wait_is_bu
         await second.close()
 
 
+async def test_a_write_queued_behind_its_own_process_writes_is_not_given_up(pg_url):
+    """Only another process holding the lock past write_wait makes a write busy, as on SQLite; a long queue of
+    the process's own writes (1,000 registrations at once) is worked through, every write answered."""
+    db = engine_for(pg_url, write_wait=0.3)
+    await db.open()
+    try:
+        holding = await db.begin()  # this process's own write, slow
+        await holding.conn.execute("insert into meta (key, value) values ('first', '1')")
+
+        async def queued() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("insert into meta (key, value) values ('second', '1')")
+
+        second = asyncio.create_task(queued())
+        await asyncio.sleep(0.8)  # the second write has queued longer than write_wait
+        holding.finish(keep=True)
+        await holding.committed
+        await asyncio.wait_for(second, 10)
+        keys = [row[0] for row in await db.fetch_all("select key from meta where key in ('first', 'second') "
+                                                      "order by key")]
+        assert keys == ["first", "second"]
+    finally:
+        await db.close()
+
+
 async def test_japanese_search_finds_substrings_of_any_length(pg_url):
     async with open_database(pg_url) as db:
         account = await make_account(db, "staff@kanazawa.example")

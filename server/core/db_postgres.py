@@ -259,11 +259,20 @@ def _out_of_range(params: Sequence[Any] | dict[str, Any]) -> bool:
     return any(isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63 for v in values)
 
 
+async def _keep_as_is(conn: asyncpg.Connection) -> None:
+    """What the pools do to a connection given back, once asyncpg has rolled back any open transaction:
+    nothing. asyncpg's default (unlock every advisory lock, close cursors, unlisten, reset settings) is one
+    more round trip after every read, and nothing here leaves such state behind: the write lock is taken
+    per transaction, and the session-level locks (session_lock, the migrations) are let go by their holder,
+    which drops the connection when it cannot."""
+
+
 class _LoopState:
-    __slots__ = ("pool", "queue", "committer", "group_conn", "lock_conn")
+    __slots__ = ("pool", "write_pool", "queue", "committer", "group_conn", "lock_conn")
 
     def __init__(self) -> None:
         self.pool: asyncpg.Pool | None = None
+        self.write_pool: asyncpg.Pool | None = None  # the group committer's own connection, as SQLite's writer
         self.queue: deque[Write] = deque()
         self.committer: asyncio.Task[None] | None = None
         self.group_conn: asyncpg.Connection | None = None
@@ -345,6 +354,8 @@ class PostgresDatabase:
         return state
 
     _pool = property(lambda self: self._state().pool, lambda self, v: setattr(self._state(), "pool", v))
+    _write_pool = property(lambda self: self._state().write_pool,
+                           lambda self, v: setattr(self._state(), "write_pool", v))
     _queue = property(lambda self: self._state().queue, lambda self, v: setattr(self._state(), "queue", v))
     _committer = property(lambda self: self._state().committer,
                           lambda self, v: setattr(self._state(), "committer", v))
@@ -354,17 +365,20 @@ class PostgresDatabase:
                           lambda self, v: setattr(self._state(), "lock_conn", v))
 
     async def _ready(self) -> None:
-        """A pool on the running loop (the first on another loop than open()'s is made here)."""
-        if self._pool is None:
+        """Pools on the running loop (the first on another loop than open()'s are made here)."""
+        if self._pool is None or self._write_pool is None:
             assert self._opened, "Database.open() was not awaited"
             try:
-                self._pool = await self._create_pool()
+                self._pool = self._pool or await self._create_pool()
+                self._write_pool = self._write_pool or await self._create_pool(1)
             except _UNAVAILABLE as error:
                 raise DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})") from error
 
-    async def _create_pool(self) -> asyncpg.Pool:
-        return await asyncpg.create_pool(self.url, min_size=0, max_size=READERS + 1, timeout=CONNECT_TIMEOUT,
-                                         command_timeout=60, statement_cache_size=1024,
+    async def _create_pool(self, size: int = READERS + 1) -> asyncpg.Pool:
+        """Readers (and session_lock) use a pool of READERS + 1; the group committer one of its own, so a
+        write never queues behind a crowd of reads for a connection."""
+        return await asyncpg.create_pool(self.url, min_size=0, max_size=size, timeout=CONNECT_TIMEOUT,
+                                         command_timeout=60, statement_cache_size=1024, reset=_keep_as_is,
                                          # like SQLite's synchronous = full: a commit is on disk before a writer is told
                                          server_settings={"timezone": "UTC", "synchronous_commit": "on"})
 
@@ -385,12 +399,16 @@ class PostgresDatabase:
                 self.id_tables = await tables_with_id(conn)
             finally:
                 await self._pool.release(conn)
+            self._write_pool = await self._create_pool(1)
             self._opened = True
         except BaseException as error:
             mapped = _mapped(error)
             if self._pool is not None:
                 self._pool.terminate()
                 self._pool = None
+            if self._write_pool is not None:
+                self._write_pool.terminate()
+                self._write_pool = None
             if mapped is error:
                 raise
             raise mapped from error
@@ -399,15 +417,17 @@ class PostgresDatabase:
         committer = self._committer
         if committer is not None and not committer.done() and committer.get_loop() is asyncio.get_running_loop():
             await asyncio.wait([committer])
-        if self._pool is not None:
-            try:
-                await asyncio.wait_for(self._pool.close(), 10)
-            except (asyncio.TimeoutError, *_UNAVAILABLE):
-                self._pool.terminate()
-            self._pool = None
+        for pool in (self._pool, self._write_pool):
+            if pool is not None:
+                try:
+                    await asyncio.wait_for(pool.close(), 10)
+                except (asyncio.TimeoutError, *_UNAVAILABLE):
+                    pool.terminate()
+        self._pool = self._write_pool = None
         for loop, state in list(self._loops.items()):  # pools of other loops (closed or not running now)
-            if state.pool is not None:
-                state.pool.terminate()
+            for pool in (state.pool, state.write_pool):
+                if pool is not None:
+                    pool.terminate()
             del self._loops[loop]
         self._opened = False
 
@@ -469,7 +489,7 @@ class PostgresDatabase:
         return write
 
     async def _commit_groups(self) -> None:
-        assert self._pool is not None
+        assert self._write_pool is not None
         loop = asyncio.get_running_loop()
         while self._queue:
             group: list[Write] = []
@@ -480,6 +500,9 @@ class PostgresDatabase:
                     continue
                 self._group_conn = conn
                 closes = loop.time() + GROUP_SECONDS
+                # a kept write's savepoint is released with the next write's `savepoint` (or by the commit):
+                # one round trip less per write while the group holds the write lock
+                release = ""
                 while len(group) < GROUP_MAX and (not group or loop.time() < closes):
                     for _ in range(YIELDS):
                         if self._queue:
@@ -492,7 +515,8 @@ class PostgresDatabase:
                         continue
                     group.append(write)
                     if write.savepoint:
-                        await conn.execute("savepoint write")
+                        await conn.execute(release + "savepoint write")
+                        release = ""
                     write.turn.set_result(None)
                     keep = await write.done
                     if not write.savepoint:
@@ -500,10 +524,9 @@ class PostgresDatabase:
                             raise GroupAbandoned("a write without a savepoint was given up")
                         continue
                     if keep:
-                        await conn.execute("release savepoint write")
+                        release = "release savepoint write; "
                     else:
-                        await conn.execute("rollback to savepoint write")
-                        await conn.execute("release savepoint write")
+                        await conn.execute("rollback to savepoint write; release savepoint write")
                 await conn.execute("commit")
             except BaseException as error:
                 self._group_conn = None
@@ -531,7 +554,7 @@ class PostgresDatabase:
                 self._group_conn = None
                 if conn is not None:
                     try:
-                        await self._pool.release(conn)
+                        await self._write_pool.release(conn)
                     except Exception:  # noqa: BLE001 - the pool replaces a connection it cannot take back
                         conn.terminate()
             self.groups += 1
@@ -544,27 +567,35 @@ class PostgresDatabase:
         try:
             if not conn.is_closed() and not isinstance(_mapped(error), DatabaseUnavailable):
                 await asyncio.wait_for(conn.execute("rollback"), 5)
-                await self._pool.release(conn)  # type: ignore[union-attr]
+                await self._write_pool.release(conn)  # type: ignore[union-attr]
                 return
         except Exception:  # noqa: BLE001 - the connection is dropped below
             pass
         conn.terminate()
         try:
-            await self._pool.release(conn)  # type: ignore[union-attr]
+            await self._write_pool.release(conn)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - already gone from the pool
             pass
 
     async def _acquire_locked(self) -> asyncpg.Connection | None:
-        """A connection in a transaction that holds the write lock; None when every waiting write was given up."""
-        assert self._pool is not None
+        """A connection in a transaction that holds the write lock; None when every waiting write was given up.
+
+        As on SQLite, a write is given up (DatabaseBusy) only when another process held the lock past
+        its deadline, never for having queued behind this process's own writes: the first attempt
+        waits up to write_wait, a retry until the oldest waiting write's deadline."""
+        assert self._write_pool is not None
         loop = asyncio.get_running_loop()
+        waited = False
         while True:
-            self._give_up_waiting(loop.time())
+            if waited:
+                self._give_up_waiting(loop.time())
+            else:
+                self._queue = deque(w for w in self._queue if not w.turn.done())
             if not self._queue:
                 return None
-            left = min(w.deadline for w in self._queue if not w.turn.done()) - loop.time()
+            left = min(w.deadline for w in self._queue) - loop.time() if waited else self.write_wait
             try:
-                conn = await self._pool.acquire(timeout=max(0.1, min(CONNECT_TIMEOUT, left)))
+                conn = await self._write_pool.acquire(timeout=max(0.1, min(CONNECT_TIMEOUT, left)))
             except _UNAVAILABLE as error:
                 failure = DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})")
                 for write in self._queue:
@@ -579,12 +610,13 @@ class PostgresDatabase:
                 return conn
             except asyncpg.LockNotAvailableError:
                 await conn.execute("rollback")
-                await self._pool.release(conn)
+                await self._write_pool.release(conn)
+                waited = True
                 continue
             except BaseException:
                 conn.terminate()
                 with contextlib.suppress(Exception):
-                    await self._pool.release(conn)
+                    await self._write_pool.release(conn)
                 raise
 
     def _give_up_waiting(self, now: float) -> None:
@@ -614,7 +646,11 @@ class PostgresDatabase:
             finally:
                 self._lock_conn = None
                 if held and not conn.is_closed():
-                    await conn.execute("select pg_advisory_unlock($1)", key)
+                    try:
+                        await conn.execute("select pg_advisory_unlock($1)", key)
+                    except BaseException:
+                        conn.terminate()  # never back in the pool still holding the lock
+                        raise
         finally:
             await self._pool.release(conn)
 
@@ -731,7 +767,11 @@ async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
             applied.append(name)
         return applied
     finally:
-        await conn.execute(f"select pg_advisory_unlock({MIGRATION_LOCK})")
+        try:
+            await conn.execute(f"select pg_advisory_unlock({MIGRATION_LOCK})")
+        except BaseException:
+            conn.terminate()  # never back in the pool still holding the lock
+            raise
 
 
 async def tables_with_id(conn: asyncpg.Connection) -> frozenset[str]:

@@ -251,9 +251,12 @@ async def list_sessions(
             where.append(f"(s.starts_at {op} ? or (s.starts_at = ? and s.id {op} ?))")
             params.extend([position[0], position[0], position[1]])
     order = "desc" if descending else "asc"
-    sql = _SESSION_SELECT + (" where " + " and ".join(where) if where else "")
-    sql += f" order by s.starts_at {order}, s.id {order} limit ?"
-    rows = await db.fetch_all(sql, [*params, limit + 1])
+    ordering = f" order by s.starts_at {order}, s.id {order}"
+    # the page's ids first, so the counts of the select are made for its rows only (PostgreSQL would
+    # otherwise count for every matching session before it sorts and keeps `limit`)
+    page = ("select s.id from sessions s join organizations o on o.id = s.org_id"
+            + (" where " + " and ".join(where) if where else "") + ordering + " limit ?")
+    rows = await db.fetch_all(_SESSION_SELECT + f" where s.id in ({page})" + ordering, [*params, limit + 1])
     sessions = await _sessions_from_rows(db, rows[:limit])
     next_cursor = encode_cursor(sessions[-1]) if len(rows) > limit and sessions else None
     return sessions, next_cursor

@@ -129,6 +129,11 @@ async def test_participants_on_two_workers_see_each_others_notes_and_dots_in_ord
                     "the dots' progress reached every client")
         for member in everyone:
             in_order(member)
+        # "N of M have voted", as the last progress message on either worker says it: derived from the
+        # shared log and the participants in the database, not from the process that sent it
+        progress = {member.label: (member.events[-1]["data"]["voters"], member.events[-1]["data"]["participants"])
+                    for member in [*on_a, *on_b]}
+        assert set(progress.values()) == {(12, 12)}, progress
         fresh = await facilitate(api, board, a)  # a second facilitator, on the other worker
         try:
             tallies = fresh.snapshots[-1]["tallies"]

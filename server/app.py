@@ -132,8 +132,8 @@ def create_app(settings: Settings | None = None) -> Any:
     throttles = windows(limits)
     shared_limits = SharedLimits(db, {name: limit for name, limit in limits.items() if name in SHARED_LIMITS}, secret)
     # board changes, notes, questions, snapshots per participant: over every process (Redis) when it can
-    board_limit = ParticipantLimits(throttles, redis=cluster.redis, process=cluster.id,
-                                    enabled=settings.rate_limits).allow
+    limiter = ParticipantLimits(throttles, redis=cluster.redis, process=cluster.id, enabled=settings.rate_limits)
+    board_limit = limiter.allow
     presence = Presence(cluster.redis, cluster.id)
     board_namespace = BoardNamespace(board_service, authenticator(db), translate_for, board_limit, presence=presence)
     sio.register_namespace(board_namespace)
@@ -144,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Any:
     web_app.state.update(
         settings=settings, db=db, sio=sio, secret=secret, notify=notify,
         derive_token=lambda salt: mail.registrant_token(secret, salt),
-        shared_limits=shared_limits, throttles=throttles,
+        shared_limits=shared_limits, throttles=throttles, limiter=limiter,
         cluster=cluster, board_service=board_service, board_namespace=board_namespace, board_limit=board_limit,
         caption_service=caption_service, caption_namespace=caption_namespace,
         feed_cache=OrderedDict(),

@@ -282,7 +282,7 @@ async def test_presence_falls_back_to_this_process_when_redis_does_not_answer(ca
 
 @pytest.fixture
 def limited_pair(tmp_path: Path, redis_url: str, db_target: Path | str) -> Iterator[tuple[TaiwaServer, TaiwaServer]]:
-    processes = start_pair(tmp_path, db_target, redis_url, TAIWA_LIMITS="note=3/60,question=2/60")
+    processes = start_pair(tmp_path, db_target, redis_url, TAIWA_LIMITS="note=3/60,question=2/60,readings=3/60")
     try:
         yield processes
     finally:
@@ -315,6 +315,29 @@ async def test_a_participant_with_sockets_on_both_processes_is_held_to_one_limit
     finally:
         await asyncio.gather(*(member.leave() for member in sockets), return_exceptions=True)
         await api.close()
+
+
+async def test_one_address_asking_both_processes_for_readings_is_held_to_one_limit(limited_pair):
+    """The limits on what a client address may ask (here readings, 3 a minute) count over every process."""
+    a, b = limited_pair
+    async with httpx.AsyncClient(timeout=30) as http:
+        answers = [await http.post(f"{(a if n % 2 == 0 else b).base}/api/readings", json={"text": f"市民{n}"})
+                   for n in range(5)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 60
+    assert answers[4].json()["error"]["code"] and answers[4].json()["error"]["message"]
+
+
+async def test_address_limits_fall_back_to_this_process_when_redis_does_not_answer(caplog):
+    dead = redis.asyncio.Redis(port=free_port(), socket_timeout=0.5, socket_connect_timeout=0.5)
+    limits = ParticipantLimits({"readings": SlidingWindow(2, 60)}, redis=dead, process="p1")
+    try:
+        with caplog.at_level(logging.WARNING, logger="taiwa.limits"):
+            waits = [await limits.take("readings", "203.0.113.7") for _ in range(3)]
+        assert waits[:2] == [0, 0] and 1 <= waits[2] <= 60
+        assert await limits.take("readings", "203.0.113.8") == 0  # per address
+    finally:
+        await dead.aclose()
 
 
 async def test_participant_limits_fall_back_to_this_process_when_redis_does_not_answer(caplog):

@@ -1,5 +1,6 @@
 """Per-participant limits on a board (board changes, notes, questions, whole-board snapshots), asked
-by the /board socket and the list view's form before each command.
+by the /board socket and the list view's form before each command; and, with `take`, the other limits
+counted outside the database (calendar feeds built, readings asked for, per client address).
 
 With Redis (several processes) they are counted there, so that a participant whose sockets reach
 several processes is held to one limit, not one per process: a sliding window per limit and
@@ -11,8 +12,10 @@ later. Without Redis the process's windows are the only ones.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,6 +41,23 @@ end
 return 1
 """
 
+# KEYS[1]: one window. ARGV: this event's member, count, milliseconds. 0 (and the event recorded) when
+# the window has room, else the milliseconds until it has.
+ONE_WINDOW = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local count, span = tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+local held = redis.call('ZCARD', KEYS[1])
+if held >= count then
+  local freeing = redis.call('ZRANGE', KEYS[1], held - count, held - count, 'WITHSCORES')
+  return math.max(1, tonumber(freeing[2]) + span - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], span)
+return 0
+"""
+
 # which limits a board event counts against (anything else: board changes)
 BY_EVENT = {"note:add": ("board", "note"), "question:ask": ("board", "question"), "board:snapshot": ("snapshot",)}
 
@@ -53,7 +73,32 @@ class ParticipantLimits:
         self.enabled = enabled
         self._members = (f"{process}:{n}" for n in itertools.count())
         self._script = redis.register_script(SLIDING_WINDOWS) if redis is not None else None
+        self._one = redis.register_script(ONE_WINDOW) if redis is not None else None
         self._local_until = 0.0  # monotonic time until which this process decides alone
+
+    def _redis_failed(self, error: Exception) -> None:
+        log.warning("Redis failed (%r): limits count this process only for %g s", error, RETRY)
+        self._local_until = time.monotonic() + RETRY
+
+    async def take(self, name: str, key: str) -> int:
+        """Count one event against the limit `name` for `key` (a client address: kept in Redis as a
+        digest); 0 when it may act now, else the whole seconds to wait (nothing counted)."""
+        window = self.throttles[name]
+        if self._one is not None and time.monotonic() >= self._local_until:
+            digest = hashlib.sha256(f"{name}\n{key}".encode()).hexdigest()[:32]
+            try:
+                wait_ms = int(await self._one(keys=[f"taiwa:limit:{name}:{digest}"],
+                                              args=[next(self._members), window.limit, int(window.seconds * 1000)]))
+            except Exception as error:  # noqa: BLE001 - Redis away or paused: this process decides alone
+                self._redis_failed(error)
+            else:
+                if not wait_ms:
+                    window.record(key)
+                return math.ceil(wait_ms / 1000)
+        wait = window.retry_after(key)
+        if not wait:
+            window.record(key)
+        return wait
 
     async def allow(self, key: str, event: str = "") -> bool:
         """Whether the participant `key` may act now; if so the act is counted. (TAIWA_LIMITS; all off
@@ -69,8 +114,7 @@ class ParticipantLimits:
                     args=[next(self._members), *(value for window in windows
                                                  for value in (window.limit, int(window.seconds * 1000)))]))
             except Exception as error:  # noqa: BLE001 - Redis away or paused: this process decides alone
-                log.warning("Redis failed (%r): participant limits count this process only for %g s", error, RETRY)
-                self._local_until = time.monotonic() + RETRY
+                self._redis_failed(error)
             else:
                 if allowed:
                     for window in windows:  # kept here too, so that a failure of Redis starts from something

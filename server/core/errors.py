@@ -37,8 +37,8 @@ class TooManyRequests(HTTPException):
 async def check_limit(request: Request, name: str, key: str, message: str) -> None:
     """Count one event against the abuse limit `name` (TAIWA_LIMITS) for `key`; past it, 429.
 
-    Shared limits are counted in the database (one count for every process), the others in this
-    process. `message` is translated and says how long to wait with `{wait}`; Retry-After says it too.
+    Shared limits are counted in the database (one count for every process), the others in Redis
+    when the deployment has one (one count for every process too), else in this process. `message` is translated and says how long to wait with `{wait}`; Retry-After says it too.
     TAIWA_RATE_LIMITS=off turns the limits off (load tests).
     """
     if not request.app.state.settings.rate_limits:
@@ -46,10 +46,7 @@ async def check_limit(request: Request, name: str, key: str, message: str) -> No
     if name in SHARED_LIMITS:
         wait = (await request.app.state.shared_limits.take((name, key))).wait
     else:
-        window = request.app.state.throttles[name]
-        wait = window.retry_after(key)
-        if not wait:
-            window.record(key)
+        wait = await request.app.state.limiter.take(name, key)
     if wait:
         raise TooManyRequests(detail=message.format(wait=wait_text(wait, current_locale.get())),
                               headers={"Retry-After": str(wait)})

@@ -132,6 +132,7 @@ RULES: list[Rule] = [
     # ---------------------------------------------------------------- public pages
     Rule("GET", "/", "/", everyone(200)),
     Rule("GET", "/sessions", "/sessions", everyone(200)),
+    Rule("GET", "/healthz", "/healthz", everyone(200), note="for load balancers: names only database and Redis"),
     Rule("GET", "/sessions/{session_id:int}", "/sessions/{session}", everyone(200)),
     Rule("GET", "/sessions/{session_id:int}", "/sessions/{draft}", row(404, 404, 404, 200, 404, 200, 404, 200),
          note="a draft is seen by its organization only"),

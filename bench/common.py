@@ -422,8 +422,9 @@ def taiwa_burst(name: str, participants: int, taiwa: Any, event_type: str, engin
 
 
 def read_db(db_path: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows read straight from the SQLite file, or from the PostgreSQL database with asyncpg (not the app's
-    engine), after the server stopped: what is durable. `?` placeholders."""
+    """Rows read straight from the SQLite file, or from the PostgreSQL database with asyncpg, after the
+    server stopped: what is durable. Deliberately not the app's engine (an independent reader checks
+    it), so the SQL's `?` parameters are numbered here."""
     if isinstance(db_path, str) and db_path.startswith("postgresql://"):
         return asyncio.run(_read_postgres(db_path, sql, params))
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

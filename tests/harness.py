@@ -25,7 +25,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -369,6 +376,20 @@ async def new_context(browser: Browser, **options: object) -> BrowserContext:
 
 async def new_page(browser: Browser, **options: object) -> Page:
     return await (await new_context(browser, **options)).new_page()
+
+
+async def signed_in_page(browser: Browser, base: str, email: str, password: str = PASSWORD,
+                         **options: object) -> Page:
+    """A new page signed in through the sign-in form (by keyboard: Enter submits), on the organizer's home."""
+    from playwright.async_api import expect
+
+    page = await new_page(browser, **options)
+    await page.goto(base + "/organize/login")
+    await page.locator("#f-email").fill(email)
+    await page.locator("#f-password").fill(password)
+    await page.locator("#f-password").press("Enter")
+    await expect(page).to_have_url(base + "/organize")
+    return page
 
 
 async def axe_violations(page: Page) -> list[str]:

@@ -18,7 +18,6 @@ from playwright.async_api import Browser, Page, WebSocketRoute, expect
 from server.auth import accounts
 from tests.caption_clients import CaptionClient, organizer, switch_on
 from tests.harness import (
-    PASSWORD,
     TOKYO,
     TaiwaServer,
     Workshop,
@@ -29,6 +28,7 @@ from tests.harness import (
     make_venue,
     new_page,
     open_database,
+    signed_in_page,
 )
 from tests.socket_clients import op, until
 
@@ -94,12 +94,7 @@ async def typing_and_signed_in(browser: Browser, server: TaiwaServer, http: http
     assert (await typist.call("caption:line", {"op": op(), "text": line, "speaker": "司会"}))["ok"]
     board = (await http.post(f"{server.base}/api/sessions/{server.workshop.session_id}/boards",
                              json={"title": title, "prompts": ["意見"]}, headers=organizer(server))).json()
-    page = await new_page(browser)
-    await page.goto(server.base + "/organize/login")
-    await page.locator("#f-email").fill("staff@kanazawa.example")
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(server.base + "/organize")
+    page = await signed_in_page(browser, server.base, "staff@kanazawa.example")
     return link, typist, board, page
 
 

@@ -20,8 +20,16 @@ from sessions.models import AccommodationOffer
 from sessions.registration_models import AccommodationRequestInput, RegistrationInput
 from sessions.timestamps import now_utc, to_db
 from tests.harness import (
-    PASSWORD, ServerProcess, axe_violations, in_own_loop, make_account, make_session, make_venue, new_page,
-    next_saturday, open_database,
+    ServerProcess,
+    axe_violations,
+    in_own_loop,
+    make_account,
+    make_session,
+    make_venue,
+    new_page,
+    next_saturday,
+    open_database,
+    signed_in_page,
 )
 
 pytestmark = pytest.mark.browser
@@ -129,13 +137,7 @@ async def test_an_error_is_announced_next_to_the_question_and_the_page_stays_acc
 
 
 async def signed_in(browser: Any, base: str, options: dict[str, Any]) -> Page:
-    page = await new_page(browser, **options)
-    await page.goto(base + "/organize/login")
-    await page.locator("#f-email").fill(ORGANIZER)
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(base + "/organize")
-    return page
+    return await signed_in_page(browser, base, ORGANIZER, **options)
 
 
 async def test_the_organizer_pages_and_the_published_outcome_have_no_axe_violations(browser, served):

@@ -23,8 +23,17 @@ from sessions.evaluation import Respondent, standard_questions
 from sessions.timestamps import from_db, now_utc, to_db
 from tests.evaluation_helpers import answer, ended_session
 from tests.harness import (
-    PASSWORD, ServerProcess, axe_violations, csrf_from, html, in_own_loop, login, make_account, make_session,
-    make_venue, new_page, open_database,
+    ServerProcess,
+    axe_violations,
+    csrf_from,
+    html,
+    in_own_loop,
+    login,
+    make_account,
+    make_session,
+    make_venue,
+    open_database,
+    signed_in_page,
 )
 from tests.registration_helpers import settings, text_of  # noqa: F401 - settings: a fixture
 
@@ -220,13 +229,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 async def signed_in(browser: Any, base: str, options: dict[str, Any]) -> Page:
-    page = await new_page(browser, **options)
-    await page.goto(base + "/organize/login")
-    await page.locator("#f-email").fill(ORGANIZER)
-    await page.locator("#f-password").fill(PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(base + "/organize")
-    return page
+    return await signed_in_page(browser, base, ORGANIZER, **options)
 
 
 async def check(page: Page, shot: str) -> None:

@@ -89,7 +89,49 @@ def open_database(target: Path | str, *, write_wait: float | None = None) -> Any
     return Database(target, write_wait=write_wait)
 
 
-class Database:
+class GroupCommit:
+    """What both engines' group commit share: the transaction block, and a write's wait for its turn in
+    the queue that `_commit_groups` (each engine's own: how it takes the write lock) works through."""
+
+    _queue: deque[Write]
+    _committer: asyncio.Task[None] | None
+
+    async def begin(self, *, savepoint: bool = True) -> Write:
+        raise NotImplementedError
+
+    async def _commit_groups(self) -> None:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        """A write on the yielded connection: kept if the block ends normally, rolled back if it raises.
+
+        The block leaves only after the write is committed (and raises if the commit failed).
+        """
+        write = await self.begin()
+        try:
+            yield write.conn
+        except BaseException:
+            write.finish(keep=False)
+            raise
+        write.finish(keep=True)
+        await write.committed
+
+    async def _turn(self, write: Write) -> Write:
+        """Queue the write (starting the committer if it is idle) and wait until it may run."""
+        self._queue.append(write)
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.get_running_loop().create_task(self._commit_groups())
+        try:
+            await write.turn
+        except asyncio.CancelledError:
+            if write.turn.done() and not write.turn.cancelled():
+                write.finish(keep=False)  # the turn came as the caller was cancelled: pass it on
+            raise
+        return write
+
+
+class Database(GroupCommit):
     """A SQLite file opened for an async app."""
 
     dialect = "sqlite"
@@ -146,21 +188,6 @@ class Database:
         """Fold the write-ahead log into the database file and empty it (after deleting what must not linger)."""
         await self.fetch_all("pragma wal_checkpoint(truncate)")
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[WriteConnection]:
-        """A write on the yielded connection: kept if the block ends normally, rolled back if it raises.
-
-        The block leaves only after the write is committed (and raises if the commit failed).
-        """
-        write = await self.begin()
-        try:
-            yield write.conn
-        except BaseException:
-            write.finish(keep=False)
-            raise
-        write.finish(keep=True)
-        await write.committed
-
     async def begin(self, *, savepoint: bool = True) -> Write:
         """Wait for this write's turn on the writer connection (inside a group's transaction).
 
@@ -171,17 +198,8 @@ class Database:
         is given up rolls back its whole group: the other writers are told theirs failed too.
         """
         assert self._writer is not None, "Database.open() was not awaited"
-        write = Write(self._writer, savepoint, asyncio.get_running_loop().time() + self.write_wait)
-        self._queue.append(write)
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.get_running_loop().create_task(self._commit_groups())
-        try:
-            await write.turn
-        except asyncio.CancelledError:
-            if write.turn.done() and not write.turn.cancelled():
-                write.finish(keep=False)  # the turn came as the caller was cancelled: pass it on
-            raise
-        return write
+        return await self._turn(Write(WriteConnection(self._writer), savepoint,
+                                      asyncio.get_running_loop().time() + self.write_wait))
 
     async def _commit_groups(self) -> None:
         """Run queued writes in groups: one transaction and one commit per group."""
@@ -323,9 +341,10 @@ class Write:
 
     __slots__ = ("conn", "savepoint", "deadline", "turn", "done", "committed")
 
-    def __init__(self, conn: aiosqlite.Connection, savepoint: bool = True, deadline: float = float("inf")) -> None:
+    def __init__(self, conn: Any, savepoint: bool = True, deadline: float = float("inf")) -> None:
+        """`conn`: the engine's write connection (WriteConnection, or PostgreSQL's)."""
         loop = asyncio.get_running_loop()
-        self.conn = WriteConnection(conn)
+        self.conn = conn
         self.savepoint = savepoint
         self.deadline = deadline  # loop time after which waiting for the write lock is given up
         self.turn: asyncio.Future[None] = loop.create_future()  # the writer may run its statements

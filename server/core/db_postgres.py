@@ -34,7 +34,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import asyncpg
 
 from server.core.database import (
-    GROUP_MAX, GROUP_SECONDS, WRITE_WAIT_SECONDS, YIELDS, DatabaseBusy, GroupAbandoned, Write, migration_files, redact,
+    GROUP_MAX, GROUP_SECONDS, WRITE_WAIT_SECONDS, YIELDS, DatabaseBusy, GroupAbandoned, GroupCommit, Write,
+    migration_files, redact,
 )
 
 log = logging.getLogger("taiwa.database")
@@ -330,7 +331,7 @@ class PgWriteConnection:
         return rows[0] if rows else None
 
 
-class PostgresDatabase:
+class PostgresDatabase(GroupCommit):
     """A PostgreSQL database opened for an async app, with the SQLite engine's interface."""
 
     dialect = "postgres"
@@ -456,37 +457,10 @@ class PostgresDatabase:
         except (*_UNAVAILABLE, asyncpg.PostgresError) as error:
             log.warning("vacuum after the purge failed (%s)", type(error).__name__)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PgWriteConnection]:
-        write = await self.begin()
-        try:
-            yield write.conn
-        except BaseException:
-            write.finish(keep=False)
-            raise
-        write.finish(keep=True)
-        await write.committed
-
     async def begin(self, *, savepoint: bool = True) -> Write:
         await self._ready()
-        loop = asyncio.get_running_loop()
-        write = Write.__new__(Write)
-        write.conn = PgWriteConnection(self)  # type: ignore[assignment]
-        write.savepoint = savepoint
-        write.deadline = loop.time() + self.write_wait
-        write.turn = loop.create_future()
-        write.done = loop.create_future()
-        write.committed = loop.create_future()
-        self._queue.append(write)
-        if self._committer is None or self._committer.done():
-            self._committer = loop.create_task(self._commit_groups())
-        try:
-            await write.turn
-        except asyncio.CancelledError:
-            if write.turn.done() and not write.turn.cancelled():
-                write.finish(keep=False)
-            raise
-        return write
+        return await self._turn(Write(PgWriteConnection(self), savepoint,
+                                      asyncio.get_running_loop().time() + self.write_wait))
 
     async def _commit_groups(self) -> None:
         assert self._write_pool is not None

@@ -117,6 +117,18 @@ class GroupCommit:
         write.finish(keep=True)
         await write.committed
 
+    def _give_up_waiting(self, now: float) -> None:
+        """Fail the writes that have waited longer than write_wait (or were cancelled meanwhile)."""
+        waiting = []
+        for write in self._queue:
+            if write.turn.done():
+                continue
+            if write.deadline <= now:
+                write.fail(DatabaseBusy("another process held the database's write lock too long"))
+            else:
+                waiting.append(write)
+        self._queue = deque(waiting)
+
     async def _turn(self, write: Write) -> Write:
         """Queue the write (starting the committer if it is idle) and wait until it may run."""
         self._queue.append(write)
@@ -284,18 +296,6 @@ class Database(GroupCommit):
             return self._standing_busy_ms()
         left = min(deadlines) - asyncio.get_running_loop().time()
         return max(1, min(BUSY_TIMEOUT_MS, int(left * 1000)))
-
-    def _give_up_waiting(self, now: float) -> None:
-        """Fail the writes that have waited longer than write_wait (or were cancelled meanwhile)."""
-        waiting = []
-        for write in self._queue:
-            if write.turn.done():
-                continue
-            if write.deadline <= now:
-                write.fail(DatabaseBusy("another process held the database's write lock too long"))
-            else:
-                waiting.append(write)
-        self._queue = deque(waiting)
 
 
 class GroupAbandoned(sqlite3.OperationalError):

@@ -593,17 +593,6 @@ class PostgresDatabase(GroupCommit):
                     await self._write_pool.release(conn)
                 raise
 
-    def _give_up_waiting(self, now: float) -> None:
-        waiting = []
-        for write in self._queue:
-            if write.turn.done():
-                continue
-            if write.deadline <= now:
-                write.fail(DatabaseBusy("another process held the database's write lock too long"))
-            else:
-                waiting.append(write)
-        self._queue = deque(waiting)
-
     @asynccontextmanager
     async def session_lock(self, key: int) -> AsyncIterator[bool]:
         """Try to take a session-level advisory lock (True if this process now holds it), for as long as the block runs."""

@@ -4,6 +4,9 @@ Nothing is acknowledged or broadcast before its events are committed. Each board
 its events get consecutive `seq` numbers; commands of one board (and of others) that arrive
 together share one commit (the database's group commit): each is applied under the lock, folded
 into the live state, and leaves the lock before the commit, so the next can join the same group.
+Commands that wait for the lock while it is held are taken into the next write together (one read
+of their op ids and the log's end, one insert: a round trip or two for a burst of dots, whatever
+its size, which is what keeps a burst fast when the database is another machine).
 Announcements are prepared under the lock (so each message shows the state as of its own seq) and
 sent after the commit, in seq order. The live state is rebuilt from the log when first used (after
 a restart), when another process has appended to it, or when a commit failed.
@@ -12,7 +15,9 @@ a restart), when another process has appended to it, or when a commit failed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,6 +34,20 @@ Send = Callable[[], Awaitable[None]]
 # Called under the board's lock with the applied outcome; returns what sends it once committed.
 Announce = Callable[["Outcome"], Awaitable[Send | None]]
 CREATES = ("note:added", "group:created", "poll:created", "question:asked")
+BATCH_MAX = 128  # commands of one board written together at most
+
+
+def _answer(kind: str, last_seq: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A command's answer: the log's seq after it, and the id of what it created."""
+    result: dict[str, Any] = {"ok": True, "seq": last_seq + len(events)}
+    created = [e["data"]["id"] for e in events if e["type"] in CREATES]
+    if created:
+        result["id"] = created[-1] if kind != "group:set" else created[0]
+        if kind == "note:add":
+            result["note"] = created[0]
+        if kind == "group:set":
+            result["group"] = created[0]
+    return result
 
 
 def _fold_next(state: BoardState, seq: int, kind: str, data: dict[str, Any]) -> None:
@@ -62,6 +81,31 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def _fail(future: asyncio.Future[Outcome], error: BaseException) -> None:
+    """Answer a command with its write's failure (marked as seen: its caller may have gone)."""
+    if future.done():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+        return
+    future.set_exception(error)
+    future.exception()
+
+
+@dataclass(eq=False)
+class _Command:
+    """A command waiting for its board's lock, or taken into the write of the command that holds it."""
+
+    kind: str
+    data: Any
+    actor: Actor
+    op: str
+    announce: Announce | None
+    answered: asyncio.Future[Outcome]  # set once committed and announced
+    taken: bool = False
+    abandoned: bool = False  # its caller went away before it was taken
+
+
 class BoardService:
     def __init__(self, db: Any, cluster: Cluster | None = None) -> None:
         self.db = db
@@ -73,6 +117,7 @@ class BoardService:
         self._locks: dict[int, asyncio.Lock] = {}
         self._loading: dict[int, asyncio.Lock] = {}
         self._sent: dict[int, asyncio.Future[None]] = {}  # per board: the last announcement's turn
+        self._waiting: dict[int, deque[_Command]] = {}  # per board: commands not yet taken into a write
         self.failures: dict[int, int] = {}  # per board: commits that failed (state rebuilt since)
 
     def lock(self, board_id: int) -> asyncio.Lock:
@@ -148,71 +193,170 @@ class BoardService:
 
         `announce(outcome)` runs under the board's lock right after the command is applied and
         returns a function that sends the announcement; that runs after the commit, in seq order.
+        Commands that wait for the board's lock while one is being written are taken into the next
+        write together: one check of their op ids and one insert for all of them.
         """
         if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX or not _encodable(op):
             return Outcome({"ok": False, "error": {"code": "invalid", "message": N_("Every change needs an op id."),
                                                    "params": {}}})
-        async with self.lock(board_id):
-            state = await self.state(board_id, catch_up=False)
-            write = await self.db.begin(savepoint=False)  # a few small inserts: nothing to undo on its own
-            try:
-                outcome = await self._apply(write.conn, board_id, state, kind, data, actor, op)
-            except BaseException:
-                write.finish(keep=False)
-                self._states.pop(board_id, None)  # it may hold part of what was rolled back
-                raise
-            write.finish(keep=True)
-            previous, mine = self.chain(board_id)
-            try:
-                send = await announce(outcome) if announce is not None and outcome.events else None
-            except BaseException:
-                _settle(mine)
-                raise
-        # Shielded: a caller that goes away after this point does not hold up or lose the announcement.
-        await asyncio.shield(self._after_commit(board_id, write, previous, mine, send))
-        return outcome
+        command = _Command(kind, data, actor, op, announce, asyncio.get_running_loop().create_future())
+        self._waiting.setdefault(board_id, deque()).append(command)
+        try:
+            async with self.lock(board_id):
+                # None: a command that held the lock before took this one into its write
+                written = None if command.taken else await self._write(board_id, command)
+        except BaseException:
+            command.abandoned = True  # not taken from now on (if it was, it is written all the same)
+            raise
+        if written is not None:
+            # Shielded: a caller that goes away after this point does not hold up or lose the announcement.
+            await asyncio.shield(self._after_commit(board_id, *written))
+        return await asyncio.shield(command.answered)
 
-    async def _after_commit(self, board_id: int, write: Any, previous: asyncio.Future[None] | None,
-                            mine: asyncio.Future[None], send: Send | None) -> None:
+    async def _write(self, board_id: int, command: _Command) -> tuple[Any, list[_Command], list[Outcome],
+                                                                      list[Send | None], Any, Any]:
+        """Under the board's lock: take the waiting commands (this one first), apply and log them in one
+        write, prepare their announcements and take the next place in the announcement order."""
+        state = await self.state(board_id, catch_up=False)
+        write = await self.db.begin(savepoint=False)  # a few small inserts: nothing to undo on its own
+        batch = self._take(board_id, command)
+        try:
+            outcomes, sends = await self._apply_batch(write.conn, board_id, state, batch)
+        except BaseException:
+            write.finish(keep=False)
+            self._states.pop(board_id, None)  # it may hold part of what was rolled back
+            self.failures[board_id] = self.failures.get(board_id, 0) + 1  # announcements prepared for it are void
+            self._put_back(board_id, [waiting for waiting in batch if waiting is not command])
+            raise
+        write.finish(keep=True)
+        previous, mine = self.chain(board_id)
+        return write, batch, outcomes, sends, previous, mine
+
+    def _take(self, board_id: int, command: _Command) -> list[_Command]:
+        """This command and those waiting behind it (in arrival order, BATCH_MAX at most), marked as taken."""
+        waiting = self._waiting.get(board_id, deque())
+        with contextlib.suppress(ValueError):
+            waiting.remove(command)  # the first untaken one: it got the lock before those behind it
+        batch = [command]
+        while waiting and len(batch) < BATCH_MAX:
+            other = waiting.popleft()
+            if not other.abandoned:
+                batch.append(other)
+        if not waiting:
+            self._waiting.pop(board_id, None)
+        for taken in batch:
+            taken.taken = True
+        return batch
+
+    def _put_back(self, board_id: int, commands: list[_Command]) -> None:
+        """Commands of a write that failed: each caller, next to hold the lock, tries its own again."""
+        waiting = self._waiting.setdefault(board_id, deque())
+        for command in reversed(commands):
+            if not command.abandoned:
+                command.taken = False
+                waiting.appendleft(command)
+
+    async def _apply_batch(self, conn: Any, board_id: int, state: BoardState,
+                           batch: list[_Command]) -> tuple[list[Outcome], list[Send | None]]:
+        """Inside the write: the outcome of each command and what announces it. One command alone takes
+        the single-step path; a batch reads the answers to its op ids and the log's end once, applies
+        each command to the state it leaves to the next (announced as of its own seq), then logs all."""
+        if len(batch) == 1:
+            only = batch[0]
+            outcome = await self._apply(conn, board_id, state, only.kind, only.data, only.actor, only.op)
+            return [outcome], [await only.announce(outcome) if only.announce and outcome.events else None]
+        answered, logged = await store.ops_and_last_seq(conn, board_id, [(c.actor.id, c.op) for c in batch])
+        if logged != state.seq:
+            state = await self._reload(conn, board_id, state, logged)
+        outcomes: list[Outcome] = []
+        sends: list[Send | None] = []
+        events: list[tuple[int, str, dict[str, Any], str]] = []
+        answers: list[tuple[str, str, dict[str, Any]]] = []
+        for command in batch:
+            key = (command.actor.id, command.op)
+            if key in answered:
+                outcomes.append(Outcome(answered[key], duplicate=True))
+                sends.append(None)
+                continue
+            try:
+                made = apply(state, command.kind, command.data, command.actor, now_ms=int(time.time() * 1000))
+            except CommandError as error:
+                outcomes.append(Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
+                                                                "params": error.params}}))
+                sends.append(None)
+                continue
+            result = _answer(command.kind, state.seq, made)
+            committed = []
+            for event in made:
+                seq = state.seq + 1
+                _fold_next(state, seq, event["type"], event["data"])
+                committed.append((seq, event["type"], event["data"]))
+                events.append((seq, event["type"], event["data"], command.actor.id))
+            answered[key] = result
+            answers.append((command.actor.id, command.op, result))
+            outcome = Outcome(result, committed, op=command.op)
+            outcomes.append(outcome)
+            sends.append(await command.announce(outcome) if command.announce and committed else None)
+        await store.log_commands(conn, board_id, events, answers)
+        return outcomes, sends
+
+    async def _after_commit(self, board_id: int, write: Any, batch: list[_Command], outcomes: list[Outcome],
+                            sends: list[Send | None], previous: asyncio.Future[None] | None,
+                            mine: asyncio.Future[None]) -> None:
+        """Once the write is committed: announce in seq order, then answer each command of the batch."""
         try:
             try:
                 await write.committed
-            except BaseException:
+            except BaseException as error:
                 self._states.pop(board_id, None)  # folded ahead of a commit that failed: rebuild from the log
                 self.failures[board_id] = self.failures.get(board_id, 0) + 1
+                for command in batch:
+                    _fail(command.answered, error)
                 raise
-            if previous is not None:
-                await asyncio.shield(previous)
-            if send is not None:
-                await send()
+            try:
+                if previous is not None:
+                    await asyncio.shield(previous)
+                for send in sends:
+                    if send is not None:
+                        await send()
+            except BaseException as error:
+                for command in batch:
+                    _fail(command.answered, error)
+                raise
+            for command, outcome in zip(batch, outcomes):
+                if not command.answered.done():
+                    command.answered.set_result(outcome)
         finally:
             _settle(mine)
 
     async def _apply(self, conn: Any, board_id: int, state: BoardState, kind: str, data: Any, actor: Actor,
                      op: str) -> Outcome:
-        """Inside the write: dedupe the op, catch up with the log, apply, log and fold the events."""
-        prior, logged = await store.op_and_last_seq(conn, board_id, actor.id, op)
-        if prior is not None:
-            return Outcome(prior, duplicate=True)
-        if logged != state.seq:
+        """Inside the write: apply to the live state and log the events with the op's answer, which the
+        store does only if the log still ends where the state does and the op is new (one step on
+        PostgreSQL); else answer a repeated op as before, or catch up with the log and apply again."""
+        for _attempt in range(2):  # once caught up under the write lock, the log cannot move on
+            try:
+                events = apply(state, kind, data, actor, now_ms=int(time.time() * 1000))
+            except CommandError as error:
+                prior, logged = await store.op_and_last_seq(conn, board_id, actor.id, op)
+                if prior is not None:
+                    return Outcome(prior, duplicate=True)
+                if logged != state.seq:
+                    state = await self._reload(conn, board_id, state, logged)
+                    continue
+                return Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
+                                                       "params": error.params}})
+            result = _answer(kind, state.seq, events)
+            found = await store.log_command(conn, board_id, state.seq, events, actor.id, op, result)
+            if found is None:
+                break
+            prior, logged = found
+            if prior is not None:
+                return Outcome(prior, duplicate=True)
             state = await self._reload(conn, board_id, state, logged)
-        try:
-            events = apply(state, kind, data, actor, now_ms=int(time.time() * 1000))
-        except CommandError as error:
-            return Outcome({"ok": False, "error": {"code": error.code, "message": error.message,
-                                                   "params": error.params}})
+        else:
+            raise RuntimeError(f"board {board_id}: the log moved on under the write lock")
         first = state.seq + 1
-        if events:
-            await store.append_events(conn, board_id, first, events, actor.id)
-        result: dict[str, Any] = {"ok": True, "seq": state.seq + len(events)}
-        created = [e["data"]["id"] for e in events if e["type"] in CREATES]
-        if created:
-            result["id"] = created[-1] if kind != "group:set" else created[0]
-            if kind == "note:add":
-                result["note"] = created[0]
-            if kind == "group:set":
-                result["group"] = created[0]
-        await store.record_op(conn, board_id, actor.id, op, result)
         committed = []
         for offset, event in enumerate(events):
             _fold_next(state, first + offset, event["type"], event["data"])

@@ -114,6 +114,91 @@ async def record_op(conn: Any, board_id: int, actor: str, op: str, result: dict[
                        (board_id, actor, op, json.dumps(result, ensure_ascii=False)))
 
 
+async def ops_and_last_seq(conn: Any, board_id: int, keys: list[tuple[str, str]]
+                           ) -> tuple[dict[tuple[str, str], dict[str, Any]], int]:
+    """In one round trip, for a batch of commands: the recorded answers to those of these (actor, op) that
+    were applied before, and the log's last seq."""
+    matches = " or ".join(["(o.actor = ? and o.op = ?)"] * len(keys)) or "0 = 1"
+    rows = await conn.fetch_all(
+        "select l.last, o.actor, o.op, o.result from "
+        "(select coalesce(max(seq), 0) as last from board_events where board_id = ?) l "
+        f"left join board_ops o on o.board_id = ? and ({matches})",
+        (board_id, board_id, *[value for key in keys for value in key]))
+    answers = {(row[1], row[2]): json.loads(row[3]) for row in rows if row[1] is not None}
+    return answers, rows[0][0]
+
+
+_LOG_ALL = """
+with logged as (
+    insert into board_events (board_id, seq, type, data, actor)
+    select $1, * from unnest($2::bigint[], $3::text[], $4::text[], $5::text[])
+)
+insert into board_ops (board_id, actor, op, result) select $1, * from unnest($6::text[], $7::text[], $8::text[])"""
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as columns (PostgreSQL's arrays for unnest)."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
+async def log_commands(conn: Any, board_id: int, events: list[tuple[int, str, dict[str, Any], str]],
+                       answers: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Log a batch of commands: their events (seq, type, data, actor) and answers (actor, op, result);
+    one statement on PostgreSQL."""
+    event_rows = [(seq, kind, json.dumps(data, ensure_ascii=False), actor) for seq, kind, data, actor in events]
+    answer_rows = [(actor, op, json.dumps(result, ensure_ascii=False)) for actor, op, result in answers]
+    if conn.dialect == "postgres":
+        await conn.execute(_LOG_ALL, (board_id, *_columns(event_rows, 4), *_columns(answer_rows, 3)))
+        return
+    if event_rows:
+        await conn.executemany("insert into board_events (board_id, seq, type, data, actor) values (?, ?, ?, ?, ?)",
+                               [(board_id, *row) for row in event_rows])
+    if answer_rows:
+        await conn.executemany("insert into board_ops (board_id, actor, op, result) values (?, ?, ?, ?)",
+                               [(board_id, *row) for row in answer_rows])
+
+
+# PostgreSQL: the check and both inserts in one statement, one round trip while the write lock is held
+# (every sub-statement sees the log as it was before the statement; the inserts run only when it ended
+# at $4 and the op is new)
+_LOG_IF_CURRENT = """
+with seen as (
+    select (select result from board_ops where board_id = $1 and actor = $2 and op = $3) as prior,
+           (select coalesce(max(seq), 0) from board_events where board_id = $1) as last
+), fresh as (
+    select 1 from seen where prior is null and last = $4
+), logged as (
+    insert into board_events (board_id, seq, type, data, actor)
+    select $1, $4 + n, type, data, $2 from unnest($5::text[], $6::text[]) with ordinality as e(type, data, n)
+    where exists (select 1 from fresh)
+), answered as (
+    insert into board_ops (board_id, actor, op, result) select $1, $2, $3, $7 where exists (select 1 from fresh)
+)
+select prior, last from seen"""
+
+
+async def log_command(conn: Any, board_id: int, last_seq: int, events: list[dict[str, Any]], actor: str, op: str,
+                      result: dict[str, Any]) -> tuple[dict[str, Any] | None, int] | None:
+    """Log a command's events (seq `last_seq` + 1 on) and its answer, if the log still ends at `last_seq` and
+    the actor's op is new: then None. Otherwise nothing is written and the answer is what was found:
+    the op's recorded answer (None if new) and the log's last seq."""
+    if conn.dialect == "postgres":
+        row = await conn.fetch_one(_LOG_IF_CURRENT, (
+            board_id, actor, op, last_seq, [event["type"] for event in events],
+            [json.dumps(event["data"], ensure_ascii=False) for event in events], json.dumps(result, ensure_ascii=False)))
+        prior, last = row
+        if prior is None and last == last_seq:
+            return None
+        return (json.loads(prior) if prior is not None else None), last
+    prior, last = await op_and_last_seq(conn, board_id, actor, op)
+    if prior is not None or last != last_seq:
+        return prior, last
+    if events:
+        await append_events(conn, board_id, last_seq + 1, events, actor)
+    await record_op(conn, board_id, actor, op, result)
+    return None
+
+
 async def add_participant(conn: Any, board_id: int, display_name: str, place: str,
                           connection: str = "", token: str | None = None) -> tuple[str, str]:
     """A new participant; returns (participant id, token). Only the token's digest is stored;

@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -27,8 +27,16 @@ from sessions.timestamps import now_utc
 from sessions.tokens import token_hash
 from sessions.validation import FieldError, InvalidInput
 
-# notify(conn, kind, registration_id) queues a message inside the same transaction
-Notify = Callable[[Any, str, int], Awaitable[None]]
+
+
+class Notify(Protocol):
+    """notify(conn, kind, registration_id) queues a message inside the same transaction; a caller that has
+    just read the registration and its session in that transaction passes them as `known`."""
+
+    def __call__(self, conn: Any, kind: str, registration_id: int, *,
+                 known: tuple[Registration, Session] | None = None) -> Awaitable[None]: ...
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_CHILDREN = 5
 
@@ -168,9 +176,10 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             if existing is not None:
                 raise AlreadyRegistered(existing)
         mode = data.mode or ("online" if session.format == "online" else "in_person")
-        taken = await rstore.counts(conn, session_id)
+        # the session, read in this write, carries the confirmed counts the decision needs
+        taken = {"in_person": session.confirmed_in_person, "online": session.confirmed_online}[mode]
         capacity = session.capacity_in_person if mode == "in_person" else session.capacity_online
-        status = "confirmed" if taken[mode] < capacity else "waitlisted"
+        status = "confirmed" if taken < capacity else "waitlisted"
         await _check_support_left(conn, session, data)
         salt = secrets.token_urlsafe(24)
         token = derive_token(salt)
@@ -180,13 +189,16 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             name_kana=data.name_kana.strip(), email=data.email.strip(), phone=data.phone.strip(), mode=mode,
             status=status, consent=consent, staff=staff, locale=data.locale or "ja",
             note=data.note.strip() if consent else "")
-        if consent:
-            await _add_children_and_requests(conn, session, registration_id, data, status, taken["childcare"], now)
-        await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id)
+        details = consent and bool(data.children or data.accommodations)
+        if details:
+            await _add_children_and_requests(conn, session, registration_id, data, status, session.confirmed_children,
+                                             now)
+        registration = await rstore.get_registration(conn, registration_id, details=details)
+        assert registration is not None
+        await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id,
+                     known=(registration, session))
         if key_hash:
             await rstore.record_key(conn, session_id, key_hash, body_hash, registration_id)
-        registration = await rstore.get_registration(conn, registration_id)
-    assert registration is not None
     return RegistrationResult(token=token, registration=registration)
 
 

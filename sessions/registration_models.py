@@ -76,6 +76,7 @@ class Registration(Struct, kw_only=True):
     children: list[Child]
     requests: list[AccommodationRequest]
     position: int | None = None
+    updated_at: datetime | None = None  # its last change of status (LAST-MODIFIED of the registrant's event)
 
     @property
     def childcare_status(self) -> str | None:

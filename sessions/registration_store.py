@@ -20,6 +20,7 @@ def _registration(row: sqlite3.Row, children: list[Child], requests: list[Accomm
         locale=row["locale"], note=row["note"], created_at=from_db(row["created_at"]),  # type: ignore[arg-type]
         checked_in_at=from_db(row["checked_in_at"]), cancelled_at=from_db(row["cancelled_at"]),
         purged_at=from_db(row["purged_at"]), children=children, requests=requests, position=position,
+        updated_at=from_db(row["updated_at"]),
     )
 
 
@@ -57,16 +58,17 @@ async def token_salt(db: Reader, registration_id: int) -> str:
     return row[0] if row else ""
 
 
-async def get_registration(db: Reader, registration_id: int) -> Registration | None:
+async def get_registration(db: Reader, registration_id: int, *, details: bool = True) -> Registration | None:
+    """A registration with its waitlist position, children and requests (`details=False`: known to have none)."""
     row = await db.fetch_one(f"select r.*, {_POSITION} as position from registrations r where r.id = ?",
                              (registration_id,))
-    return await _one(db, row)
+    return await _one(db, row, details=details)
 
 
-async def _one(db: Reader, row: sqlite3.Row | None) -> Registration | None:
+async def _one(db: Reader, row: sqlite3.Row | None, *, details: bool = True) -> Registration | None:
     if row is None:
         return None
-    children, requests = await _details(db, [row["id"]])
+    children, requests = await _details(db, [row["id"]]) if details else ({row["id"]: []}, {row["id"]: []})
     position = row["position"] if row["status"] == "waitlisted" else None
     return _registration(row, children[row["id"]], requests[row["id"]], position)
 
@@ -154,12 +156,6 @@ async def registrants_to_message(db: Reader, session_id: int) -> tuple[list[int]
     return [row["id"] for row in rows if row["mailable"]], sum(1 for row in rows if not row["mailable"])
 
 
-async def registration_changed_at(db: Reader, registration_id: int) -> datetime | None:
-    """When a registration last changed (its status: a promotion, a cancellation)."""
-    row = await db.fetch_one("select updated_at from registrations where id = ?", (registration_id,))
-    return from_db(row[0]) if row else None
-
-
 async def registration_status(db: Reader, registration_id: int) -> str | None:
     row = await db.fetch_one("select status from registrations where id = ?", (registration_id,))
     return row[0] if row else None
@@ -180,15 +176,11 @@ async def record_key(conn: Any, session_id: int, key_hash: str, body_hash: str, 
 
 async def counts(db: Reader, session_id: int) -> dict[str, int]:
     """Confirmed seats by mode and confirmed childcare places (read inside the write that acts on them)."""
-    rows = await db.fetch_all(
-        "select mode, count(*) from registrations where session_id = ? and status in ('confirmed', 'attended') "
-        "group by mode", (session_id,))
-    result = {"in_person": 0, "online": 0}
-    result.update({row[0]: row[1] for row in rows})
+    seats = "select count(*) from registrations where session_id = ?1 and status in ('confirmed', 'attended') and mode = "
     row = await db.fetch_one(
-        "select count(*) from registration_children where session_id = ? and status = 'confirmed'", (session_id,))
-    result["childcare"] = row[0] if row else 0
-    return result
+        f"select ({seats}'in_person'), ({seats}'online'), "
+        "(select count(*) from registration_children where session_id = ?1 and status = 'confirmed')", (session_id,))
+    return {"in_person": row[0], "online": row[1], "childcare": row[2]}
 
 
 async def active_registration_with_email(db: Reader, session_id: int, email: str) -> int | None:

@@ -4,11 +4,13 @@ is acknowledged only once durable, and announcements leave in seq order, never b
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from typing import Any
 
 import pytest
 
+from realtime import store
 from realtime.board import Actor
 from realtime.service import BoardService, Outcome
 from server.core.database import Database
@@ -107,3 +109,86 @@ async def test_a_failed_commit_is_not_acknowledged_and_the_state_is_rebuilt_from
     again = await service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"}, Actor(id="b", name="B"), "b1")
     assert again.result["ok"] and not again.duplicate  # B's retry with the same op id is applied now
     assert set((await service.state(board_id)).polls[poll].answers) == {"a", "b"}
+
+
+async def answers_in_the_log(db: Any, board_id: int) -> list[str]:
+    """Who answered, in log order, as a separate reader finds it."""
+    rows = await db.fetch_all("select actor from board_events where board_id = ? and type = 'poll:answered' "
+                              "order by seq", (board_id,))
+    return [row[0] for row in rows]
+
+
+async def test_commands_waiting_for_the_board_are_written_together(db: Any, monkeypatch: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    writes = 0
+    begin = db.begin
+
+    async def counted(**options: Any) -> Any:
+        nonlocal writes
+        writes += 1
+        return await begin(**options)
+    monkeypatch.setattr(db, "begin", counted)
+    outcomes = await asyncio.gather(*(
+        service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"}, Actor(id=f"p{n}", name=f"市民{n}"),
+                       f"op-{n}") for n in range(60)))
+    assert [o.result["ok"] for o in outcomes] == [True] * 60
+    assert [o.result["seq"] for o in outcomes] == list(range(outcomes[0].result["seq"], outcomes[0].result["seq"] + 60))
+    assert await answers_in_the_log(db, board_id) == [f"p{n}" for n in range(60)]  # in arrival order
+    assert writes <= 5  # the first alone, then those that waited for it together (not one write each)
+
+
+async def test_a_batch_answers_each_command_for_itself(db: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    first = await service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"}, Actor(id="early", name="E"),
+                                 "early-1")
+    commands = [("poll:answer", {"poll": poll, "choice": "o2"}, Actor(id="a", name="A"), "a-1"),
+                ("poll:answer", {"poll": "no-such-poll", "choice": "o1"}, Actor(id="b", name="B"), "b-1"),
+                ("poll:answer", {"poll": poll, "choice": "o1"}, Actor(id="early", name="E"), "early-1"),  # sent again
+                ("poll:answer", {"poll": poll, "choice": "o1"}, Actor(id="c", name="C"), "c-1"),
+                ("poll:answer", {"poll": poll, "choice": "o2"}, Actor(id="c", name="C"), "c-1")]  # twice in the batch
+    outcomes = await asyncio.gather(*(service.handle(board_id, *command) for command in commands))
+    assert outcomes[0].result["ok"] and not outcomes[0].duplicate
+    assert not outcomes[1].result["ok"]  # a command that cannot apply is refused, the others go on
+    assert outcomes[2].duplicate and outcomes[2].result == first.result  # answered as the first time
+    assert outcomes[3].result["ok"] and outcomes[4].duplicate and outcomes[4].result == outcomes[3].result
+    assert await answers_in_the_log(db, board_id) == ["early", "a", "c"]
+    assert (await service.state(board_id)).polls[poll].answers["c"] == "o1"
+
+
+async def test_when_a_batch_cannot_be_written_the_others_try_again_on_their_own(db: Any, monkeypatch: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    log_commands = store.log_commands
+    failed = 0
+
+    async def fails_once(*args: Any) -> None:
+        nonlocal failed
+        if not failed:
+            failed += 1
+            raise sqlite3.OperationalError("disk I/O error")
+        await log_commands(*args)
+    monkeypatch.setattr(store, "log_commands", fails_once)
+    outcomes = await asyncio.gather(*(
+        service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"}, Actor(id=f"p{n}", name=f"市民{n}"),
+                       f"op-{n}") for n in range(30)), return_exceptions=True)
+    refused = [n for n, o in enumerate(outcomes) if isinstance(o, Exception)]
+    assert failed == 1 and len(refused) == 1  # only the command that held the lock is told it failed
+    saved = [f"p{n}" for n in range(30) if n not in refused]
+    assert await answers_in_the_log(db, board_id) == saved  # the rest were written after it, in order
+    seqs = await committed_seqs(db, board_id)
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap where the failed write was
+    assert sorted((await service.state(board_id)).polls[poll].answers) == sorted(saved)  # live state = the log
+
+
+async def test_a_command_whose_sender_left_before_it_was_taken_is_not_applied(db: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    async with service.lock(board_id):  # the board is busy
+        waiting = asyncio.ensure_future(service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"},
+                                                       Actor(id="gone", name="G"), "gone-1"))
+        await asyncio.sleep(0.01)
+        waiting.cancel()
+        staying = asyncio.ensure_future(service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"},
+                                                       Actor(id="here", name="H"), "here-1"))
+        await asyncio.sleep(0.01)
+    assert (await staying).result["ok"]
+    assert waiting.cancelled()
+    assert await answers_in_the_log(db, board_id) == ["here"]

@@ -251,7 +251,7 @@ async def _seed_reminder(db_path: Path) -> None:
         session_id = await make_session(db, account.org_id, await make_venue(db, account.org_id),
                                         title="明日の対話の場", starts_at=tomorrow)
 
-        async def no_mail(*_args: Any) -> None:
+        async def no_mail(*_args: Any, **_kwargs: Any) -> None:
             return None
 
         await registration.register(db, session_id, RegistrationInput(name="佐久 花子", email="hanako@example.jp"),

@@ -255,6 +255,14 @@ async def _run(conn: asyncpg.Connection, sql: str, params: Sequence[Any] | dict[
     return Cursor([], int(tail) if tail.isdigit() else -1, None)
 
 
+async def _acquire(pool: asyncpg.Pool, timeout: float) -> asyncpg.Connection:
+    """A connection from the pool: an idle one at once (taken before anything else can run), else within
+    `timeout`, which asyncpg waits out in a task of its own: a cost every read would pay."""
+    if pool.get_idle_size():
+        return await pool.acquire()
+    return await pool.acquire(timeout=timeout)
+
+
 def _out_of_range(params: Sequence[Any] | dict[str, Any]) -> bool:
     values = params.values() if isinstance(params, dict) else params
     return any(isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63 for v in values)
@@ -437,10 +445,15 @@ class PostgresDatabase(GroupCommit):
             return []
         await self._ready()
         try:
-            async with self._pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
-                return (await _run(conn, sql, params, self.id_tables)).rows
+            conn = await _acquire(self._pool, CONNECT_TIMEOUT)
         except _UNAVAILABLE as error:
             raise DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})") from error
+        try:
+            return (await _run(conn, sql, params, self.id_tables)).rows
+        except _UNAVAILABLE as error:
+            raise DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})") from error
+        finally:
+            await self._pool.release(conn)
 
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         rows = await self.fetch_all(sql, params)
@@ -485,7 +498,7 @@ class PostgresDatabase(GroupCommit):
                     if not self._queue:
                         break
                     write = self._queue.popleft()
-                    if write.turn.cancelled():
+                    if write.turn.done():  # given up (cancelled) while it waited
                         continue
                     group.append(write)
                     if write.savepoint:
@@ -563,13 +576,13 @@ class PostgresDatabase(GroupCommit):
         while True:
             if waited:
                 self._give_up_waiting(loop.time())
-            else:
-                self._queue = deque(w for w in self._queue if not w.turn.done())
+            while self._queue and self._queue[0].turn.done():  # given up while queued (the loop skips the rest)
+                self._queue.popleft()
             if not self._queue:
                 return None
             left = min(w.deadline for w in self._queue) - loop.time() if waited else self.write_wait
             try:
-                conn = await self._write_pool.acquire(timeout=max(0.1, min(CONNECT_TIMEOUT, left)))
+                conn = await _acquire(self._write_pool, max(0.1, min(CONNECT_TIMEOUT, left)))
             except _UNAVAILABLE as error:
                 failure = DatabaseUnavailable(f"the database could not be reached ({type(error).__name__})")
                 for write in self._queue:

@@ -37,7 +37,9 @@ from sessions import registration_store as rstore
 from sessions import store
 from sessions import calendar
 from sessions.catalog import N_
+from sessions.models import Session
 from sessions.registration import EMAIL, Notify
+from sessions.registration_models import Registration
 from sessions.text import without_controls
 from sessions.timestamps import now_utc
 
@@ -88,18 +90,21 @@ def notifier(settings: Settings, secret: str) -> Notify:
     """The notify callback the registration and scheduling domains call inside their transactions."""
     domain = calendar.uid_domain(secret)
 
-    async def notify(conn: Any, kind: str, registration_id: int) -> None:
-        await queue(conn, kind, registration_id, settings=settings, domain=domain)
+    async def notify(conn: Any, kind: str, registration_id: int, *,
+                     known: tuple[Registration, Session] | None = None) -> None:
+        await queue(conn, kind, registration_id, settings=settings, domain=domain, known=known)
 
     return notify
 
 
-async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, domain: str) -> None:
-    """Render a message in the registrant's language and add it to the outbox (same transaction)."""
-    registration = await rstore.get_registration(conn, registration_id)
+async def queue(conn: Any, kind: str, registration_id: int, *, settings: Settings, domain: str,
+                known: tuple[Registration, Session] | None = None) -> None:
+    """Render a message in the registrant's language and add it to the outbox (same transaction);
+    `known`: the registration and its session as just read in this transaction."""
+    registration = known[0] if known else await rstore.get_registration(conn, registration_id)
     if registration is None or not registration.email:
         return  # reached by phone; the organizer's roster shows the status
-    session = await store.get_session(conn, registration.session_id)
+    session = known[1] if known else await store.get_session(conn, registration.session_id)
     assert session is not None
     page_url = f"{settings.base_url}/r/{TOKEN}"
     locale_token = i18n.current_locale.set(registration.locale if registration.locale in i18n.LOCALES else "ja")

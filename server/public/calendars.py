@@ -30,7 +30,6 @@ from server.auth.limits import client_key
 from server.public.registration import own_registration
 from server.core.templating import age_text, label, localized
 from sessions import calendar, store
-from sessions import registration_store as rstore
 from sessions.models import Session, SessionFilters
 from sessions.registration_models import Registration
 from sessions.validation import zone
@@ -318,7 +317,8 @@ REGISTRATION_STEPS = {"waitlisted": 0, "confirmed": 1, "attended": 1, "cancelled
 async def registrant_calendar(db: Any, found: Registration, session: Session, *, base_url: str, domain: str,
                               page_url: str, method: str = "PUBLISH", organizer: tuple[str, str] | None = None,
                               attendee: str = "") -> tuple[bytes, tuple[Any, ...]]:
-    """A registrant's own calendar file (their feed, and the .ics their mails carry) and its version.
+    """A registrant's own calendar file (their feed, and the .ics their mails carry) and what it depends on
+    besides the session's details (the feed adds their revision to make its version).
 
     The event has the UID the public feeds give the session; its SEQUENCE and LAST-MODIFIED also
     rise when the registration changes. Call it in the registrant's language.
@@ -335,22 +335,21 @@ async def registrant_calendar(db: Any, found: Registration, session: Session, *,
     if found.status == "cancelled" and session.status != "cancelled":
         shown = msgspec.structs.replace(session, status="cancelled")
     sequence = await public_sequence(db, session) + REGISTRATION_STEPS.get(found.status, 0)
-    changed = max(filter(None, [session.updated_at, found.cancelled_at,
-                                await rstore.registration_changed_at(db, found.id)]))
+    changed = max(filter(None, [session.updated_at, found.cancelled_at, found.updated_at]))
     body = calendar.single(shown, text=feed_text(), base_url=base_url, domain=domain,
                            name=localized(session, "title"), private_note=note, online_url=online, sequence=sequence,
                            changed=changed, method=method, organizer=organizer, attendee=attendee)
-    version = (store.to_db(changed), sequence, await _revision(db, session.id), found.status, found.position,
-               bool(online))
-    return body, version
+    return body, (store.to_db(changed), sequence, found.status, found.position, bool(online))
 
 
 @route("/r/{token:str}/calendar.ics", http_method=FEED_METHODS, include_in_schema=False)
 async def registrant_feed(request: Request, token: FromPath[str]) -> Response[bytes]:
     """The registrant's own session with their status and, for online participation, the link."""
     found, session = await own_registration(request, token)
-    body, version = await registrant_calendar(request.app.state.db, found, session, base_url=_base(request),
-                                              domain=_domain(request), page_url=f"{_base(request)}/r/{token}")
+    db = request.app.state.db
+    body, depends_on = await registrant_calendar(db, found, session, base_url=_base(request), domain=_domain(request),
+                                                 page_url=f"{_base(request)}/r/{token}")
+    version = (*depends_on, await _revision(db, session.id))
 
     async def build() -> bytes:
         return body

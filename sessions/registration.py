@@ -150,7 +150,8 @@ class KeyReused(Exception):
 
 async def register(db: Database, session_id: int, data: RegistrationInput, *, notify: Notify,
                    derive_token: Callable[[str], str], staff: bool = False, same_email_ok: bool = False,
-                   now: datetime | None = None, idempotency_key: str | None = None) -> RegistrationResult:
+                   now: datetime | None = None, idempotency_key: str | None = None,
+                   seen: Session | None = None) -> RegistrationResult:
     """Register for a session: confirmed while seats last, else waitlisted; children and requests likewise.
 
     derive_token(salt) makes the registrant's secret token (the web shell keys it with its secret).
@@ -158,6 +159,9 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
     registration as it stands now, with the same token) and takes nothing more.
     An email address already registered for the session is refused (AlreadyRegistered) unless
     same_email_ok (staff registering a family that shares one address).
+    `seen`: the session as the caller read it just before; the write then reads only what may have
+    changed since (its revision, the seats taken, the address), and the whole session again only if
+    it was edited meanwhile.
     """
     now = now or now_utc()
     data = without_controls_in(data)
@@ -170,11 +174,11 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             first = await rstore.earlier_registration(conn, session_id, key_hash)
             if first is not None:
                 return await _first_answer(conn, first, body_hash, derive_token)
-        session = await _session_taking(conn, session_id, data, now, staff=staff)
-        if data.email.strip() and not same_email_ok:
-            existing = await rstore.active_registration_with_email(conn, session_id, data.email.strip())
-            if existing is not None:
-                raise AlreadyRegistered(existing)
+        email = data.email.strip() if not same_email_ok else ""
+        session, existing = await _session_now(conn, session_id, seen, email)
+        _check_taking(session, data, now, staff=staff)
+        if existing is not None:
+            raise AlreadyRegistered(existing)
         mode = data.mode or ("online" if session.format == "online" else "in_person")
         # the session, read in this write, carries the confirmed counts the decision needs
         taken = {"in_person": session.confirmed_in_person, "online": session.confirmed_online}[mode]
@@ -220,19 +224,28 @@ async def _first_answer(conn: Any, first: tuple[str, int], body_hash: str,
     return RegistrationResult(token=derive_token(salt), registration=earlier)
 
 
-async def _session_taking(conn: Any, session_id: int, data: RegistrationInput, now: datetime, *,
-                          staff: bool) -> Session:
-    """The session, if it takes this registration now (staff may register after registration closed)."""
+async def _session_now(conn: Any, session_id: int, seen: Session | None, email: str) -> tuple[Session, int | None]:
+    """Inside the write: the session with the seats taken now, and the registration already holding
+    `email` (if any). One read when `seen` is still current (the same revision), else the session anew."""
+    if seen is not None and seen.id == session_id:
+        now = await rstore.seats_now(conn, session_id, email)
+        if now is not None and now.revision == seen.revision:
+            return msgspec.structs.replace(seen, confirmed_in_person=now.in_person, confirmed_online=now.online,
+                                           confirmed_children=now.children), now.same_email
     session = await store.get_session(conn, session_id)
     if session is None:
         raise RegistrationClosed(N_("There is no such session."))
+    return session, await rstore.active_registration_with_email(conn, session_id, email) if email else None
+
+
+def _check_taking(session: Session, data: RegistrationInput, now: datetime, *, staff: bool) -> None:
+    """Whether the session takes this registration now (staff may register after registration closed)."""
     closed = registration_open(session, now)
     if closed and not (staff and session.status == "published"):
         raise RegistrationClosed(closed)
     errors = check_input(session, data, now)
     if errors:
         raise InvalidInput(errors)
-    return session
 
 
 async def _check_support_left(conn: Any, session: Session, data: RegistrationInput) -> None:

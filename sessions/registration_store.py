@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sessions.registration_models import AccommodationRequest, Child, Registration
 from sessions.store import Reader
@@ -174,20 +174,43 @@ async def record_key(conn: Any, session_id: int, key_hash: str, body_hash: str, 
                        "values (?, ?, ?, ?)", (session_id, key_hash, body_hash, registration_id))
 
 
+# confirmed seats of session ?1 in one mode (the statement ends with the mode)
+_SEATS = "select count(*) from registrations where session_id = ?1 and status in ('confirmed', 'attended') and mode = "
+
+
 async def counts(db: Reader, session_id: int) -> dict[str, int]:
     """Confirmed seats by mode and confirmed childcare places (read inside the write that acts on them)."""
-    seats = "select count(*) from registrations where session_id = ?1 and status in ('confirmed', 'attended') and mode = "
     row = await db.fetch_one(
-        f"select ({seats}'in_person'), ({seats}'online'), "
+        f"select ({_SEATS}'in_person'), ({_SEATS}'online'), "
         "(select count(*) from registration_children where session_id = ?1 and status = 'confirmed')", (session_id,))
     return {"in_person": row[0], "online": row[1], "childcare": row[2]}
 
 
+class SeatsNow(NamedTuple):
+    revision: int  # the session's (see sessions.store)
+    in_person: int
+    online: int
+    children: int
+    same_email: int | None  # a registration still holding or awaiting a seat with the address asked about
+
+
+_SAME_EMAIL = """select id from registrations where session_id = ?1 and lower(email) = lower(?2) and email != ''
+    and status in ('confirmed', 'waitlisted', 'attended') order by id limit 1"""
+
+
+async def seats_now(db: Reader, session_id: int, email: str) -> SeatsNow | None:
+    """In one read (inside the write that acts on them): the session's revision, its confirmed seats by
+    mode and childcare places, and the registration already holding `email` (none for "")."""
+    row = await db.fetch_one(
+        f"select s.revision, ({_SEATS}'in_person'), ({_SEATS}'online'), "
+        "(select count(*) from registration_children where session_id = ?1 and status = 'confirmed'), "
+        f"({_SAME_EMAIL}) from sessions s where s.id = ?1", (session_id, email))
+    return SeatsNow(*row) if row is not None else None
+
+
 async def active_registration_with_email(db: Reader, session_id: int, email: str) -> int | None:
     """The id of a registration of the session, still holding or awaiting a seat, with this email address."""
-    row = await db.fetch_one(
-        "select id from registrations where session_id = ? and lower(email) = lower(?) and email != '' "
-        "and status in ('confirmed', 'waitlisted', 'attended') order by id limit 1", (session_id, email))
+    row = await db.fetch_one(_SAME_EMAIL, (session_id, email))
     return row[0] if row else None
 
 

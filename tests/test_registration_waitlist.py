@@ -203,3 +203,31 @@ async def test_raising_childcare_places_promotes_waiting_children(client, db, ap
     assert (await client.get(f"/api/registrations/{waiting['token']}")).json()["childcare_status"] == "confirmed"
     assert [row["registration_id"] for row in await outbox(db, "childcare_promoted")] == [
         await row_id(db, "person2@example.jp")]
+
+
+async def test_a_session_edited_after_the_form_was_read_is_decided_on_its_new_terms(client, db, app):
+    """The web reads the session before the write and passes it on; the write trusts it only while the
+    session's revision is the same (a lowered capacity, a closed registration must count)."""
+    account, venue = await organizer(client, db, signed_in=False)
+    session_id = await upcoming(db, account.org_id, venue, capacity_in_person=3)
+    state = app.litestar.state
+    seen = await store.get_session(db, session_id)
+    await registered(client, session_id, **person(1))  # a seat taken after the page was read: counted all the same
+    await scheduling.patch_session(db, seen, SessionUpdate(capacity_in_person=1))
+
+    result = await registration.register(db, session_id, registration.RegistrationInput(**person(2)),
+                                         notify=state.notify, derive_token=state.derive_token, seen=seen)
+    assert result.registration.status == "waitlisted" and result.registration.position == 1
+    current = await store.get_session(db, session_id)
+    again = await registration.register(db, session_id, registration.RegistrationInput(**person(3)),
+                                        notify=state.notify, derive_token=state.derive_token, seen=current)
+    assert again.registration.status == "waitlisted" and again.registration.position == 2
+    with pytest.raises(registration.AlreadyRegistered):  # the address check holds on the short path too
+        await registration.register(db, session_id, registration.RegistrationInput(**person(3)),
+                                    notify=state.notify, derive_token=state.derive_token, seen=current)
+    await scheduling.cancel_session(db, current, "台風のため")
+    with pytest.raises(registration.RegistrationClosed):
+        await registration.register(db, session_id, registration.RegistrationInput(**person(4)),
+                                    notify=state.notify, derive_token=state.derive_token, seen=current)
+    async with db.transaction():
+        pass  # the refused write's rollback is through before the database closes

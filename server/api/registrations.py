@@ -97,7 +97,7 @@ async def create_registration(
     try:
         result = await registration.register(db, session_id, data, notify=request.app.state.notify,
                                              derive_token=request.app.state.derive_token,
-                                             idempotency_key=idempotency_key)
+                                             idempotency_key=idempotency_key, seen=session)
     except registration.RegistrationClosed as closed:
         raise Conflict(detail=translate(closed.message)) from None
     except registration.AlreadyRegistered as already:

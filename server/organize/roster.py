@@ -180,7 +180,7 @@ async def staff_entry(request: Request, session_id: FromPath[int], session: Name
             raise InvalidInput(unreadable)
         await registration.register(db, session_id, data, notify=request.app.state.notify,
                                     derive_token=request.app.state.derive_token, staff=True,
-                                    same_email_ok=bool(values.get("same_email_ok")))
+                                    same_email_ok=bool(values.get("same_email_ok")), seen=session)
     except InvalidInput as invalid:
         errors = field_messages(invalid.errors)
     except registration.AlreadyRegistered:

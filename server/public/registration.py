@@ -115,7 +115,7 @@ async def register(request: Request, session_id: FromPath[int]) -> Template | Re
             raise InvalidInput(unreadable)
         result = await registration.register(request.app.state.db, session.id, data, notify=request.app.state.notify,
                                              derive_token=request.app.state.derive_token,
-                                             idempotency_key=idempotency_key(values, data))
+                                             idempotency_key=idempotency_key(values, data), seen=session)
     except InvalidInput as invalid:
         return form_with_errors(request, "pages/register.html", _form_context(
             request, session, values, field_messages(invalid.errors), None))

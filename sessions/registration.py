@@ -80,7 +80,7 @@ def check_input(session: Session, data: RegistrationInput, now: datetime) -> lis
         add("email", N_("Enter an email address such as name@example.jp."))
     if data.phone and not re.fullmatch(r"[0-9０-９+\-‐－() ]{6,20}", data.phone.strip()):
         add("phone", N_("Enter a phone number such as 076-000-0000."))
-    mode = data.mode or ("online" if session.format == "online" else "in_person")
+    mode = _mode(session, data)
     if mode == "in_person" and not session.offers_in_person or mode == "online" and not session.offers_online:
         add("mode", N_("This session cannot be joined this way."))
     sensitive = bool(data.children or data.accommodations or data.note.strip())
@@ -174,35 +174,31 @@ async def register(db: Database, session_id: int, data: RegistrationInput, *, no
             first = await rstore.earlier_registration(conn, session_id, key_hash)
             if first is not None:
                 return await _first_answer(conn, first, body_hash, derive_token)
-        email = data.email.strip() if not same_email_ok else ""
-        session, existing = await _session_now(conn, session_id, seen, email)
+        session, seats = await _session_now(conn, session_id, seen, data, "" if same_email_ok else data.email.strip())
         _check_taking(session, data, now, staff=staff)
-        if existing is not None:
-            raise AlreadyRegistered(existing)
-        mode = data.mode or ("online" if session.format == "online" else "in_person")
-        # the session, read in this write, carries the confirmed counts the decision needs
-        taken = {"in_person": session.confirmed_in_person, "online": session.confirmed_online}[mode]
+        if seats.same_email is not None:
+            raise AlreadyRegistered(seats.same_email)
+        mode = _mode(session, data)
+        taken = seats.in_person if mode == "in_person" else seats.online
         capacity = session.capacity_in_person if mode == "in_person" else session.capacity_online
         status = "confirmed" if taken < capacity else "waitlisted"
         await _check_support_left(conn, session, data)
         salt = secrets.token_urlsafe(24)
         token = derive_token(salt)
         consent = data.consent_sensitive
-        registration_id = await rstore.insert_registration(
+        registration = await rstore.insert_registration(
             conn, session_id, token_hash=token_hash(token), token_salt=salt, name=data.name.strip(),
             name_kana=data.name_kana.strip(), email=data.email.strip(), phone=data.phone.strip(), mode=mode,
             status=status, consent=consent, staff=staff, locale=data.locale or "ja",
-            note=data.note.strip() if consent else "")
-        details = consent and bool(data.children or data.accommodations)
-        if details:
-            await _add_children_and_requests(conn, session, registration_id, data, status, session.confirmed_children,
-                                             now)
-        registration = await rstore.get_registration(conn, registration_id, details=details)
-        assert registration is not None
-        await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration_id,
+            note=data.note.strip() if consent else "", position=seats.waiting + 1)
+        if consent and (data.children or data.accommodations):
+            await _add_children_and_requests(conn, session, registration.id, data, status, seats.children, now)
+            registration = await rstore.get_registration(conn, registration.id)
+            assert registration is not None
+        await notify(conn, "confirmed" if status == "confirmed" else "waitlisted", registration.id,
                      known=(registration, session))
         if key_hash:
-            await rstore.record_key(conn, session_id, key_hash, body_hash, registration_id)
+            await rstore.record_key(conn, session_id, key_hash, body_hash, registration.id)
     return RegistrationResult(token=token, registration=registration)
 
 
@@ -224,18 +220,28 @@ async def _first_answer(conn: Any, first: tuple[str, int], body_hash: str,
     return RegistrationResult(token=derive_token(salt), registration=earlier)
 
 
-async def _session_now(conn: Any, session_id: int, seen: Session | None, email: str) -> tuple[Session, int | None]:
-    """Inside the write: the session with the seats taken now, and the registration already holding
-    `email` (if any). One read when `seen` is still current (the same revision), else the session anew."""
-    if seen is not None and seen.id == session_id:
-        now = await rstore.seats_now(conn, session_id, email)
-        if now is not None and now.revision == seen.revision:
-            return msgspec.structs.replace(seen, confirmed_in_person=now.in_person, confirmed_online=now.online,
-                                           confirmed_children=now.children), now.same_email
-    session = await store.get_session(conn, session_id)
-    if session is None:
+def _mode(session: Session, data: RegistrationInput) -> str:
+    return data.mode or ("online" if session.format == "online" else "in_person")
+
+
+async def _session_now(conn: Any, session_id: int, seen: Session | None, data: RegistrationInput,
+                       email: str) -> tuple[Session, rstore.SeatsNow]:
+    """Inside the write: the session and its seats taken now (see rstore.seats_now). One read while `seen`
+    is current (the same revision), else the session is read anew."""
+    asked = _mode(seen, data) if seen is not None else data.mode or ""
+    seats = await rstore.seats_now(conn, session_id, email, asked)
+    if seats is None:
         raise RegistrationClosed(N_("There is no such session."))
-    return session, await rstore.active_registration_with_email(conn, session_id, email) if email else None
+    session = seen if seen is not None and seen.id == session_id and seen.revision == seats.revision else None
+    if session is None:
+        session = await store.get_session(conn, session_id)
+        if session is None:
+            raise RegistrationClosed(N_("There is no such session."))
+        if _mode(session, data) != asked:  # the waitlist of the mode the session as it is now implies
+            seats = await rstore.seats_now(conn, session_id, email, _mode(session, data))
+            assert seats is not None
+    return msgspec.structs.replace(session, confirmed_in_person=seats.in_person, confirmed_online=seats.online,
+                                   confirmed_children=seats.children), seats
 
 
 def _check_taking(session: Session, data: RegistrationInput, now: datetime, *, staff: bool) -> None:

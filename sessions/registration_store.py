@@ -191,6 +191,7 @@ class SeatsNow(NamedTuple):
     in_person: int
     online: int
     children: int
+    waiting: int  # on the waitlist of the mode asked about
     same_email: int | None  # a registration still holding or awaiting a seat with the address asked about
 
 
@@ -198,20 +199,16 @@ _SAME_EMAIL = """select id from registrations where session_id = ?1 and lower(em
     and status in ('confirmed', 'waitlisted', 'attended') order by id limit 1"""
 
 
-async def seats_now(db: Reader, session_id: int, email: str) -> SeatsNow | None:
+async def seats_now(db: Reader, session_id: int, email: str, mode: str) -> SeatsNow | None:
     """In one read (inside the write that acts on them): the session's revision, its confirmed seats by
-    mode and childcare places, and the registration already holding `email` (none for "")."""
+    mode and childcare places, the waitlist of `mode`, and the registration already holding `email`
+    (none for "")."""
     row = await db.fetch_one(
         f"select s.revision, ({_SEATS}'in_person'), ({_SEATS}'online'), "
         "(select count(*) from registration_children where session_id = ?1 and status = 'confirmed'), "
-        f"({_SAME_EMAIL}) from sessions s where s.id = ?1", (session_id, email))
+        "(select count(*) from registrations where session_id = ?1 and status = 'waitlisted' and mode = ?3), "
+        f"({_SAME_EMAIL}) from sessions s where s.id = ?1", (session_id, email, mode))
     return SeatsNow(*row) if row is not None else None
-
-
-async def active_registration_with_email(db: Reader, session_id: int, email: str) -> int | None:
-    """The id of a registration of the session, still holding or awaiting a seat, with this email address."""
-    row = await db.fetch_one(_SAME_EMAIL, (session_id, email))
-    return row[0] if row else None
 
 
 async def active_requests(db: Reader, session_id: int, code: str) -> int:
@@ -225,13 +222,15 @@ async def active_requests(db: Reader, session_id: int, code: str) -> int:
 
 async def insert_registration(conn: Any, session_id: int, *, token_hash: str, token_salt: str, name: str, name_kana: str,
                               email: str, phone: str, mode: str, status: str, consent: bool, staff: bool,
-                              locale: str, note: str) -> int:
-    cursor = await conn.execute(
+                              locale: str, note: str, position: int | None) -> Registration:
+    """A new registration as stored (without children or requests yet); `position`: its place on the
+    waitlist, which the caller counted in the same write."""
+    row = await conn.fetch_one(
         "insert into registrations (session_id, token_hash, token_salt, name, name_kana, email, phone, mode, status, "
-        "consent_sensitive, staff_entered, locale, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "consent_sensitive, staff_entered, locale, note) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *",
         (session_id, token_hash, token_salt, name, name_kana, email, phone, mode, status, int(consent), int(staff), locale,
          note))
-    return int(cursor.lastrowid)
+    return _registration(row, [], [], position if status == "waitlisted" else None)
 
 
 async def insert_child(conn: Any, registration_id: int, session_id: int, age_months: int, notes: str,

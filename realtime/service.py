@@ -83,13 +83,9 @@ def _settle(future: asyncio.Future[None]) -> None:
 
 def _fail(future: asyncio.Future[Outcome], error: BaseException) -> None:
     """Answer a command with its write's failure (marked as seen: its caller may have gone)."""
-    if future.done():
-        return
-    if isinstance(error, asyncio.CancelledError):
-        future.cancel()
-        return
-    future.set_exception(error)
-    future.exception()
+    if not future.done():
+        future.set_exception(error)
+        future.exception()
 
 
 @dataclass(eq=False)

@@ -192,7 +192,8 @@ class BoardService:
         Commands that wait for the board's lock while one is being written are taken into the next
         write together: one check of their op ids and one insert for all of them.
         """
-        if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX or not _encodable(op):
+        # printable: a NUL (which PostgreSQL's text refuses) would fail the write of every command taken with it
+        if not isinstance(op, str) or not 1 <= len(op) <= OP_MAX or not op.isprintable() or not _encodable(op):
             return Outcome({"ok": False, "error": {"code": "invalid", "message": N_("Every change needs an op id."),
                                                    "params": {}}})
         command = _Command(kind, data, actor, op, announce, asyncio.get_running_loop().create_future())

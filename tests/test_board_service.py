@@ -192,3 +192,16 @@ async def test_a_command_whose_sender_left_before_it_was_taken_is_not_applied(db
     assert (await staying).result["ok"]
     assert waiting.cancelled()
     assert await answers_in_the_log(db, board_id) == ["here"]
+
+
+async def test_an_op_id_that_cannot_be_stored_is_refused_alone(db: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    async with service.lock(board_id):  # these queue together, as a burst does
+        sent = [asyncio.ensure_future(service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"},
+                                                     Actor(id=f"p{n}", name=f"市民{n}"), op))
+                for n, op in enumerate(["good-1", "bad\x00op", "bad\nop", "good-2"])]
+        await asyncio.sleep(0.01)
+    outcomes = await asyncio.gather(*sent)
+    assert [o.result["ok"] for o in outcomes] == [True, False, False, True]
+    assert outcomes[1].result["error"]["code"] == "invalid"
+    assert await answers_in_the_log(db, board_id) == ["p0", "p3"]

@@ -219,11 +219,16 @@ class BoardService:
         batch = self._take(board_id, command)
         try:
             outcomes, sends = await self._apply_batch(write.conn, board_id, state, batch)
-        except BaseException:
+        except BaseException as error:
             write.finish(keep=False)
             self._states.pop(board_id, None)  # it may hold part of what was rolled back
             self.failures[board_id] = self.failures.get(board_id, 0) + 1  # announcements prepared for it are void
-            self._put_back(board_id, [waiting for waiting in batch if waiting is not command])
+            others = [taken for taken in batch if taken is not command]
+            if isinstance(error, asyncio.CancelledError):
+                self._put_back(board_id, others)  # only this one's caller went away: the others try again
+            else:
+                for other in others:  # the database failed the write: nothing of it was kept
+                    _fail(other.answered, error)
             raise
         write.finish(keep=True)
         previous, mine = self.chain(board_id)
@@ -246,7 +251,7 @@ class BoardService:
         return batch
 
     def _put_back(self, board_id: int, commands: list[_Command]) -> None:
-        """Commands of a write that failed: each caller, next to hold the lock, tries its own again."""
+        """Commands of a write given up by its leader: each caller, next to hold the lock, tries its own again."""
         waiting = self._waiting.setdefault(board_id, deque())
         for command in reversed(commands):
             if not command.abandoned:

@@ -155,28 +155,51 @@ async def test_a_batch_answers_each_command_for_itself(db: Any) -> None:
     assert (await service.state(board_id)).polls[poll].answers["c"] == "o1"
 
 
-async def test_when_a_batch_cannot_be_written_the_others_try_again_on_their_own(db: Any, monkeypatch: Any) -> None:
+async def test_a_batch_the_database_refuses_is_refused_to_each_of_its_commands(db: Any, monkeypatch: Any) -> None:
     service, board_id, poll = await board_with_poll(db)
     log_commands = store.log_commands
-    failed = 0
+    failed: list[int] = []
 
-    async def fails_once(*args: Any) -> None:
-        nonlocal failed
+    async def fails_once(conn: Any, board: int, events: list[Any], answers: list[Any]) -> None:
         if not failed:
-            failed += 1
+            failed.append(len(answers))
             raise sqlite3.OperationalError("disk I/O error")
-        await log_commands(*args)
+        await log_commands(conn, board, events, answers)
     monkeypatch.setattr(store, "log_commands", fails_once)
     outcomes = await asyncio.gather(*(
         service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"}, Actor(id=f"p{n}", name=f"市民{n}"),
                        f"op-{n}") for n in range(30)), return_exceptions=True)
     refused = [n for n, o in enumerate(outcomes) if isinstance(o, Exception)]
-    assert failed == 1 and len(refused) == 1  # only the command that held the lock is told it failed
+    assert len(refused) == failed[0] > 1  # every command of the failed write is told, none is answered "ok"
+    assert all(isinstance(outcomes[n], sqlite3.OperationalError) for n in refused)
     saved = [f"p{n}" for n in range(30) if n not in refused]
-    assert await answers_in_the_log(db, board_id) == saved  # the rest were written after it, in order
+    assert await answers_in_the_log(db, board_id) == saved  # nothing of the refused write was kept
+    assert sorted((await service.state(board_id)).polls[poll].answers) == sorted(saved)  # live state = the log
+    again = await asyncio.gather(*(service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"},
+                                                  Actor(id=f"p{n}", name=f"市民{n}"), f"op-{n}") for n in refused))
+    assert all(o.result["ok"] and not o.duplicate for o in again)  # sent again, each is applied once
+    assert await answers_in_the_log(db, board_id) == saved + [f"p{n}" for n in refused]
     seqs = await committed_seqs(db, board_id)
     assert seqs == list(range(1, len(seqs) + 1))  # no gap where the failed write was
-    assert sorted((await service.state(board_id)).polls[poll].answers) == sorted(saved)  # live state = the log
+
+
+async def test_when_the_command_writing_a_batch_is_cancelled_the_others_are_written(db: Any, monkeypatch: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    log_commands = store.log_commands
+    cancelled: list[int] = []
+
+    async def leader_goes_away(conn: Any, board: int, events: list[Any], answers: list[Any]) -> None:
+        if not cancelled:
+            cancelled.append(len(answers))
+            raise asyncio.CancelledError()  # as if the caller holding the lock were cancelled right here
+        await log_commands(conn, board, events, answers)
+    monkeypatch.setattr(store, "log_commands", leader_goes_away)
+    outcomes = await asyncio.gather(*(
+        service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"}, Actor(id=f"p{n}", name=f"市民{n}"),
+                       f"op-{n}") for n in range(30)), return_exceptions=True)
+    gone = [n for n, o in enumerate(outcomes) if isinstance(o, BaseException)]
+    assert cancelled[0] > 1 and len(gone) == 1  # only the cancelled one is not written
+    assert await answers_in_the_log(db, board_id) == [f"p{n}" for n in range(30) if n not in gone]
 
 
 async def test_a_command_whose_sender_left_before_it_was_taken_is_not_applied(db: Any) -> None:

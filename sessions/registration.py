@@ -28,7 +28,6 @@ from sessions.tokens import token_hash
 from sessions.validation import FieldError, InvalidInput
 
 
-
 class Notify(Protocol):
     """notify(conn, kind, registration_id) queues a message inside the same transaction; a caller that has
     just read the registration and its session in that transaction passes them as `known`."""

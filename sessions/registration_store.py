@@ -58,17 +58,17 @@ async def token_salt(db: Reader, registration_id: int) -> str:
     return row[0] if row else ""
 
 
-async def get_registration(db: Reader, registration_id: int, *, details: bool = True) -> Registration | None:
-    """A registration with its waitlist position, children and requests (`details=False`: known to have none)."""
+async def get_registration(db: Reader, registration_id: int) -> Registration | None:
+    """A registration with its waitlist position, children and requests."""
     row = await db.fetch_one(f"select r.*, {_POSITION} as position from registrations r where r.id = ?",
                              (registration_id,))
-    return await _one(db, row, details=details)
+    return await _one(db, row)
 
 
-async def _one(db: Reader, row: sqlite3.Row | None, *, details: bool = True) -> Registration | None:
+async def _one(db: Reader, row: sqlite3.Row | None) -> Registration | None:
     if row is None:
         return None
-    children, requests = await _details(db, [row["id"]]) if details else ({row["id"]: []}, {row["id"]: []})
+    children, requests = await _details(db, [row["id"]])
     position = row["position"] if row["status"] == "waitlisted" else None
     return _registration(row, children[row["id"]], requests[row["id"]], position)
 

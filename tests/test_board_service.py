@@ -155,17 +155,23 @@ async def test_a_batch_answers_each_command_for_itself(db: Any) -> None:
     assert (await service.state(board_id)).polls[poll].answers["c"] == "o1"
 
 
-async def test_a_batch_the_database_refuses_is_refused_to_each_of_its_commands(db: Any, monkeypatch: Any) -> None:
-    service, board_id, poll = await board_with_poll(db)
+def first_batch_fails(monkeypatch: Any, error: BaseException) -> list[int]:
+    """The first batch's insert raises `error`; the list returned gets that batch's size."""
     log_commands = store.log_commands
     failed: list[int] = []
 
-    async def fails_once(conn: Any, board: int, events: list[Any], answers: list[Any]) -> None:
+    async def first_fails(conn: Any, board: int, events: list[Any], answers: list[Any]) -> None:
         if not failed:
             failed.append(len(answers))
-            raise sqlite3.OperationalError("disk I/O error")
+            raise error
         await log_commands(conn, board, events, answers)
-    monkeypatch.setattr(store, "log_commands", fails_once)
+    monkeypatch.setattr(store, "log_commands", first_fails)
+    return failed
+
+
+async def test_a_batch_the_database_refuses_is_refused_to_each_of_its_commands(db: Any, monkeypatch: Any) -> None:
+    service, board_id, poll = await board_with_poll(db)
+    failed = first_batch_fails(monkeypatch, sqlite3.OperationalError("disk I/O error"))
     outcomes = await asyncio.gather(*(
         service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o2"}, Actor(id=f"p{n}", name=f"市民{n}"),
                        f"op-{n}") for n in range(30)), return_exceptions=True)
@@ -185,15 +191,7 @@ async def test_a_batch_the_database_refuses_is_refused_to_each_of_its_commands(d
 
 async def test_when_the_command_writing_a_batch_is_cancelled_the_others_are_written(db: Any, monkeypatch: Any) -> None:
     service, board_id, poll = await board_with_poll(db)
-    log_commands = store.log_commands
-    cancelled: list[int] = []
-
-    async def leader_goes_away(conn: Any, board: int, events: list[Any], answers: list[Any]) -> None:
-        if not cancelled:
-            cancelled.append(len(answers))
-            raise asyncio.CancelledError()  # as if the caller holding the lock were cancelled right here
-        await log_commands(conn, board, events, answers)
-    monkeypatch.setattr(store, "log_commands", leader_goes_away)
+    cancelled = first_batch_fails(monkeypatch, asyncio.CancelledError())  # as if its caller were cancelled there
     outcomes = await asyncio.gather(*(
         service.handle(board_id, "poll:answer", {"poll": poll, "choice": "o1"}, Actor(id=f"p{n}", name=f"市民{n}"),
                        f"op-{n}") for n in range(30)), return_exceptions=True)

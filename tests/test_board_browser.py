@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from sessions.demo import DEMO_PASSWORD
-from tests.harness import axe_violations, new_context, read_db
+from tests.harness import axe_violations, new_context, read_db, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +37,7 @@ def session_id(demo_server: tuple[str, Path]) -> int:
 # ---------------------------------------------------------------- people and boards
 
 async def signed_in_facilitator(browser: Browser, server: str) -> Page:
-    page = await (await new_context(browser)).new_page()
-    await page.goto(server + "/organize/login")
-    await page.locator("#f-email").fill(ORGANIZER)
-    await page.locator("#f-password").fill(DEMO_PASSWORD)
-    await page.locator("#f-password").press("Enter")
-    await expect(page).to_have_url(server + "/organize")
-    return page
+    return await signed_in_page(browser, server, ORGANIZER, DEMO_PASSWORD)
 
 
 async def create_board(page: Page, server: str, session_id: int, title: str) -> tuple[int, str]:

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -89,18 +90,20 @@ def open_database(target: Path | str, *, write_wait: float | None = None) -> Any
     return Database(target, write_wait=write_wait)
 
 
-class GroupCommit:
+class GroupCommit(ABC):
     """What both engines' group commit share: the transaction block, and a write's wait for its turn in
     the queue that `_commit_groups` (each engine's own: how it takes the write lock) works through."""
 
     _queue: deque[Write]
     _committer: asyncio.Task[None] | None
 
+    @abstractmethod
     async def begin(self, *, savepoint: bool = True) -> Write:
-        raise NotImplementedError
+        """Wait for a write's turn on the engine's write connection (see Database.begin)."""
 
+    @abstractmethod
     async def _commit_groups(self) -> None:
-        raise NotImplementedError
+        """Run the queued writes in groups: one transaction, one commit, the write lock held."""
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Any]:
